@@ -1,0 +1,36 @@
+# Kestrel support stack. Two commands matter: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv/bin
+export HF_HUB_OFFLINE := 1
+export RASA_TELEMETRY_ENABLED := false
+
+.PHONY: run setup train index test test-unit test-rasa test-browser bench bench-kb eval eval-kb lint clean
+
+run: setup train index ## set up, train/index if needed, start everything
+	@$(VENV)/python scripts/demo_agent.py
+	@$(VENV)/python scripts/check_ports.py
+	@$(VENV)/honcho start -f Procfile
+
+setup: ## make both Python environments (skips when nothing changed)
+	@scripts/setup.sh
+
+train: setup ## train the Rasa model when bot/ changed
+	@scripts/train.sh
+
+index: setup ## build the knowledge-base index (incremental)
+	@$(VENV)/kb build
+
+test: setup train index ## every test: pytest (unit, integration, browser) and Rasa's own checks
+	@scripts/test.sh
+
+lint:
+	@$(VENV)/ruff check knowledge_base actions handoff tests scripts
+
+bench-kb: setup
+	@$(VENV)/python -m knowledge_base.bench
+
+eval-kb: setup
+	@$(VENV)/python -m knowledge_base.evaluate
+
+clean:
+	rm -rf var bot/models bot/results

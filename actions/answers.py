@@ -1,0 +1,193 @@
+"""Answering from the help center by confidence tier, and recording the customer's feedback."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from knowledge_base.search import Hit, SearchResult, Tier
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import kb_service
+from actions.conversation import handoff_events, latest_intent, latest_text
+from actions.sentiment import compound_score
+
+log = logging.getLogger(__name__)
+
+FEEDBACK_BUTTONS = [
+    {"title": "Yes, thanks", "payload": "/feedback_helpful"},
+    {"title": "No", "payload": "/feedback_not_helpful"},
+]
+PERSON_BUTTON = {"title": "Talk to a person", "payload": "/request_human"}
+MAX_ANSWER_CHARS = 700
+
+
+def trim_passage(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
+    """Keep whole paragraphs (or sentences) up to `limit` characters; drop Markdown emphasis."""
+    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text).strip()
+    text = re.sub(r"\[([^\]]+)\]\((?:/help/)?[^)]+\)", r"\1", text)
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for paragraph in text.split("\n\n"):
+        if len(kept) + len(paragraph) + 2 > limit:
+            break
+        kept = f"{kept}\n\n{paragraph}" if kept else paragraph
+    if not kept:
+        sentences = re.split(r"(?<=[.!?])\s+", text)
+        for sentence in sentences:
+            if len(kept) + len(sentence) + 1 > limit:
+                break
+            kept = f"{kept} {sentence}".strip()
+    return (kept or text[:limit]).rstrip() + " …"
+
+
+def citation(hit: Hit) -> dict[str, Any]:
+    """The custom payload that travels next to an answer's text (DESIGN.md)."""
+    return {"article": {"id": hit.article_id, "title": hit.title, "url": hit.url}}
+
+
+def shown(tracker: Tracker, *article_ids: str) -> list[str]:
+    return list(tracker.get_slot("kb_articles_shown") or []) + list(article_ids)
+
+
+def kb_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker, error: Exception) -> list[dict[str, Any]]:
+    log.warning("kb unavailable: %s", type(error).__name__)
+    dispatcher.utter_message(
+        text="Sorry, I can't reach our help center right now. I'll pass you to a person instead."
+    )
+    return handoff_events(tracker, "kb_unavailable")
+
+
+class ActionAnswerFromKB(Action):
+    """Answer the latest message from the help center: answer / suggest / none."""
+
+    def name(self) -> str:
+        return "action_answer_from_kb"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        config = kb_service.settings()
+        query = latest_text(tracker)
+        unsure_nlu = latest_intent(tracker) == "nlu_fallback"
+        try:
+            result = await kb_service.search(query, k=3)
+        except kb_service.KnowledgeBaseUnavailable as exc:
+            return kb_unavailable(dispatcher, tracker, exc)
+        log.info("kb tier=%s article=%s score=%.3f", result.tier.value,
+                 result.best.article_id if result.best else "-", result.best.score if result.best else 0)
+        events: list[dict[str, Any]] = [SlotSet("kb_last_query", query[:300]), SlotSet("kb_last_tier", result.tier.value)]
+
+        best = result.best
+        if best is not None and best.needs_person and result.tier != Tier.NONE:
+            # A security matter: the safety step first, then a person with high priority.
+            dispatcher.utter_message(text=trim_passage(best.passage))
+            dispatcher.utter_message(json_message=citation(best))
+            dispatcher.utter_message(text="This needs a person from our security team. I'll connect you now.")
+            return events + [SlotSet("kb_last_article", best.article_id),
+                             SlotSet("kb_articles_shown", shown(tracker, best.article_id))] + \
+                handoff_events(tracker, "sensitive_topic")
+
+        if compound_score(query) <= config.frustration_threshold:
+            dispatcher.utter_message(text="I'm sorry this has been frustrating. Let me get you to a person.")
+            return events + handoff_events(tracker, "frustration")
+
+        if result.tier == Tier.ANSWER and best is not None:
+            return events + self._answer(dispatcher, tracker, best)
+        if result.tier == Tier.SUGGEST:
+            return events + self._suggest(dispatcher, tracker, result)
+        return events + self._no_answer(dispatcher, tracker, unsure_nlu)
+
+    def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, hit: Hit) -> list[dict[str, Any]]:
+        dispatcher.utter_message(text=trim_passage(hit.passage))
+        dispatcher.utter_message(json_message=citation(hit))
+        dispatcher.utter_message(text="Did that help?", buttons=FEEDBACK_BUTTONS)
+        return [
+            SlotSet("kb_last_article", hit.article_id),
+            SlotSet("kb_articles_shown", shown(tracker, hit.article_id)),
+            SlotSet("low_confidence_turns", 0),
+            SlotSet("handoff_pending", False),
+        ]
+
+    def _suggest(self, dispatcher: CollectingDispatcher, tracker: Tracker, result: SearchResult) -> list[dict[str, Any]]:
+        hits = result.hits[:3]
+        suggest_articles(dispatcher, hits, "I'm not completely sure, but one of these articles may help:")
+        return [
+            SlotSet("kb_last_article", hits[0].article_id if hits else None),
+            SlotSet("kb_articles_shown", shown(tracker, *[h.article_id for h in hits])),
+            SlotSet("low_confidence_turns", 0),
+            SlotSet("handoff_pending", False),
+        ]
+
+    def _no_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, unsure_nlu: bool) -> list[dict[str, Any]]:
+        config = kb_service.settings()
+        turns = int(tracker.get_slot("low_confidence_turns") or 0) + 1
+        if turns >= config.low_confidence_limit:
+            dispatcher.utter_message(text="I'm still not finding an answer, so I'll pass you to a person who can help.")
+            return [SlotSet("low_confidence_turns", 0)] + handoff_events(tracker, "low_confidence")
+        dispatcher.utter_message(
+            text="Sorry, I couldn't find an answer to that in our help center. Could you say it another way? "
+            "Or I can pass you to a person.",
+            buttons=[PERSON_BUTTON],
+        )
+        return [SlotSet("low_confidence_turns", turns), SlotSet("kb_last_article", None), SlotSet("handoff_pending", False)]
+
+
+def suggest_articles(dispatcher: CollectingDispatcher, hits: list[Hit], intro: str) -> None:
+    """One line of intro, one message per article (each with its citation), then the options."""
+    dispatcher.utter_message(text=intro)
+    for hit in hits:
+        dispatcher.utter_message(text=hit.title)
+        dispatcher.utter_message(json_message=citation(hit))
+    dispatcher.utter_message(
+        text="Did one of these answer it?",
+        buttons=[{"title": "Yes", "payload": "/feedback_helpful"},
+                 {"title": "No, none of these", "payload": "/feedback_not_helpful"}, PERSON_BUTTON],
+    )
+
+
+class ActionRecordFeedback(Action):
+    """Record "did that help?"; after too many "no"s, hand off (answer_rejected)."""
+
+    def name(self) -> str:
+        return "action_record_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        article = tracker.get_slot("kb_last_article")
+        helpful = latest_intent(tracker) in ("feedback_helpful", "affirm")
+        if not article:
+            dispatcher.utter_message(response="utter_anything_else")
+            return [SlotSet("handoff_pending", False)]
+        feedback = list(tracker.get_slot("kb_feedback") or []) + [{"article": article, "helpful": helpful}]
+        dispatcher.utter_message(json_message={"feedback": {"article_id": article, "helpful": helpful}})
+        events: list[dict[str, Any]] = [SlotSet("kb_feedback", feedback), SlotSet("kb_last_article", None)]
+        if helpful:
+            dispatcher.utter_message(response="utter_glad_it_helped")
+            return events + [SlotSet("kb_rejections", 0), SlotSet("handoff_pending", False)]
+
+        rejections = int(tracker.get_slot("kb_rejections") or 0) + 1
+        events.append(SlotSet("kb_rejections", rejections))
+        if rejections >= kb_service.settings().rejection_limit or tracker.get_slot("kb_last_tier") == Tier.SUGGEST.value:
+            dispatcher.utter_message(text="Sorry that didn't help. I'll pass you to a person.")
+            return events + handoff_events(tracker, "answer_rejected")
+
+        query = tracker.get_slot("kb_last_query") or ""
+        try:
+            result = await kb_service.search(query, k=4) if query else None
+        except kb_service.KnowledgeBaseUnavailable as exc:
+            return events + kb_unavailable(dispatcher, tracker, exc)
+        already = set(tracker.get_slot("kb_articles_shown") or [])
+        others = [h for h in (result.hits if result else []) if h.article_id not in already][:3]
+        if not others:
+            dispatcher.utter_message(text="Sorry that didn't help. I'll pass you to a person.")
+            return events + handoff_events(tracker, "answer_rejected")
+        suggest_articles(dispatcher, others, "Sorry about that. Maybe one of these is closer:")
+        return events + [
+            SlotSet("kb_last_tier", Tier.SUGGEST.value),
+            SlotSet("kb_last_article", others[0].article_id),
+            SlotSet("kb_articles_shown", shown(tracker, *[h.article_id for h in others])),
+            SlotSet("handoff_pending", False),
+        ]

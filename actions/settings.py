@@ -1,0 +1,40 @@
+"""Settings of the action server, read once (environment beats `.env`, which beats defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from knowledge_base.settings import KBSettings, SettingsError, read_environment
+
+
+def _number(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number; fix it in .env (default {default})") from None
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    host: str
+    port: int
+    #: consecutive turns with no usable answer (NLU fallback or KB tier "none") before handoff
+    low_confidence_limit: int
+    #: answers marked "not helpful" before handoff
+    rejection_limit: int
+    #: VADER compound score at or below which a message counts as frustrated
+    frustration_threshold: float
+    kb: KBSettings
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "ActionSettings":
+        env = read_environment() if env is None else env
+        return cls(
+            host=env.get("ACTION_SERVER_HOST", "127.0.0.1"),
+            port=int(_number(env, "ACTION_SERVER_PORT", 5055)),
+            low_confidence_limit=int(_number(env, "HANDOFF_LOW_CONFIDENCE_TURNS", 2)),
+            rejection_limit=int(_number(env, "HANDOFF_REJECTED_ANSWERS", 2)),
+            frustration_threshold=_number(env, "HANDOFF_FRUSTRATION_THRESHOLD", -0.6),
+            kb=KBSettings.from_env(env),
+        )

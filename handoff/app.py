@@ -1,0 +1,75 @@
+"""The hub's app factory: `create_app(settings) -> web.Application`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import WSCloseCode, web
+
+from handoff import gateway, inbox_api, pages
+from handoff.app_keys import FANOUT, RASA, RATE_LIMITER, RELAY, SETTINGS, STORE
+from handoff.fanout import Fanout
+from handoff.openapi import openapi_document
+from handoff.rasa_client import RasaClient
+from handoff.rate_limit import RateLimiter
+from handoff.relay import Relay
+from handoff.security_headers import security_headers
+from handoff.settings import HubSettings
+from handoff.store import Store
+
+log = logging.getLogger(__name__)
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = await Store.open(str(app[SETTINGS].database_url))
+    app[STORE] = store
+    yield
+    await store.close()
+
+
+async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
+    rasa = app[RASA]
+    await rasa.start()
+    app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT])
+    yield
+    await app[RELAY].drain()
+    await rasa.close()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    for ws in list(app[FANOUT].all_sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
+async def health(request: web.Request) -> web.StreamResponse:
+    """Liveness of the hub and what it depends on (used by `make run` and tests)."""
+    rasa = await request.app[RASA].health()
+    return web.json_response({
+        "status": "ok",
+        "rasa": rasa,
+        "agents_online": request.app[FANOUT].agents_online(),
+        "customer_connections": request.app[FANOUT].customer_connections(),
+    })
+
+
+async def openapi(_request: web.Request) -> web.StreamResponse:
+    return web.json_response(openapi_document())
+
+
+def create_app(settings: HubSettings, rasa: RasaClient | None = None) -> web.Application:
+    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app[SETTINGS] = settings
+    app[FANOUT] = Fanout()
+    app[RASA] = rasa or RasaClient(settings.rasa_urls, settings.rasa_timeout_seconds)
+    app[RATE_LIMITER] = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds)
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_rasa_ctx)
+    app.on_shutdown.append(_close_sockets)
+    app.router.add_routes(gateway.routes)
+    app.router.add_routes(inbox_api.routes)
+    app.router.add_routes(pages.routes)
+    app.router.add_get("/health", health)
+    app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_static("/static/", pages.STATIC_DIR, follow_symlinks=False)
+    return app

@@ -1,0 +1,19 @@
+"""Typed application state (aiohttp AppKeys)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handoff.fanout import Fanout
+from handoff.rasa_client import RasaClient
+from handoff.rate_limit import RateLimiter
+from handoff.relay import Relay
+from handoff.settings import HubSettings
+from handoff.store import Store
+
+SETTINGS = web.AppKey("settings", HubSettings)
+STORE = web.AppKey("store", Store)
+RASA = web.AppKey("rasa", RasaClient)
+FANOUT = web.AppKey("fanout", Fanout)
+RELAY = web.AppKey("relay", Relay)
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -1,0 +1,63 @@
+"""In-process fan-out of frames to open customer and agent WebSockets.
+
+One hub process: a dict of sets. Several hub processes would put Redis pub/sub behind the
+same three methods (README, "Scaling out").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+
+class Fanout:
+    def __init__(self) -> None:
+        self._customers: dict[str, weakref.WeakSet[web.WebSocketResponse]] = {}
+        self._agents: dict[web.WebSocketResponse, int] = {}
+        self.all_sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+
+    def add_customer(self, conversation_id: str, ws: web.WebSocketResponse) -> None:
+        self._customers.setdefault(conversation_id, weakref.WeakSet()).add(ws)
+        self.all_sockets.add(ws)
+
+    def remove_customer(self, conversation_id: str, ws: web.WebSocketResponse) -> None:
+        sockets = self._customers.get(conversation_id)
+        if sockets is not None:
+            sockets.discard(ws)
+            if not sockets:
+                self._customers.pop(conversation_id, None)
+
+    def add_agent(self, agent_id: int, ws: web.WebSocketResponse) -> None:
+        self._agents[ws] = agent_id
+        self.all_sockets.add(ws)
+
+    def remove_agent(self, ws: web.WebSocketResponse) -> None:
+        self._agents.pop(ws, None)
+
+    def agents_online(self) -> int:
+        return len(set(self._agents.values()))
+
+    def customer_connections(self) -> int:
+        return sum(len(s) for s in self._customers.values())
+
+    async def to_conversation(self, conversation_id: str, frame: dict[str, Any]) -> None:
+        await self._send(list(self._customers.get(conversation_id, ())), frame)
+
+    async def to_agents(self, frame: dict[str, Any]) -> None:
+        await self._send(list(self._agents), frame)
+
+    async def _send(self, sockets: list[web.WebSocketResponse], frame: dict[str, Any]) -> None:
+        if not sockets:
+            return
+        results = await asyncio.gather(
+            *(ws.send_json(frame) for ws in sockets if not ws.closed), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, Exception):
+                log.debug("dropped a frame to a closing socket: %s", type(result).__name__)

@@ -1,0 +1,192 @@
+"""The customer gateway: conversation creation and the widget's WebSocket (DESIGN.md contract)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from handoff.app_keys import FANOUT, RATE_LIMITER, RELAY, SETTINGS, STORE
+from handoff.errors import error_frame, error_response
+from handoff.relay import RESOLVED_INTENT
+from handoff.store import Conversation
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_SECONDS = 10
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$")
+routes = web.RouteTableDef()
+
+
+def origin_allowed(request: web.Request) -> bool:
+    """Browsers always send Origin on WebSocket upgrades and cross-site POSTs; non-browser
+    clients (tests, the bench) may omit it."""
+    origin = request.headers.get("Origin")
+    return origin is None or origin.rstrip("/") in request.app[SETTINGS].allowed_origins
+
+
+def _cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    origin = request.headers.get("Origin")
+    if origin and origin_allowed(request):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+@routes.options("/api/conversations")
+async def conversations_preflight(request: web.Request) -> web.StreamResponse:
+    if not origin_allowed(request):
+        return error_response(403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS.")
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return _cors(request, response)
+
+
+def _customer_metadata(body: Any) -> dict[str, str]:
+    """The website's metadata for a logged-in customer: name and email, checked and trimmed."""
+    if body is None:
+        return {}
+    if not isinstance(body, dict) or not isinstance(body.get("metadata", {}), dict):
+        raise ValueError('the body must be {"metadata": {"name": ..., "email": ...}}')
+    metadata = body.get("metadata", {})
+    clean: dict[str, str] = {}
+    name = metadata.get("name")
+    if isinstance(name, str) and name.strip():
+        clean["name"] = " ".join(name.split())[:120]
+    email = metadata.get("email")
+    if isinstance(email, str) and email.strip():
+        if not EMAIL.match(email.strip()):
+            raise ValueError("metadata.email is not an email address")
+        clean["email"] = email.strip()[:254]
+    return clean
+
+
+@routes.post("/api/conversations")
+async def create_conversation(request: web.Request) -> web.StreamResponse:
+    if not origin_allowed(request):
+        return error_response(403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS.")
+    raw = await request.read()
+    if len(raw) > 8192:
+        return _cors(request, error_response(413, "too_large", "The request body is over 8 KiB."))
+    try:
+        body = json.loads(raw) if raw.strip() else None
+        metadata = _customer_metadata(body)
+    except ValueError as exc:
+        message = str(exc) if not isinstance(exc, json.JSONDecodeError) else "The body is not valid JSON."
+        return _cors(request, error_response(400, "malformed", message))
+    conversation, token = await request.app[STORE].create_conversation(metadata)
+    log.info("conversation %s created", conversation.id)
+    return _cors(request, web.json_response({"conversation_id": conversation.id, "token": token}, status=201))
+
+
+async def _hello(ws: web.WebSocketResponse, request: web.Request) -> tuple[Conversation, int] | None:
+    try:
+        message = await ws.receive(timeout=HELLO_TIMEOUT_SECONDS)
+    except TimeoutError:
+        await ws.send_json(error_frame("unauthorized", "Send a hello frame with your token first."))
+        return None
+    if message.type != WSMsgType.TEXT:
+        return None
+    try:
+        frame = json.loads(message.data)
+    except ValueError:
+        frame = None
+    if not isinstance(frame, dict) or frame.get("type") != "hello" or not isinstance(frame.get("token"), str):
+        await ws.send_json(error_frame("unauthorized", 'The first frame must be {"type": "hello", "token": ...}.'))
+        return None
+    conversation = await request.app[STORE].conversation_by_token(frame["token"][:200])
+    if conversation is None:
+        await ws.send_json(error_frame("unauthorized", "Unknown conversation token; start a new conversation."))
+        return None
+    after = frame.get("after_seq", 0)
+    return conversation, after if isinstance(after, int) and after >= 0 else 0
+
+
+@routes.get("/ws")
+async def customer_socket(request: web.Request) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    if not origin_allowed(request):
+        return error_response(403, "origin_not_allowed", "This site may not open the chat; add it to HUB_ALLOWED_ORIGINS.")
+    ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=settings.max_frame_bytes)
+    await ws.prepare(request)
+    hello = await _hello(ws, request)
+    if hello is None:
+        await ws.close(code=4401, message=b"unauthorized")
+        return ws
+    conversation, after_seq = hello
+    fanout, relay, store = request.app[FANOUT], request.app[RELAY], request.app[STORE]
+    fanout.add_customer(conversation.id, ws)
+    try:
+        await ws.send_json({"type": "ready", "conversation_id": conversation.id, "state": conversation.state.value})
+        for stored in await store.messages_after(conversation.id, after_seq):
+            await ws.send_json(stored.to_frame())
+        await ws.send_json(await relay.state_frame(conversation.id))
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await _customer_frame(request, ws, conversation, message.data)
+            elif message.type == WSMsgType.ERROR:
+                break
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        fanout.remove_customer(conversation.id, ws)
+    return ws
+
+
+async def _customer_frame(request: web.Request, ws: web.WebSocketResponse, conversation: Conversation, data: str) -> None:
+    settings, relay = request.app[SETTINGS], request.app[RELAY]
+    try:
+        frame = json.loads(data)
+    except ValueError:
+        frame = None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        await ws.send_json(error_frame("malformed", "Frames are JSON objects with a 'type'."))
+        return
+    kind = frame["type"]
+    if kind == "rating":
+        score, comment = frame.get("score"), frame.get("comment") or ""
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5 or not isinstance(comment, str):
+            await ws.send_json(error_frame("malformed", "A rating is a score from 1 to 5 and an optional comment."))
+            return
+        await relay.rating(conversation.id, score, comment.strip()[:1000])
+        await ws.send_json({"type": "rating_saved", "score": score})
+        return
+    if kind not in ("message", "button"):
+        await ws.send_json(error_frame("malformed", f"Unknown frame type; use message, button or rating."))
+        return
+    client_id = frame.get("client_id")
+    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+        await ws.send_json(error_frame("malformed", "Each message needs a client_id (1-64 letters, digits, - _ . :)."))
+        return
+    if kind == "message":
+        text, payload = frame.get("text"), None
+        # Typed text never reaches Rasa as an intent ("/handoff_resolved" would reset the bot).
+        rasa_text = text.lstrip("/ ") if isinstance(text, str) and text.lstrip().startswith("/") else None
+    else:
+        text, rasa_text = frame.get("title"), frame.get("payload")
+        if not isinstance(rasa_text, str) or not rasa_text.strip() or len(rasa_text) > 200 \
+                or rasa_text.strip().startswith(RESOLVED_INTENT):
+            await ws.send_json(error_frame("malformed", "A button frame needs its payload."))
+            return
+        payload = {"button_payload": rasa_text}
+        text = text if isinstance(text, str) and text.strip() else rasa_text
+    if not isinstance(text, str) or not text.strip():
+        await ws.send_json(error_frame("malformed", "The message is empty."))
+        return
+    if len(text) > settings.max_message_chars:
+        await ws.send_json({**error_frame("too_long", f"Messages can be up to {settings.max_message_chars} characters; "
+                                          "please shorten it or split it in two."), "client_id": client_id})
+        return
+    if not request.app[RATE_LIMITER].allow(conversation.id):
+        await ws.send_json({**error_frame("rate_limited", "You're sending messages very quickly; please wait a few seconds."),
+                            "client_id": client_id})
+        return
+    stored, _created = await relay.customer_message(conversation, text.strip(), client_id, rasa_text, payload)
+    await ws.send_json({"type": "ack", "client_id": client_id, "seq": stored.seq})

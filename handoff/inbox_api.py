@@ -1,0 +1,177 @@
+"""The agent inbox's HTTP API and live WebSocket (every route needs a signed-in agent)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from handoff import auth
+from handoff.app_keys import FANOUT, RELAY, SETTINGS, STORE
+from handoff.errors import error_response
+from handoff.store import Agent, Conflict, NotFound, NotYours, StoreError
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+STATUS_OF = {NotFound: 404, NotYours: 403, Conflict: 409}
+
+
+def _agent(request: web.Request) -> Agent:
+    agent = request["agent"]
+    assert isinstance(agent, Agent)
+    return agent
+
+
+def _store_error(exc: StoreError) -> web.Response:
+    status = next((code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), 400)
+    return error_response(status, exc.code, str(exc))
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+@routes.post("/api/agent/login")
+async def login(request: web.Request) -> web.StreamResponse:
+    if not auth.same_origin(request):
+        return error_response(403, "origin_not_allowed", "Sign in from the inbox page.")
+    body = await _json_body(request)
+    if body is None or not isinstance(body.get("email"), str) or not isinstance(body.get("password"), str):
+        return error_response(400, "malformed", 'Send {"email": ..., "password": ...}.')
+    agent = await auth.authenticate(request, body["email"][:254], body["password"][:1024])
+    if agent is None:
+        log.info("agent sign-in refused")
+        return error_response(401, "invalid_credentials", "Wrong email or password.")
+    token = await request.app[STORE].create_session(agent.id, request.app[SETTINGS].agent_session_hours * 3600)
+    response = web.json_response({"agent": agent.public()})
+    auth.set_session_cookie(request, response, token)
+    log.info("agent %s signed in", agent.id)
+    return response
+
+
+@routes.post("/api/agent/logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    token = request.cookies.get(auth.COOKIE)
+    if token:
+        await request.app[STORE].delete_session(token[:200])
+    response = web.json_response({"ok": True})
+    response.del_cookie(auth.COOKIE, path="/")
+    return response
+
+
+@routes.get("/api/agent/me")
+@auth.agent_required
+async def me(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"agent": _agent(request).public()})
+
+
+@routes.get("/api/agent/queue")
+@auth.agent_required
+async def queue(request: web.Request) -> web.StreamResponse:
+    items = await request.app[STORE].queue_items()
+    return web.json_response({"items": items, "agents_online": request.app[FANOUT].agents_online()})
+
+
+@routes.get("/api/agent/conversations/{conversation_id}")
+@auth.agent_required
+async def conversation(request: web.Request) -> web.StreamResponse:
+    store = request.app[STORE]
+    conversation_id = request.match_info["conversation_id"]
+    try:
+        found = await store.get_conversation(conversation_id)
+    except NotFound as exc:
+        return _store_error(exc)
+    handoff = await store.latest_handoff(conversation_id)
+    agent_json = None
+    if handoff and handoff.agent_id:
+        agent_json = next((i["agent"] for i in await store.queue_items() if i["agent"] and i["agent"]["id"] == handoff.agent_id), None)
+    messages = [
+        {"seq": m.seq, "sender": m.sender, "text": m.text, "created_at": m.created_at,
+         "agent": {"name": m.agent_name} if m.agent_name else None, "article": (m.payload or {}).get("article")}
+        for m in await store.messages_after(conversation_id, 0)
+    ]
+    return web.json_response({
+        "conversation": {"id": found.id, "state": found.state.value, "created_at": found.created_at,
+                         "metadata": found.metadata,
+                         "customer": {"name": found.customer_name, "email": found.customer_email}},
+        "handoff": handoff.to_json(agent_json) if handoff else None,
+        "messages": messages,
+        "ratings": await store.ratings_for(conversation_id),
+    })
+
+
+def _action(name: str) -> Any:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        relay, conversation_id = request.app[RELAY], request.match_info["conversation_id"]
+        try:
+            await request.app[STORE].get_conversation(conversation_id)
+            await getattr(relay, name)(conversation_id, _agent(request))
+        except StoreError as exc:
+            return _store_error(exc)
+        log.info("agent %s %s conversation %s", _agent(request).id, name, conversation_id)
+        return web.json_response({"ok": True})
+
+    handler.__name__ = name
+    return auth.agent_required(handler)
+
+
+routes.post("/api/agent/conversations/{conversation_id}/claim")(_action("claim"))
+routes.post("/api/agent/conversations/{conversation_id}/release")(_action("release"))
+routes.post("/api/agent/conversations/{conversation_id}/resolve")(_action("resolve"))
+
+
+@routes.post("/api/agent/conversations/{conversation_id}/messages")
+@auth.agent_required
+async def reply(request: web.Request) -> web.StreamResponse:
+    body = await _json_body(request)
+    text = body.get("text") if body else None
+    limit = request.app[SETTINGS].max_message_chars
+    if not isinstance(text, str) or not text.strip():
+        return error_response(400, "malformed", 'Send {"text": ...} with some text.')
+    if len(text) > limit:
+        return error_response(413, "too_long", f"Replies can be up to {limit} characters.")
+    try:
+        stored = await request.app[RELAY].agent_message(request.match_info["conversation_id"], _agent(request), text.strip())
+    except StoreError as exc:
+        return _store_error(exc)
+    return web.json_response({"seq": stored.seq}, status=201)
+
+
+@routes.post("/api/agent/conversations/{conversation_id}/typing")
+@auth.agent_required
+async def typing(request: web.Request) -> web.StreamResponse:
+    await request.app[RELAY].agent_typing(request.match_info["conversation_id"], _agent(request))
+    return web.Response(status=204)
+
+
+@routes.get("/api/agent/ws")
+async def agent_socket(request: web.Request) -> web.StreamResponse:
+    if not auth.same_origin(request):
+        return error_response(403, "origin_not_allowed", "Open the inbox from the hub's own page.")
+    agent = await auth.current_agent(request)
+    if agent is None:
+        return error_response(401, "unauthorized", "Sign in to the agent inbox first.")
+    settings, fanout = request.app[SETTINGS], request.app[FANOUT]
+    ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=64 * 1024)
+    await ws.prepare(request)
+    fanout.add_agent(agent.id, ws)
+    await fanout.to_agents({"type": "agents_online", "count": fanout.agents_online()})
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                try:
+                    frame = json.loads(message.data)
+                except ValueError:
+                    continue
+                if isinstance(frame, dict) and frame.get("type") == "ping":
+                    await ws.send_json({"type": "pong"})
+    finally:
+        fanout.remove_agent(ws)
+        await fanout.to_agents({"type": "agents_online", "count": fanout.agents_online()})
+    return ws

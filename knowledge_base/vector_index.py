@@ -1,0 +1,36 @@
+"""FAISS indexes with stable int64 ids, so single vectors can be removed and replaced."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+
+def new_id_index(dimension: int) -> faiss.Index:
+    """Exact inner-product search (cosine on normalized vectors) with our own ids."""
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
+def replace_vectors(
+    index: faiss.Index, remove_ids: list[int], add_ids: list[int], vectors: np.ndarray
+) -> None:
+    """Remove stale ids, then add new vectors under their ids (in place)."""
+    if remove_ids:
+        index.remove_ids(np.asarray(remove_ids, dtype=np.int64))
+    if add_ids:
+        index.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(add_ids, dtype=np.int64)
+        )
+
+
+def stored_ids(index: faiss.Index) -> set[int]:
+    """The ids an IndexIDMap2 holds."""
+    return set(faiss.vector_to_array(index.id_map).tolist()) if index.ntotal else set()
+
+
+def search(index: faiss.Index, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Top-k (id, score) for one normalized query vector."""
+    if index.ntotal == 0:
+        return []
+    scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(k, index.ntotal))
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]

@@ -1,0 +1,46 @@
+"""Create (or refresh) the demo agent. Its password is generated once into `.env`; there is no
+default password anywhere in the code."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from pathlib import Path
+
+from dotenv import dotenv_values, set_key
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from handoff.auth import hash_password  # noqa: E402
+from handoff.settings import HubSettings  # noqa: E402
+from handoff.store import Store  # noqa: E402
+
+ENV_FILE = ROOT / ".env"
+
+
+def demo_credentials() -> tuple[str, str, str]:
+    values = dotenv_values(ENV_FILE) if ENV_FILE.exists() else {}
+    email = values.get("DEMO_AGENT_EMAIL") or "agent@kestrel.example"
+    name = values.get("DEMO_AGENT_NAME") or "Alex"
+    password = values.get("DEMO_AGENT_PASSWORD") or ""
+    if not password:
+        password = secrets.token_urlsafe(12)
+        ENV_FILE.touch()
+        set_key(str(ENV_FILE), "DEMO_AGENT_PASSWORD", password, quote_mode="never")
+    return email, name, password
+
+
+async def main() -> None:
+    email, name, password = demo_credentials()
+    store = await Store.open(str(HubSettings.from_env().database_url))
+    try:
+        await store.set_agent_password(email, name, hash_password(password))
+    finally:
+        await store.close()
+    print(f"[setup] demo agent ready: {email} (password in .env, DEMO_AGENT_PASSWORD)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

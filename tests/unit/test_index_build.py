@@ -1,0 +1,100 @@
+"""Incremental builds, deletion, atomic versions and hot reload, on a small real corpus."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from knowledge_base import index_store
+from knowledge_base.articles import ArticleError
+from knowledge_base.builder import build_index
+from knowledge_base.search import Searcher, Tier
+from knowledge_base.settings import KBSettings
+from tests.conftest import write_article
+
+
+def test_first_build_embeds_everything_then_nothing(kb_settings: KBSettings, embedder) -> None:
+    first = build_index(kb_settings, embedder)
+    assert first.articles == 4 and first.embedded == first.passages + first.questions and not first.unchanged
+    again = build_index(kb_settings, embedder)
+    assert again.unchanged and again.embedded == 0 and again.version == first.version
+
+
+def test_changed_article_reembeds_only_its_changed_passage(kb_settings: KBSettings, embedder) -> None:
+    build_index(kb_settings, embedder)
+    path = kb_settings.articles_dir / "exchange-rates.md"
+    path.write_text(path.read_text().replace("add 1 %", "add 1.5 %"))
+    report = build_index(kb_settings, embedder)
+    assert (report.embedded, report.removed) == (1, 1)
+    searcher = Searcher(kb_settings, embedder)
+    hit = searcher.search("weekend exchange markup").best
+    assert hit is not None and "1.5 %" in hit.passage
+
+
+def test_deleted_article_leaves_the_index(kb_settings: KBSettings, embedder) -> None:
+    build_index(kb_settings, embedder)
+    (kb_settings.articles_dir / "exchange-rates.md").unlink()
+    report = build_index(kb_settings, embedder)
+    assert report.embedded == 0 and report.removed == 2 + 2  # two passages, two questions
+    manifest = index_store.require_current_version(kb_settings.index_dir).read_manifest()
+    assert "exchange-rates" not in manifest["articles"]
+    result = Searcher(kb_settings, embedder).search("What exchange rate do you use?", k=5)
+    assert all(h.article_id != "exchange-rates" for h in result.hits)
+
+
+def test_broken_article_stops_the_build_and_the_old_version_keeps_serving(kb_settings: KBSettings, embedder) -> None:
+    first = build_index(kb_settings, embedder)
+    (kb_settings.articles_dir / "broken.md").write_text("---\ntitle: [oops\n---\nbody")
+    with pytest.raises(ArticleError, match="broken.md"):
+        build_index(kb_settings, embedder)
+    assert index_store.require_current_version(kb_settings.index_dir).name == first.version
+
+
+def test_tiers_on_clear_in_scope_and_out_of_scope_queries(kb_settings: KBSettings, embedder) -> None:
+    build_index(kb_settings, embedder)
+    searcher = Searcher(kb_settings, embedder)
+    answered = searcher.search("when is my card going to arrive")
+    assert answered.tier == Tier.ANSWER and answered.best.article_id == "card-delivery"
+    assert answered.best.url.startswith("/help/card-delivery")
+    assert searcher.search("what's a good recipe for lasagne").tier == Tier.NONE
+    stolen = searcher.search("someone stole my card")
+    assert stolen.best.article_id == "lost-or-stolen-card" and stolen.best.needs_person
+
+
+def test_hot_reload_serves_the_new_version_without_failing_searches(kb_settings: KBSettings, embedder) -> None:
+    build_index(kb_settings, embedder)
+    searcher = Searcher(kb_settings, embedder)
+    searcher.reload_if_changed()
+    searcher.start_watching(interval=0.1)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def search_continuously() -> None:
+        while not stop.is_set():
+            try:
+                assert searcher.search("card delivery", k=2).hits
+            except BaseException as exc:  # noqa: BLE001 - any failure fails the test
+                errors.append(exc)
+
+    threads = [threading.Thread(target=search_continuously) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        old = searcher.version
+        write_article(kb_settings.articles_dir, "virtual-cards", "Virtual cards",
+                      "Create a virtual card instantly in the app.\n\n## Disposable cards\nA new number after each payment.",
+                      ["Can I get a disposable card?"])
+        build_index(kb_settings, embedder)
+        finished = time.monotonic()
+        while searcher.version == old and time.monotonic() - finished < 10:
+            time.sleep(0.05)
+        assert searcher.version != old
+        assert searcher.search("disposable virtual card number").best.article_id == "virtual-cards"
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        searcher.stop_watching()
+    assert errors == []

@@ -13,6 +13,7 @@ from handoff.errors import error_response
 from handoff.store import Agent
 
 COOKIE = "kestrel_agent"
+AGENT = web.RequestKey("agent", Agent)
 _hasher = PasswordHasher()
 # A real hash to verify against when the email is unknown, so timing does not reveal accounts.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -70,7 +71,7 @@ def agent_required(handler: Handler) -> Handler:
         agent = await current_agent(request)
         if agent is None:
             return error_response(401, "unauthorized", "Sign in to the agent inbox first.")
-        request["agent"] = agent
+        request[AGENT] = agent
         return await handler(request)
 
     wrapper.__name__ = handler.__name__

@@ -19,9 +19,7 @@ STATUS_OF = {NotFound: 404, NotYours: 403, Conflict: 409}
 
 
 def _agent(request: web.Request) -> Agent:
-    agent = request["agent"]
-    assert isinstance(agent, Agent)
-    return agent
+    return request[auth.AGENT]
 
 
 def _store_error(exc: StoreError) -> web.Response:

@@ -1,0 +1,68 @@
+"""A real hub (aiohttp test server, real SQLite) whose Rasa address answers nothing."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from handoff.app import create_app
+from handoff.auth import hash_password
+from handoff.app_keys import STORE
+from handoff.settings import HubSettings, sqlite_url
+
+AGENT_PASSWORD = "correct horse battery staple"
+
+
+def closed_port() -> int:
+    """A port nothing listens on (Rasa is 'down')."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def hub_settings(tmp_path: Path, **overrides: Any) -> HubSettings:
+    settings = HubSettings(
+        database_url=sqlite_url(tmp_path / "hub.sqlite3"),
+        rasa_urls=(f"http://127.0.0.1:{closed_port()}",),
+        rasa_timeout_seconds=2.0,
+        allowed_origins=("http://shop.example",),
+        max_message_chars=100,
+        rate_limit_messages=5,
+        rate_limit_window_seconds=60,
+    )
+    return replace(settings, **overrides)
+
+
+@pytest.fixture
+async def hub(aiohttp_client: Any, tmp_path: Path) -> TestClient:
+    client = await aiohttp_client(create_app(hub_settings(tmp_path)))
+    await client.app[STORE].create_agent("alex@kestrel.example", "Alex", hash_password(AGENT_PASSWORD))
+    await client.app[STORE].create_agent("bea@kestrel.example", "Bea", hash_password(AGENT_PASSWORD))
+    return client
+
+
+async def sign_in(client: TestClient, email: str = "alex@kestrel.example") -> None:
+    response = await client.post("/api/agent/login", json={"email": email, "password": AGENT_PASSWORD})
+    assert response.status == 200, await response.text()
+
+
+async def start_conversation(client: TestClient, metadata: dict[str, str] | None = None) -> dict[str, str]:
+    response = await client.post("/api/conversations", json={"metadata": metadata or {}})
+    assert response.status == 201
+    return dict(await response.json())
+
+
+async def receive_until(ws: Any, predicate: Any, limit: int = 50) -> list[dict[str, Any]]:
+    """Frames up to and including the first that matches."""
+    frames = []
+    for _ in range(limit):
+        frame = await ws.receive_json(timeout=10)
+        frames.append(frame)
+        if predicate(frame):
+            return frames
+    raise AssertionError(f"no matching frame in {frames}")

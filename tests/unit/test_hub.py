@@ -1,0 +1,157 @@
+"""The hub through its real HTTP and WebSocket API (real SQLite; Rasa is down on purpose)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from handoff.app_keys import RELAY
+from tests.unit.hub_fixtures import hub, receive_until, sign_in, start_conversation  # noqa: F401
+
+
+async def _hello(client: TestClient, token: str, after_seq: int = 0) -> Any:
+    ws = await client.ws_connect("/ws")
+    await ws.send_json({"type": "hello", "token": token, "after_seq": after_seq})
+    await receive_until(ws, lambda f: f["type"] == "state")
+    return ws
+
+
+async def test_rasa_down_queues_the_conversation_as_bot_unavailable(hub: TestClient) -> None:
+    conversation = await start_conversation(hub)
+    ws = await _hello(hub, conversation["token"])
+    await ws.send_json({"type": "message", "client_id": "m1", "text": "how do I top up?"})
+    frames = await receive_until(ws, lambda f: f["type"] == "state" and f["state"] == "queued")
+    ack = next(f for f in frames if f["type"] == "ack")
+    assert ack == {"type": "ack", "client_id": "m1", "seq": 1}
+    texts = [f["text"] for f in frames if f["type"] == "message" and f["sender"] == "system"]
+    assert any("having trouble" in t for t in texts)
+    assert frames[-1]["reason"] == "bot_unavailable" and frames[-1]["position"] == 1
+    await sign_in(hub)
+    queue = await (await hub.get("/api/agent/queue")).json()
+    assert [(i["conversation_id"], i["reason"]) for i in queue["items"]] == [(conversation["conversation_id"], "bot_unavailable")]
+    await ws.close()
+
+
+async def test_reconnect_replays_what_was_missed_without_duplicates(hub: TestClient) -> None:
+    conversation = await start_conversation(hub)
+    ws = await _hello(hub, conversation["token"])
+    await ws.send_json({"type": "message", "client_id": "m1", "text": "first"})
+    await receive_until(ws, lambda f: f["type"] == "state" and f["state"] == "queued")
+    await ws.close()
+    await hub.app[RELAY].drain()
+    ws = await hub.ws_connect("/ws")
+    await ws.send_json({"type": "hello", "token": conversation["token"], "after_seq": 1})
+    frames = await receive_until(ws, lambda f: f["type"] == "state")
+    seqs = [f["seq"] for f in frames if f["type"] == "message"]
+    assert seqs and seqs[0] == 2 and seqs == sorted(set(seqs))
+    await ws.send_json({"type": "message", "client_id": "m1", "text": "first"})  # a resend after reconnect
+    ack = (await receive_until(ws, lambda f: f["type"] == "ack"))[-1]
+    assert ack["seq"] == 1
+    await ws.close()
+
+
+async def test_a_customer_reads_only_their_own_conversation(hub: TestClient) -> None:
+    await start_conversation(hub)
+    ws = await hub.ws_connect("/ws")
+    await ws.send_json({"type": "hello", "token": "not-a-token"})
+    frame = await ws.receive_json()
+    assert frame["type"] == "error" and frame["code"] == "unauthorized"
+    closing = await ws.receive()
+    assert ws.close_code == 4401 or closing.data == 4401
+
+
+async def test_refused_input_gets_clear_errors_and_the_socket_stays_usable(hub: TestClient) -> None:
+    conversation = await start_conversation(hub)
+    ws = await _hello(hub, conversation["token"])
+    await ws.send_str("this is not json")
+    assert (await ws.receive_json())["code"] == "malformed"
+    await ws.send_json({"type": "message", "client_id": "x", "text": "a" * 101})
+    too_long = await ws.receive_json()
+    assert too_long["code"] == "too_long" and "100 characters" in too_long["message"]
+    await ws.send_json({"type": "message", "text": "no client id"})
+    assert (await ws.receive_json())["code"] == "malformed"
+    await ws.send_json({"type": "rating", "score": 9})
+    assert (await ws.receive_json())["code"] == "malformed"
+    await ws.send_json({"type": "button", "client_id": "b", "payload": "/handoff_resolved", "title": "x"})
+    assert (await ws.receive_json())["code"] == "malformed"
+    await ws.send_json({"type": "rating", "score": 5, "comment": "great"})
+    assert (await ws.receive_json()) == {"type": "rating_saved", "score": 5}
+    await ws.close()
+
+
+async def test_rate_limit(hub: TestClient) -> None:
+    conversation = await start_conversation(hub)
+    ws = await _hello(hub, conversation["token"])
+    codes = []
+    for i in range(7):
+        await ws.send_json({"type": "message", "client_id": f"r{i}", "text": f"message {i}"})
+        frames = await receive_until(ws, lambda f: f["type"] in ("ack", "error"))
+        codes.append(frames[-1].get("code", "ack"))
+    assert codes[:5] == ["ack"] * 5 and codes[5:] == ["rate_limited"] * 2
+    await ws.close()
+
+
+async def test_conversation_creation_checks_origin_and_body(hub: TestClient) -> None:
+    refused = await hub.post("/api/conversations", json={}, headers={"Origin": "http://evil.example"})
+    assert refused.status == 403 and (await refused.json())["error"]["code"] == "origin_not_allowed"
+    allowed = await hub.post("/api/conversations", json={}, headers={"Origin": "http://shop.example"})
+    assert allowed.status == 201 and allowed.headers["Access-Control-Allow-Origin"] == "http://shop.example"
+    malformed = await hub.post("/api/conversations", data="{nope", headers={"Content-Type": "application/json"})
+    assert malformed.status == 400 and (await malformed.json())["error"]["code"] == "malformed"
+    bad_email = await hub.post("/api/conversations", json={"metadata": {"email": "not an email"}})
+    assert bad_email.status == 400
+    ws_refused = await hub.get("/ws", headers={"Origin": "http://evil.example"})
+    assert ws_refused.status == 403
+
+
+async def test_agent_endpoints_require_a_session(hub: TestClient) -> None:
+    for method, path in [("GET", "/api/agent/queue"), ("GET", "/api/agent/me"),
+                         ("POST", "/api/agent/conversations/x/claim"), ("GET", "/api/agent/ws")]:
+        response = await hub.request(method, path)
+        assert response.status == 401, path
+    wrong = await hub.post("/api/agent/login", json={"email": "alex@kestrel.example", "password": "wrong"})
+    assert wrong.status == 401
+    unknown = await hub.post("/api/agent/login", json={"email": "nobody@kestrel.example", "password": "wrong"})
+    assert unknown.status == 401
+    await sign_in(hub)
+    cross_site = await hub.post("/api/agent/conversations/x/claim", headers={"Origin": "http://evil.example"})
+    assert cross_site.status == 403
+    assert (await hub.get("/api/agent/me")).status == 200
+    await hub.post("/api/agent/logout")
+    assert (await hub.get("/api/agent/me")).status == 401
+
+
+async def test_claim_reply_resolve_with_live_frames(hub: TestClient) -> None:
+    conversation = await start_conversation(hub, {"name": "Ana", "email": "ana@example.com"})
+    ws = await _hello(hub, conversation["token"])
+    await ws.send_json({"type": "message", "client_id": "m1", "text": "help please"})
+    await receive_until(ws, lambda f: f["type"] == "state" and f["state"] == "queued")
+    await sign_in(hub)
+    cid = conversation["conversation_id"]
+    claims = await asyncio.gather(*(hub.post(f"/api/agent/conversations/{cid}/claim") for _ in range(5)))
+    assert sorted(r.status for r in claims) == [200, 409, 409, 409, 409]
+    frames = await receive_until(ws, lambda f: f["type"] == "state" and f["state"] == "agent")
+    assert frames[-1]["agent"] == {"name": "Alex"}
+    reply = await hub.post(f"/api/agent/conversations/{cid}/messages", json={"text": "<img src=x onerror=alert(1)> Hi Ana"})
+    assert reply.status == 201
+    frame = (await receive_until(ws, lambda f: f["type"] == "message" and f["sender"] == "agent"))[-1]
+    assert frame["text"] == "<img src=x onerror=alert(1)> Hi Ana" and frame["agent"] == {"name": "Alex"}
+    await ws.send_json({"type": "message", "client_id": "m2", "text": "thanks!"})
+    await receive_until(ws, lambda f: f["type"] == "ack")
+    detail = await (await hub.get(f"/api/agent/conversations/{cid}")).json()
+    assert [m["sender"] for m in detail["messages"]][-2:] == ["agent", "customer"]
+    assert detail["conversation"]["customer"] == {"name": "Ana", "email": "ana@example.com"}
+    resolved = await hub.post(f"/api/agent/conversations/{cid}/resolve")
+    assert resolved.status == 200
+    await receive_until(ws, lambda f: f["type"] == "state" and f["state"] == "resolved")
+    await ws.close()
+
+
+async def test_openapi_and_security_headers(hub: TestClient) -> None:
+    spec = await (await hub.get("/api/openapi.json")).json()
+    assert spec["openapi"].startswith("3.") and "/api/agent/conversations/{conversation_id}/claim" in spec["paths"]
+    page = await hub.get("/inbox")
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Content-Type-Options"] == "nosniff"

@@ -1,0 +1,113 @@
+"""The hub's store on real SQLite and the real PostgreSQL of this machine."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from handoff.ownership import State
+from handoff.store import AlreadyClaimed, Conflict, NotYours, Store
+from tests.unit.db_fixtures import database_url, store  # noqa: F401  (fixtures)
+
+
+async def _queued(store: Store, reason: str = "customer_request", priority: str = "normal") -> str:
+    conversation, _ = await store.create_conversation({})
+    assert await store.enqueue_handoff(conversation.id, reason, priority, "headline", "summary", {"customer_email": "a@example.com"})
+    return conversation.id
+
+
+async def test_token_is_the_only_key(store: Store) -> None:
+    conversation, token = await store.create_conversation({"name": "Ana", "email": "ana@example.com"})
+    assert len(token) >= 40
+    found = await store.conversation_by_token(token)
+    assert found is not None and found.id == conversation.id and found.customer_name == "Ana"
+    assert await store.conversation_by_token(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+
+
+async def test_sequence_numbers_and_client_id_dedupe(store: Store) -> None:
+    conversation, _ = await store.create_conversation({})
+    first, created = await store.append_message(conversation.id, "customer", "hello", client_id="c1")
+    again, created_again = await store.append_message(conversation.id, "customer", "hello", client_id="c1")
+    second, _ = await store.append_message(conversation.id, "bot", "hi there")
+    assert (first.seq, created, again.seq, created_again, second.seq) == (1, True, 1, False, 2)
+    assert [m.seq for m in await store.messages_after(conversation.id, 1)] == [2]
+
+
+async def test_concurrent_appends_get_distinct_sequence_numbers(store: Store) -> None:
+    conversation, _ = await store.create_conversation({})
+    results = await asyncio.gather(*(store.append_message(conversation.id, "customer", f"m{i}", client_id=f"c{i}") for i in range(30)))
+    assert sorted(m.seq for m, _ in results) == list(range(1, 31))
+
+
+async def test_ownership_state_machine(store: Store) -> None:
+    conversation, _ = await store.create_conversation({})
+    agent = await store.create_agent("a@example.com", "Alex", "hash")
+    other = await store.create_agent("b@example.com", "Bea", "hash")
+    assert not await store.set_state(conversation.id, State.AGENT)  # bot → agent is not allowed
+    assert await store.enqueue_handoff(conversation.id, "customer_request", "normal", "h", "s", {})
+    assert await store.enqueue_handoff(conversation.id, "customer_request", "normal", "h", "s", {}) is None
+    await store.claim(conversation.id, agent.id)
+    assert (await store.get_conversation(conversation.id)).state == State.AGENT
+    with pytest.raises(NotYours):
+        await store.resolve(conversation.id, other.id)
+    await store.release(conversation.id, agent.id)
+    assert (await store.get_conversation(conversation.id)).state == State.QUEUED
+    await store.claim(conversation.id, other.id)
+    handoff = await store.resolve(conversation.id, other.id)
+    assert handoff.status == "resolved" and handoff.agent_id == other.id
+    assert (await store.get_conversation(conversation.id)).state == State.RESOLVED
+    with pytest.raises(Conflict):
+        await store.resolve(conversation.id, other.id)
+    assert await store.set_state(conversation.id, State.BOT)
+
+
+async def test_fifty_concurrent_claims_have_exactly_one_winner(store: Store) -> None:
+    conversation_id = await _queued(store)
+    agents = [await store.create_agent(f"agent{i}@example.com", f"Agent {i}", "hash") for i in range(50)]
+    results = await asyncio.gather(*(store.claim(conversation_id, a.id) for a in agents), return_exceptions=True)
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(r, AlreadyClaimed) for r in results if isinstance(r, BaseException))
+
+
+async def test_queue_order_is_priority_then_age_and_positions_follow(store: Store) -> None:
+    first = await _queued(store)
+    second = await _queued(store)
+    urgent = await _queued(store, "sensitive_topic", "high")
+    items = await store.queue_items()
+    assert [i["conversation_id"] for i in items] == [urgent, first, second]
+    assert [await store.queue_position(c) for c in (urgent, first, second)] == [1, 2, 3]
+    agent = await store.create_agent("a@example.com", "Alex", "hash")
+    await store.claim(urgent, agent.id)
+    assert [await store.queue_position(c) for c in (first, second)] == [1, 2]
+    assert await store.queue_position(urgent) is None
+    assert len(await store.recent_claim_waits()) == 1
+
+
+async def test_sessions_expire_and_can_be_deleted(store: Store) -> None:
+    agent = await store.create_agent("a@example.com", "Alex", "hash")
+    token = await store.create_session(agent.id, ttl_seconds=60)
+    assert (await store.agent_for_session(token)).id == agent.id
+    expired = await store.create_session(agent.id, ttl_seconds=-1)
+    assert await store.agent_for_session(expired) is None
+    await store.delete_session(token)
+    assert await store.agent_for_session(token) is None
+
+
+async def test_ratings_and_article_feedback_are_stored(store: Store) -> None:
+    conversation, _ = await store.create_conversation({})
+    await store.add_rating(conversation.id, 4, "quick")
+    await store.add_article_feedback(conversation.id, "card-delivery", True)
+    assert [(r["score"], r["comment"]) for r in await store.ratings_for(conversation.id)] == [(4, "quick")]
+
+
+async def test_migrations_run_once_and_keep_data(database_url: str) -> None:  # noqa: F811
+    first = await Store.open(database_url)
+    conversation, token = await first.create_conversation({})
+    await first.close()
+    reopened = await Store.open(database_url)
+    try:
+        assert (await reopened.conversation_by_token(token)).id == conversation.id
+    finally:
+        await reopened.close()

@@ -3,7 +3,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
-set -a; [ -f .env ] && . ./.env; set +a
+# .env fills in what the environment does not set (the environment wins, as everywhere).
+if [ -f .env ]; then
+  while IFS='=' read -r key value; do
+    [[ "$key" =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+    value="${value%\"}"; value="${value#\"}"
+    [ -z "${!key+x}" ] && export "$key=$value"
+  done < .env
+fi
 
 export RASA_TELEMETRY_ENABLED=false
 export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:${ACTION_SERVER_PORT:-5055}/webhook}"
@@ -27,4 +34,4 @@ cd bot
 exec ../.venv-rasa/bin/rasa run \
   --interface "${RASA_HOST:-127.0.0.1}" --port "${RASA_PORT:-5005}" \
   --model "$model" --endpoints "$endpoints" --credentials credentials.yml \
-  --log-file "$root/var/rasa.log" "$@"
+  --log-file "${RASA_LOG_FILE:-$root/var/rasa.log}" "$@"

@@ -73,3 +73,15 @@ def kb_settings(tmp_path: Path) -> KBSettings:
         answer_threshold=0.62, suggest_threshold=0.45, article_base_url="/help",
         extra_questions=None, ivf_min_passages=50000,
     )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    """The real Rasa server, action server and hub, started once per test session."""
+    from tests.integration.stack import Stack
+
+    running = Stack(tmp_path_factory.mktemp("stack")).start()
+    try:
+        yield running
+    finally:
+        running.stop()

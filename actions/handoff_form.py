@@ -33,6 +33,14 @@ CATEGORIES = {
     "other": ("other", "something else"),
 }
 TRANSACTIONAL = {"cards", "top-ups", "transfers", "exchange"}
+# NLU alone is not trusted to end the form: a name like "Robin Customer" can look like a request.
+ASKS_FOR_PERSON = re.compile(
+    r"\b(person|human|agent|someone|somebody|operator|representative|people|staff|real)\b", re.IGNORECASE)
+
+
+def wants_a_person_now(tracker: Tracker) -> bool:
+    """'Just get me a person' while the form is asking: stop asking."""
+    return latest_intent(tracker) == "request_human" and bool(ASKS_FOR_PERSON.search(latest_text(tracker)))
 
 
 def wants_to_skip(tracker: Tracker) -> bool:
@@ -58,7 +66,7 @@ class ValidateHandoffForm(FormValidationAction):
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
         # "Just get me a person" while the form is asking: stop asking, hand off now.
-        if tracker.get_slot("requested_slot") and latest_intent(tracker) == "request_human":
+        if tracker.get_slot("requested_slot") and wants_a_person_now(tracker):
             return []
         slots = list(domain_slots)
         category = tracker.get_slot("issue_category")

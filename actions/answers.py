@@ -55,12 +55,13 @@ def shown(tracker: Tracker, *article_ids: str) -> list[str]:
     return list(tracker.get_slot("kb_articles_shown") or []) + list(article_ids)
 
 
-def kb_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker, error: Exception) -> list[dict[str, Any]]:
+def kb_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker, error: Exception,
+                   issue: str | None = None) -> list[dict[str, Any]]:
     log.warning("kb unavailable: %s", type(error).__name__)
     dispatcher.utter_message(
         text="Sorry, I can't reach our help center right now. I'll pass you to a person instead."
     )
-    return handoff_events(tracker, "kb_unavailable")
+    return handoff_events(tracker, "kb_unavailable", issue=issue)
 
 
 class ActionAnswerFromKB(Action):
@@ -72,11 +73,10 @@ class ActionAnswerFromKB(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         config = kb_service.settings()
         query = latest_text(tracker)
-        unsure_nlu = latest_intent(tracker) == "nlu_fallback"
         try:
             result = await kb_service.search(query, k=3)
         except kb_service.KnowledgeBaseUnavailable as exc:
-            return kb_unavailable(dispatcher, tracker, exc)
+            return [SlotSet("kb_last_query", query[:300])] + kb_unavailable(dispatcher, tracker, exc, issue=query)
         log.info("kb tier=%s article=%s score=%.3f", result.tier.value,
                  result.best.article_id if result.best else "-", result.best.score if result.best else 0)
         events: list[dict[str, Any]] = [SlotSet("kb_last_query", query[:300]), SlotSet("kb_last_tier", result.tier.value)]
@@ -84,12 +84,12 @@ class ActionAnswerFromKB(Action):
         best = result.best
         if best is not None and best.needs_person and result.tier != Tier.NONE:
             # A security matter: the safety step first, then a person with high priority.
-            dispatcher.utter_message(text=trim_passage(best.passage))
+            dispatcher.utter_message(text=trim_passage(best.lead or best.passage))
             dispatcher.utter_message(json_message=citation(best))
             dispatcher.utter_message(text="This needs a person from our security team. I'll connect you now.")
             return events + [SlotSet("kb_last_article", best.article_id),
                              SlotSet("kb_articles_shown", shown(tracker, best.article_id))] + \
-                handoff_events(tracker, "sensitive_topic")
+                handoff_events(tracker, "sensitive_topic", issue=query)
 
         if compound_score(query) <= config.frustration_threshold:
             dispatcher.utter_message(text="I'm sorry this has been frustrating. Let me get you to a person.")
@@ -99,7 +99,7 @@ class ActionAnswerFromKB(Action):
             return events + self._answer(dispatcher, tracker, best)
         if result.tier == Tier.SUGGEST:
             return events + self._suggest(dispatcher, tracker, result)
-        return events + self._no_answer(dispatcher, tracker, unsure_nlu)
+        return events + self._no_answer(dispatcher, tracker)
 
     def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, hit: Hit) -> list[dict[str, Any]]:
         dispatcher.utter_message(text=trim_passage(hit.passage))
@@ -113,7 +113,8 @@ class ActionAnswerFromKB(Action):
         ]
 
     def _suggest(self, dispatcher: CollectingDispatcher, tracker: Tracker, result: SearchResult) -> list[dict[str, Any]]:
-        hits = result.hits[:3]
+        floor = kb_service.settings().kb.suggest_threshold
+        hits = [h for h in result.hits[:3] if h.score >= floor] or result.hits[:1]
         suggest_articles(dispatcher, hits, "I'm not completely sure, but one of these articles may help:")
         return [
             SlotSet("kb_last_article", hits[0].article_id if hits else None),
@@ -122,7 +123,7 @@ class ActionAnswerFromKB(Action):
             SlotSet("handoff_pending", False),
         ]
 
-    def _no_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, unsure_nlu: bool) -> list[dict[str, Any]]:
+    def _no_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
         config = kb_service.settings()
         turns = int(tracker.get_slot("low_confidence_turns") or 0) + 1
         if turns >= config.low_confidence_limit:
@@ -180,7 +181,8 @@ class ActionRecordFeedback(Action):
         except kb_service.KnowledgeBaseUnavailable as exc:
             return events + kb_unavailable(dispatcher, tracker, exc)
         already = set(tracker.get_slot("kb_articles_shown") or [])
-        others = [h for h in (result.hits if result else []) if h.article_id not in already][:3]
+        floor = kb_service.settings().kb.suggest_threshold
+        others = [h for h in (result.hits if result else []) if h.article_id not in already and h.score >= floor][:3]
         if not others:
             dispatcher.utter_message(text="Sorry that didn't help. I'll pass you to a person.")
             return events + handoff_events(tracker, "answer_rejected")

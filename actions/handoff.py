@@ -59,7 +59,7 @@ class ActionStartHandoff(Action):
         if hit is None or result.tier == Tier.NONE:
             dispatcher.utter_message(text=GENERIC_SAFETY_STEP)
             return []
-        dispatcher.utter_message(text=trim_passage(hit.passage))
+        dispatcher.utter_message(text=trim_passage(hit.lead or hit.passage))
         dispatcher.utter_message(json_message=citation(hit))
         shown = list(tracker.get_slot("kb_articles_shown") or []) + [hit.article_id]
         return [SlotSet("kb_articles_shown", shown)]

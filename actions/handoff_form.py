@@ -43,7 +43,11 @@ def wants_a_person_now(tracker: Tracker) -> bool:
     return latest_intent(tracker) == "request_human" and bool(ASKS_FOR_PERSON.search(latest_text(tracker)))
 
 
-def wants_to_skip(tracker: Tracker) -> bool:
+def wants_to_skip(tracker: Tracker, slot: str) -> bool:
+    """Whether the customer declined to give `slot`. Only an answer to that very question counts:
+    when the form starts, Rasa validates pre-filled slots against the message that started it."""
+    if tracker.get_slot("requested_slot") != slot:
+        return False
     text = re.sub(r"[^\w/' ]", "", latest_text(tracker).lower()).strip()
     return latest_intent(tracker) == "skip" or text in SKIP_WORDS
 
@@ -53,7 +57,7 @@ def category_of(text: str) -> str:
     if lowered in CATEGORIES:
         return lowered
     for category, words in CATEGORIES.items():
-        if any(word in lowered for word in words):
+        if any(re.search(rf"\b{re.escape(word)}s?\b", lowered) for word in words):
             return category
     return "other"
 
@@ -75,7 +79,7 @@ class ValidateHandoffForm(FormValidationAction):
         return slots
 
     def validate_customer_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        if wants_to_skip(tracker):
+        if wants_to_skip(tracker, "customer_name"):
             return {"customer_name": NOT_GIVEN}
         name = " ".join(str(value or "").split())
         name = re.sub(r"^(my name is|i am|i'm|it's|this is)\s+", "", name, flags=re.IGNORECASE)
@@ -85,7 +89,7 @@ class ValidateHandoffForm(FormValidationAction):
         return {"customer_name": name[:80]}
 
     def validate_customer_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        if wants_to_skip(tracker):
+        if wants_to_skip(tracker, "customer_email"):
             return {"customer_email": NOT_GIVEN}
         found = EMAIL_IN_TEXT.search(str(value or ""))
         if found and EMAIL.match(found.group(0)):
@@ -94,12 +98,12 @@ class ValidateHandoffForm(FormValidationAction):
         return {"customer_email": None}
 
     def validate_issue_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        if wants_to_skip(tracker):
+        if wants_to_skip(tracker, "issue_category"):
             return {"issue_category": "other"}
         return {"issue_category": category_of(str(value or ""))}
 
     def validate_transaction_ref(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        if wants_to_skip(tracker):
+        if wants_to_skip(tracker, "transaction_ref"):
             return {"transaction_ref": NOT_GIVEN}
         found = TRANSACTION_REF.search(str(value or ""))
         if found:
@@ -108,6 +112,6 @@ class ValidateHandoffForm(FormValidationAction):
         return {"transaction_ref": None}
 
     def validate_issue_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        if wants_to_skip(tracker):
+        if wants_to_skip(tracker, "issue_description"):
             return {"issue_description": NOT_GIVEN}
         return {"issue_description": " ".join(str(value or "").split())[:300] or NOT_GIVEN}

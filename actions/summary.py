@@ -50,10 +50,9 @@ def build_summary(tracker: Tracker) -> Summary:
     why = reason(str(tracker.get_slot("handoff_reason") or "customer_request"))
     details = collected_details(tracker)
     turns = [mask_secrets(t) for t in customer_turns(tracker)]
-    issue = details.get("issue_description") or next(
-        (t for t in turns if len(t.split()) >= 3), turns[0] if turns else ""
-    )
-    issue = mask_secrets(issue) if issue and issue != NOT_GIVEN else (turns[0] if turns else "")
+    first_real_turn = next((t for t in turns if len(t.split()) >= 3), turns[0] if turns else "")
+    described = details.get("issue_description", "")
+    issue = described if described and described != NOT_GIVEN else first_real_turn
     sentiment = min((compound_score(t) for t in turns), default=0.0)
 
     feedback = {f["article"]: f["helpful"] for f in (tracker.get_slot("kb_feedback") or [])}

@@ -44,12 +44,14 @@ class Hit:
     url: str
     score: float
     needs_person: bool = False
+    #: the article's opening passage (for security articles: the immediate safety step)
+    lead: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "article_id": self.article_id, "title": self.title, "section": self.section,
             "passage": self.passage, "url": self.url, "score": round(self.score, 4),
-            "needs_person": self.needs_person,
+            "needs_person": self.needs_person, "lead": self.lead,
         }
 
 
@@ -217,8 +219,9 @@ class Searcher:
             passage = (ids[int(np.argmax(sims))], max(sims))
         p = loaded.passages[passage[0]]
         meta = loaded.articles[article_id]
+        lead = loaded.passages[loaded.passages_by_article[article_id][0]]["text"]
         return Hit(
             article_id=article_id, title=meta["title"], section=p["section"], passage=p["text"],
             url=article_url(self.settings, article_id, p["anchor"]), score=score,
-            needs_person=bool(meta.get("needs_person")),
+            needs_person=bool(meta.get("needs_person")), lead=lead,
         )

@@ -182,10 +182,6 @@ async def test_prefilled_details_survive_validation_at_activation() -> None:
     assert events == [SlotSet(name, value) for name, value in PREFILLED.items()]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG actions/handoff_form.py:38-40: wants_to_skip() looks at the latest message for every slot; "
-    "at form activation Rasa validates the prefilled slots with the message that triggered the handoff, "
-    "so a plain 'no' (deny -> action_record_feedback -> answer_rejected) turns them all into 'not given'"))
 async def test_prefilled_details_survive_a_plain_no_at_activation() -> None:
     tracker = form_tracker("no", intent="deny", requested_slot=None, candidates=PREFILLED,
                            slots={"handoff_reason": "answer_rejected"}, active=False)
@@ -272,9 +268,6 @@ def test_skipped_category_is_other(text: str) -> None:
     assert validate("issue_category", text) == ({"issue_category": "other"}, [])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG actions/handoff_form.py:47-48: category keywords match inside other words "
-    "('pin' in 'stopping'/'shopping', 'atm' in 'treatment', 'rate' in 'frustrated'), so 'cards' wins"))
 @pytest.mark.parametrize(("text", "expected"), [
     ("my bank transfer keeps stopping", "transfers"),
     ("the exchange was wrong when I went shopping", "exchange"),

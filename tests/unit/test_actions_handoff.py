@@ -207,9 +207,6 @@ async def test_sensitive_topic_shows_the_security_article_then_hands_off_with_hi
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG actions/handoff.py:62: _safety_step shows the best-matching passage of the security article "
-    "('Then talk to us'), not its first step (freeze the card) as its docstring says"))
 async def test_sensitive_topic_safety_step_is_the_articles_first_step(kb: KBSettings) -> None:
     _, messages = await run_start(make_tracker("someone stole my card", "sensitive_topic"))
     assert messages[0] == message("Freeze your card now: Cards > your card > Freeze.")

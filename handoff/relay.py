@@ -20,6 +20,7 @@ from handoff.store import Agent, Conversation, Store, StoredMessage
 log = logging.getLogger(__name__)
 
 RESOLVED_INTENT = "/handoff_resolved"
+ETA_STEP_SECONDS = 15
 
 
 class Relay:
@@ -185,7 +186,9 @@ class Relay:
         before there is any history), shared among the agents online."""
         waits = await self.store.recent_claim_waits(20)
         per_customer = statistics.median(waits) if waits else self.settings.default_eta_seconds
-        return int(round(per_customer * position / max(1, self.fanout.agents_online())))
+        estimate = per_customer * position / max(1, self.fanout.agents_online())
+        # Never promise "0 seconds": round up to whole quarter minutes, at least one.
+        return int(max(1, -(-estimate // ETA_STEP_SECONDS)) * ETA_STEP_SECONDS)
 
     async def publish_state(self, conversation_id: str) -> None:
         await self.fanout.to_conversation(conversation_id, await self.state_frame(conversation_id))

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from handoff import gateway, inbox_api, pages
+from handoff import articles_api, gateway, inbox_api, pages
 from handoff.app_keys import FANOUT, RASA, RATE_LIMITER, RELAY, SETTINGS, STORE
 from handoff.fanout import Fanout
 from handoff.openapi import openapi_document
@@ -57,7 +57,8 @@ async def openapi(_request: web.Request) -> web.StreamResponse:
     return web.json_response(openapi_document())
 
 
-def create_app(settings: HubSettings, rasa: RasaClient | None = None) -> web.Application:
+def create_app(settings: HubSettings, rasa: RasaClient | None = None,
+               rebuilds: articles_api.IndexRebuilds | None = None) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
     app[SETTINGS] = settings
     app[FANOUT] = Fanout()
@@ -69,6 +70,8 @@ def create_app(settings: HubSettings, rasa: RasaClient | None = None) -> web.App
     app.router.add_routes(gateway.routes)
     app.router.add_routes(inbox_api.routes)
     app.router.add_routes(pages.routes)
+    app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()
+    app.router.add_routes(articles_api.routes)
     app.router.add_get("/health", health)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_static("/static/", pages.STATIC_DIR, follow_symlinks=False)

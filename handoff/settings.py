@@ -60,6 +60,7 @@ class HubSettings:
     default_eta_seconds: int = 120
     articles_dir: Path = PROJECT_ROOT / "data" / "articles"
     cookie_secure: bool = False
+    content_api_token: Secret = Secret("")
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -89,6 +90,7 @@ class HubSettings:
             default_eta_seconds=_int(env, "HUB_DEFAULT_ETA_SECONDS", 120),
             articles_dir=(Path(articles) if articles else PROJECT_ROOT / "data" / "articles"),
             cookie_secure=public_url.startswith("https://"),
+            content_api_token=Secret(env.get("CONTENT_API_TOKEN", "")),
         )
 
     @property

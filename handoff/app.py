@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 
 from handoff import articles_api, gateway, inbox_api, pages
-from handoff.app_keys import FANOUT, RASA, RATE_LIMITER, RELAY, SETTINGS, STORE
+from handoff.app_keys import (
+    ADDRESS_CONVERSATION_LIMITER, ADDRESS_MESSAGE_LIMITER, FANOUT, RASA, RATE_LIMITER, RELAY, SETTINGS, STORE,
+)
 from handoff.fanout import Fanout
 from handoff.openapi import openapi_document
 from handoff.rasa_client import RasaClient
@@ -64,6 +66,8 @@ def create_app(settings: HubSettings, rasa: RasaClient | None = None,
     app[FANOUT] = Fanout()
     app[RASA] = rasa or RasaClient(settings.rasa_urls, settings.rasa_timeout_seconds)
     app[RATE_LIMITER] = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds)
+    app[ADDRESS_CONVERSATION_LIMITER] = RateLimiter(settings.address_conversations_per_hour, 3600)
+    app[ADDRESS_MESSAGE_LIMITER] = RateLimiter(settings.address_messages_per_minute, 60)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_rasa_ctx)
     app.on_shutdown.append(_close_sockets)

@@ -10,7 +10,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from handoff.app_keys import FANOUT, RATE_LIMITER, RELAY, SETTINGS, STORE
+from handoff.app_keys import (
+    ADDRESS_CONVERSATION_LIMITER, ADDRESS_MESSAGE_LIMITER, FANOUT, RATE_LIMITER, RELAY, SETTINGS, STORE,
+)
 from handoff.errors import error_frame, error_response
 from handoff.relay import RESOLVED_INTENT
 from handoff.store import Conversation
@@ -72,6 +74,9 @@ def _customer_metadata(body: Any) -> dict[str, str]:
 async def create_conversation(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request):
         return error_response(403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS.")
+    if not request.app[ADDRESS_CONVERSATION_LIMITER].allow(request.remote or "unknown"):
+        return _cors(request, error_response(429, "rate_limited",
+                                             "Too many new conversations from your network; please try again later."))
     raw = await request.read()
     if len(raw) > 8192:
         return _cors(request, error_response(413, "too_large", "The request body is over 8 KiB."))
@@ -184,7 +189,8 @@ async def _customer_frame(request: web.Request, ws: web.WebSocketResponse, conve
         await ws.send_json({**error_frame("too_long", f"Messages can be up to {settings.max_message_chars} characters; "
                                           "please shorten it or split it in two."), "client_id": client_id})
         return
-    if not request.app[RATE_LIMITER].allow(conversation.id):
+    if not request.app[RATE_LIMITER].allow(conversation.id) or \
+            not request.app[ADDRESS_MESSAGE_LIMITER].allow(request.remote or "unknown"):
         await ws.send_json({**error_frame("rate_limited", "You're sending messages very quickly; please wait a few seconds."),
                             "client_id": client_id})
         return

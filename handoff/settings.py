@@ -55,6 +55,8 @@ class HubSettings:
     max_message_chars: int = 4000
     rate_limit_messages: int = 20
     rate_limit_window_seconds: float = 30.0
+    address_conversations_per_hour: int = 60
+    address_messages_per_minute: int = 60
     ws_heartbeat_seconds: float = 25.0
     agent_session_hours: float = 12.0
     default_eta_seconds: int = 120
@@ -85,6 +87,8 @@ class HubSettings:
             max_message_chars=_int(env, "HUB_MAX_MESSAGE_CHARS", 4000),
             rate_limit_messages=_int(env, "HUB_RATE_LIMIT_MESSAGES", 20),
             rate_limit_window_seconds=_float(env, "HUB_RATE_LIMIT_WINDOW_SECONDS", 30.0),
+            address_conversations_per_hour=_int(env, "HUB_ADDRESS_CONVERSATIONS_PER_HOUR", 60),
+            address_messages_per_minute=_int(env, "HUB_ADDRESS_MESSAGES_PER_MINUTE", 60),
             ws_heartbeat_seconds=_float(env, "HUB_WS_HEARTBEAT_SECONDS", 25.0),
             agent_session_hours=_float(env, "HUB_AGENT_SESSION_HOURS", 12.0),
             default_eta_seconds=_int(env, "HUB_DEFAULT_ETA_SECONDS", 120),

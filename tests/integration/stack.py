@@ -62,6 +62,9 @@ class Stack:
             "HUB_PUBLIC_URL": self.hub_url,
             "HUB_ALLOWED_ORIGINS": f"{self.hub_url},http://localhost:{self.hub_port}",
             "DATABASE_URL": f"sqlite+aiosqlite:///{self.workdir / 'hub.sqlite3'}",
+            # Every test client comes from 127.0.0.1: the per-address limits are tested in unit tests.
+            "HUB_ADDRESS_CONVERSATIONS_PER_HOUR": "100000",
+            "HUB_ADDRESS_MESSAGES_PER_MINUTE": "100000",
             "KB_INDEX_DIR": str(ROOT / "var" / "kb-index"),
             "KB_ARTICLES_DIR": str(ROOT / "data" / "articles"),
         })

@@ -155,3 +155,14 @@ async def test_openapi_and_security_headers(hub: TestClient) -> None:
     page = await hub.get("/inbox")
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_new_conversations_are_limited_per_address(aiohttp_client, tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    from handoff.app import create_app
+    from tests.unit.hub_fixtures import hub_settings
+
+    client = await aiohttp_client(create_app(replace(hub_settings(tmp_path), address_conversations_per_hour=3)))
+    statuses = [(await client.post("/api/conversations", json={})).status for _ in range(5)]
+    assert statuses == [201, 201, 201, 429, 429]

@@ -51,6 +51,13 @@ def citation(hit: Hit) -> dict[str, Any]:
     return {"article": {"id": hit.article_id, "title": hit.title, "url": hit.url}}
 
 
+def search_outcome(result: SearchResult) -> dict[str, Any]:
+    """What the hub records for metrics and content gaps (never shown to the customer)."""
+    best = result.best
+    return {"kb_result": {"tier": result.tier.value, "article_id": best.article_id if best else None,
+                          "score": round(best.score, 4) if best else None}}
+
+
 def shown(tracker: Tracker, *article_ids: str) -> list[str]:
     return list(tracker.get_slot("kb_articles_shown") or []) + list(article_ids)
 
@@ -79,6 +86,7 @@ class ActionAnswerFromKB(Action):
             return [SlotSet("kb_last_query", query[:300])] + kb_unavailable(dispatcher, tracker, exc, issue=query)
         log.info("kb tier=%s article=%s score=%.3f", result.tier.value,
                  result.best.article_id if result.best else "-", result.best.score if result.best else 0)
+        dispatcher.utter_message(json_message=search_outcome(result))
         events: list[dict[str, Any]] = [SlotSet("kb_last_query", query[:300]), SlotSet("kb_last_tier", result.tier.value)]
 
         best = result.best

@@ -44,6 +44,7 @@ class BotTurn:
     messages: list[BotMessage] = field(default_factory=list)
     handoff: dict[str, Any] | None = None
     feedback: list[dict[str, Any]] = field(default_factory=list)
+    kb_results: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _safe_article(value: Any) -> dict[str, Any] | None:
@@ -68,6 +69,8 @@ def parse_reply(items: list[dict[str, Any]]) -> BotTurn:
                 turn.handoff = custom["handoff"]
             if isinstance(custom.get("feedback"), dict):
                 turn.feedback.append(custom["feedback"])
+            if isinstance(custom.get("kb_result"), dict):
+                turn.kb_results.append(custom["kb_result"])
             continue
         text = item.get("text")
         if isinstance(text, str) and text.strip():

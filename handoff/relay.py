@@ -74,9 +74,9 @@ class Relay:
                 "details": {},
             })
             return
-        await self._deliver(conversation.id, turn)
+        await self._deliver(conversation.id, turn, question=text)
 
-    async def _deliver(self, conversation_id: str, turn: BotTurn) -> None:
+    async def _deliver(self, conversation_id: str, turn: BotTurn, question: str | None = None) -> None:
         for message in turn.messages:
             stored, _ = await self.store.append_message(conversation_id, "bot", message.text, payload=message.payload())
             await self.fanout.to_conversation(conversation_id, stored.to_frame())
@@ -84,6 +84,11 @@ class Relay:
         for feedback in turn.feedback:
             if isinstance(feedback.get("article_id"), str) and isinstance(feedback.get("helpful"), bool):
                 await self.store.add_article_feedback(conversation_id, feedback["article_id"], feedback["helpful"])
+        for outcome in turn.kb_results:
+            if question and isinstance(outcome.get("tier"), str):
+                score = outcome.get("score")
+                await self.store.add_kb_query(conversation_id, question, outcome["tier"], outcome.get("article_id"),
+                                              float(score) if isinstance(score, (int, float)) else None)
         if turn.handoff is not None:
             await self.enqueue(conversation_id, turn.handoff)
 

@@ -95,6 +95,18 @@ article_feedback = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+#: one row per knowledge-base search: the question, its tier and best article (metrics, content gaps)
+kb_queries = sa.Table(
+    "kb_queries", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("tier", sa.String(10), nullable=False),
+    sa.Column("article_id", sa.String(100)),
+    sa.Column("score", sa.Float),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 sa.Index("ix_handoffs_queue", handoffs.c.status, handoffs.c.priority_rank, handoffs.c.queued_at)
 sa.Index("ix_handoffs_conversation", handoffs.c.conversation_id)
 sa.Index("ix_messages_conversation_created", messages.c.conversation_id, messages.c.created_at)
@@ -112,7 +124,11 @@ async def _v1_initial(conn: AsyncConnection) -> None:
     await conn.run_sync(metadata.create_all)
 
 
-MIGRATIONS: list[tuple[int, Migration]] = [(1, _v1_initial)]
+async def _v2_kb_queries(conn: AsyncConnection) -> None:
+    await conn.run_sync(lambda sync: kb_queries.create(sync, checkfirst=True))
+
+
+MIGRATIONS: list[tuple[int, Migration]] = [(1, _v1_initial), (2, _v2_kb_queries)]
 
 
 async def migrate(conn: AsyncConnection, now: float) -> list[int]:

@@ -433,6 +433,27 @@ class Store:
             await conn.execute(T.article_feedback.insert().values(
                 conversation_id=conversation_id, article_id=article_id[:100], helpful=helpful, created_at=time.time()))
 
+    async def add_kb_query(self, conversation_id: str, question: str, tier: str,
+                           article_id: str | None, score: float | None) -> None:
+        async with self.write() as conn:
+            await conn.execute(T.kb_queries.insert().values(
+                conversation_id=conversation_id, question=question[:1000], tier=tier[:10],
+                article_id=article_id[:100] if article_id else None, score=score, created_at=time.time()))
+
+    async def unanswered_questions(self, since: float = 0.0) -> list[str]:
+        """Questions that found no answer (tier none), or whose answer was marked not helpful."""
+        not_helpful = (
+            sa.select(T.kb_queries.c.question)
+            .join(T.article_feedback, sa.and_(T.article_feedback.c.conversation_id == T.kb_queries.c.conversation_id,
+                                              T.article_feedback.c.article_id == T.kb_queries.c.article_id))
+            .where(T.article_feedback.c.helpful.is_(False), T.kb_queries.c.created_at >= since)
+        )
+        none_tier = sa.select(T.kb_queries.c.question).where(T.kb_queries.c.tier == "none",
+                                                               T.kb_queries.c.created_at >= since)
+        async with self.read() as conn:
+            rows = (await conn.execute(sa.union_all(none_tier, not_helpful))).scalars().all()
+        return [str(q) for q in rows]
+
     async def ratings_for(self, conversation_id: str) -> list[dict[str, Any]]:
         async with self.read() as conn:
             rows = (await conn.execute(sa.select(T.ratings).where(T.ratings.c.conversation_id == conversation_id)

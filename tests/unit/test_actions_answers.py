@@ -87,9 +87,18 @@ def article(article_id: str, title: str, url: str) -> dict[str, Any]:
 
 
 async def run_answer(tracker: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Events and the messages the customer sees (the hub-only kb_result record is checked apart)."""
     dispatcher = CollectingDispatcher()
     events = await ActionAnswerFromKB().run(dispatcher, tracker, DOMAIN)
-    return events, dispatcher.messages
+    return events, [m for m in dispatcher.messages if "kb_result" not in (m.get("custom") or {})]
+
+
+async def test_every_search_leaves_a_record_for_the_hub(kb: KBSettings) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFromKB().run(dispatcher, make_tracker("When will my card arrive?"), DOMAIN)
+    records = [m["custom"]["kb_result"] for m in dispatcher.messages if "kb_result" in (m.get("custom") or {})]
+    assert len(records) == 1 and records[0]["tier"] == "answer" and records[0]["article_id"] == "card-delivery"
+    assert 0.62 <= records[0]["score"] <= 1.0
 
 
 async def run_feedback(tracker: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -34,3 +34,10 @@ eval-kb: setup
 
 clean:
 	rm -rf var bot/models bot/results
+
+bench: setup train index ## benchmarks (about 10 minutes): the knowledge base, then end to end; tables, JSON in var/bench/
+	@if [ -f knowledge_base/bench.py ]; then $(VENV)/python -m knowledge_base.bench; fi
+	@$(VENV)/python scripts/bench_e2e.py $(BENCH_ARGS)
+
+eval: setup train index ## the bot's answers and handoffs through a real stack (about 4 minutes); JSON in var/eval/
+	@$(VENV)/python scripts/eval_bot.py $(EVAL_ARGS)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 
 from handoff import articles_api, gateway, inbox_api, pages
+from handoff import dashboard, metrics, metrics_api, prometheus  # metrics (issue 7)
 from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER, ADDRESS_MESSAGE_LIMITER, FANOUT, RASA, RATE_LIMITER, RELAY, SETTINGS, STORE,
 )
@@ -34,6 +35,7 @@ async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     rasa = app[RASA]
     await rasa.start()
     app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT])
+    app[prometheus.PROMETHEUS].watch(app[RELAY])  # metrics (issue 7): handoff and Rasa error counters
     yield
     await app[RELAY].drain()
     await rasa.close()
@@ -61,7 +63,7 @@ async def openapi(_request: web.Request) -> web.StreamResponse:
 
 def create_app(settings: HubSettings, rasa: RasaClient | None = None,
                rebuilds: articles_api.IndexRebuilds | None = None) -> web.Application:
-    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[prometheus.request_latency, security_headers], client_max_size=64 * 1024)
     app[SETTINGS] = settings
     app[FANOUT] = Fanout()
     app[RASA] = rasa or RasaClient(settings.rasa_urls, settings.rasa_timeout_seconds)
@@ -76,6 +78,13 @@ def create_app(settings: HubSettings, rasa: RasaClient | None = None,
     app.router.add_routes(pages.routes)
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()
     app.router.add_routes(articles_api.routes)
+    # --- metrics (issue 7): CX metrics API, dashboard, Prometheus /metrics ---
+    app[prometheus.PROMETHEUS] = prometheus.HubMetrics()
+    app[metrics_api.GAPS] = metrics.GapClusterer()
+    app.router.add_routes(metrics_api.routes)
+    app.router.add_routes(dashboard.routes)
+    app.router.add_routes(prometheus.routes)
+    # --- end metrics ---
     app.router.add_get("/health", health)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_static("/static/", pages.STATIC_DIR, follow_symlinks=False)

@@ -129,7 +129,10 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
     fanout, relay, store = request.app[FANOUT], request.app[RELAY], request.app[STORE]
     fanout.add_customer(conversation.id, ws)
     try:
-        await ws.send_json({"type": "ready", "conversation_id": conversation.id, "state": conversation.state.value})
+        ready = {"type": "ready", "conversation_id": conversation.id, "state": conversation.state.value}
+        if settings.ask_ces:  # issue 7: the widget also asks "How easy was it to get help today?"
+            ready["ask_ces"] = True
+        await ws.send_json(ready)
         for stored in await store.messages_after(conversation.id, after_seq):
             await ws.send_json(stored.to_frame())
         await ws.send_json(await relay.state_frame(conversation.id))
@@ -160,8 +163,14 @@ async def _customer_frame(request: web.Request, ws: web.WebSocketResponse, conve
         if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5 or not isinstance(comment, str):
             await ws.send_json(error_frame("malformed", "A rating is a score from 1 to 5 and an optional comment."))
             return
-        await relay.rating(conversation.id, score, comment.strip()[:1000])
-        await ws.send_json({"type": "rating_saved", "score": score})
+        # --- optional customer-effort score (issue 7): "ces" 1..5, or absent / null ---
+        ces = frame.get("ces")
+        if ces is not None and (not isinstance(ces, int) or isinstance(ces, bool) or not 1 <= ces <= 5):
+            await ws.send_json(error_frame("malformed", "The effort score (ces) is optional, and a whole number from 1 to 5."))
+            return
+        await relay.rating(conversation.id, score, comment.strip()[:1000], ces)
+        await ws.send_json({"type": "rating_saved", "score": score, **({"ces": ces} if ces is not None else {})})
+        # --- end customer-effort score ---
         return
     if kind not in ("message", "button"):
         await ws.send_json(error_frame("malformed", f"Unknown frame type; use message, button or rating."))

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from handoff.fanout import Fanout
@@ -31,6 +32,10 @@ class Relay:
         self.fanout = fanout
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task[None]] = set()
+        # --- metrics hooks (issue 7): handoff/prometheus.py counts these ---
+        self.on_handoff: Callable[[str], None] = lambda reason: None
+        self.on_rasa_error: Callable[[str], None] = lambda code: None
+        # --- end metrics hooks ---
 
     # --- customer side ------------------------------------------------------------------------
 
@@ -64,6 +69,7 @@ class Relay:
             turn = await self.rasa.send(conversation.id, text, metadata)
         except BotUnavailable as exc:
             log.warning("conversation %s: bot unavailable (%s)", conversation.id, exc.code)
+            self.on_rasa_error(exc.code)  # metrics hook
             await self.system_message(
                 conversation.id,
                 "Sorry, our assistant is having trouble right now, so I've passed your conversation to a person.")
@@ -105,6 +111,7 @@ class Relay:
         if queued is None:
             return
         log.info("conversation %s queued: reason=%s priority=%s", conversation_id, queued.reason, queued.priority)
+        self.on_handoff(queued.reason)  # metrics hook
         if self.fanout.agents_online() == 0:
             email = queued.details.get("customer_email")
             where = f"at {email}" if email and email != "not given" else "by email once you leave your address here"
@@ -112,8 +119,11 @@ class Relay:
                 conversation_id, f"No one from our team is online right now. A person will follow up {where}.")
         await self.queue_changed(conversation_id)
 
-    async def rating(self, conversation_id: str, score: int, comment: str) -> None:
-        await self.store.add_rating(conversation_id, score, comment)
+    async def rating(self, conversation_id: str, score: int, comment: str, ces: int | None = None) -> None:
+        if ces is None:
+            await self.store.add_rating(conversation_id, score, comment)
+        else:  # the optional customer-effort score (metrics, issue 7)
+            await self.store.add_rating_with_ces(conversation_id, score, comment, ces)
 
     # --- agent side ---------------------------------------------------------------------------
 
@@ -147,6 +157,7 @@ class Relay:
                 turn = await self.rasa.send(conversation_id, RESOLVED_INTENT)
             except BotUnavailable as exc:
                 log.warning("conversation %s: could not tell the bot it was resolved (%s)", conversation_id, exc.code)
+                self.on_rasa_error(exc.code)  # metrics hook
                 return
             turn.handoff = None  # a stale handoff payload must not re-queue a resolved conversation
             await self._deliver(conversation_id, turn)

@@ -84,6 +84,7 @@ ratings = sa.Table(
     sa.Column("score", sa.Integer, nullable=False),
     sa.Column("comment", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("ces", sa.Integer),  # migration 3: "How easy was it to get help today?" 1..5, optional
 )
 
 article_feedback = sa.Table(
@@ -128,7 +129,16 @@ async def _v2_kb_queries(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda sync: kb_queries.create(sync, checkfirst=True))
 
 
-MIGRATIONS: list[tuple[int, Migration]] = [(1, _v1_initial), (2, _v2_kb_queries)]
+# --- migration 3 (issue 7, metrics): ratings.ces ---
+async def _v3_ratings_ces(conn: AsyncConnection) -> None:
+    """A database made by migration 1 before `ces` existed gains the column; a fresh one has it."""
+    columns = await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("ratings")})
+    if "ces" not in columns:
+        await conn.execute(sa.text("ALTER TABLE ratings ADD COLUMN ces INTEGER"))
+# --- end migration 3 ---
+
+
+MIGRATIONS: list[tuple[int, Migration]] = [(1, _v1_initial), (2, _v2_kb_queries), (3, _v3_ratings_ces)]
 
 
 async def migrate(conn: AsyncConnection, now: float) -> list[int]:

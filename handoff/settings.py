@@ -35,6 +35,19 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name}={raw!r} is not a number; fix it in .env (default {default})") from None
 
 
+# --- metrics settings (issue 7) ---
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r} is not true or false; fix it in .env (default {str(default).lower()})")
+# --- end metrics settings ---
+
+
 def _list(env: dict[str, str], name: str, default: str) -> tuple[str, ...]:
     return tuple(item.strip().rstrip("/") for item in env.get(name, default).split(",") if item.strip())
 
@@ -63,6 +76,11 @@ class HubSettings:
     articles_dir: Path = PROJECT_ROOT / "data" / "articles"
     cookie_secure: bool = False
     content_api_token: Secret = Secret("")
+    # --- metrics settings (issue 7) ---
+    fcr_window_hours: float = 72.0
+    ask_ces: bool = False
+    metrics_public: bool = False
+    # --- end metrics settings ---
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -95,6 +113,11 @@ class HubSettings:
             articles_dir=(Path(articles) if articles else PROJECT_ROOT / "data" / "articles"),
             cookie_secure=public_url.startswith("https://"),
             content_api_token=Secret(env.get("CONTENT_API_TOKEN", "")),
+            # --- metrics settings (issue 7) ---
+            fcr_window_hours=_float(env, "HUB_FCR_WINDOW_HOURS", 72.0),
+            ask_ces=_bool(env, "HUB_ASK_CES", False),
+            metrics_public=_bool(env, "HUB_METRICS_PUBLIC", False),
+            # --- end metrics settings ---
         )
 
     @property

@@ -1,15 +1,29 @@
-"""Search the live index version: dense passages + example questions + BM25, fused by article.
+"""Search the live index version: a dense vote of the nearest example questions and passages,
+plus a lexical naive-Bayes score, fused by article.
 
-Ranking fuses three article rankings with reciprocal-rank fusion; the confidence tier comes
-from the best cosine similarity of the winning article (calibrated, unlike fused ranks):
-answer ≥ KB_ANSWER_THRESHOLD > suggest ≥ KB_SUGGEST_THRESHOLD > none.
+Ranking (tuned on BANKING77, see knowledge_base/evaluate.py for the figures of each variant):
+
+    fused(a) = log(vote(a) + VOTE_FLOOR) + LEXICAL_WEIGHT * lexical(a)
+
+- vote(a): the NEIGHBOURS nearest items of the query (example questions, and passages whose
+  cosine gets PASSAGE_OFFSET added) each vote for their article with weight
+  exp((cos − best cos) / VOTE_TEMPERATURE); vote(a) is the article's share. One close neighbour
+  counts, but several fairly close ones of the same article can outvote it (kNN voting).
+- lexical(a): log-likelihood of the query under the article's naive-Bayes word/character model
+  (text_ranking.NaiveBayesRanking), 0 for the best article.
+
+The confidence tier does not come from the fused score (its scale moves with the corpus) but from
+the best cosine similarity between the query and the winning article's example questions or
+passages (`Hit.score`): answer ≥ KB_ANSWER_THRESHOLD > suggest ≥ KB_SUGGEST_THRESHOLD > none.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -17,16 +31,27 @@ from typing import Any
 import faiss
 import numpy as np
 
-from knowledge_base import index_store, vector_index
+from knowledge_base import ann_index, index_store, vector_index
 from knowledge_base.builder import article_url
 from knowledge_base.embedding import Embedder
 from knowledge_base.settings import KBSettings
-from knowledge_base.text_ranking import BM25Ranking
+from knowledge_base.text_ranking import NaiveBayesRanking
 
 log = logging.getLogger(__name__)
 
+#: Nearest questions and nearest passages fetched from each FAISS index.
 CANDIDATES = 30
-RRF_K = 20
+#: How many of those (pooled) vote.
+NEIGHBOURS = 20
+#: Softmax temperature of the vote, in cosine units.
+VOTE_TEMPERATURE = 0.05
+#: Added to a passage's cosine before it votes: a query is phrased like a question, so its cosine
+#: to the passage that answers it runs lower than to a matching question.
+PASSAGE_OFFSET = 0.05
+#: log(vote share) of an article that got no vote is log(VOTE_FLOOR).
+VOTE_FLOOR = 1e-4
+#: Weight of the lexical log-likelihood against log(vote share).
+LEXICAL_WEIGHT = 0.2
 
 
 class Tier(str, Enum):
@@ -85,11 +110,16 @@ class LoadedIndex:
         self.passages_by_article: dict[str, list[int]] = {}
         for pid, p in self.passages.items():
             self.passages_by_article.setdefault(p["article_id"], []).append(pid)
-        self.passage_index = version.read_faiss("passages")
-        self.question_index = version.read_faiss("questions")
-        docs = [(p["article_id"], f'{p["title"]} {p["section"]} {p["text"]}') for p in self.passages.values()]
+        # Exact or IVF (ann_index, above KB_IVF_MIN_PASSAGES): both are searched the same way.
+        self.passage_index = ann_index.prepare_for_search(version.read_faiss("passages"))
+        self.question_index = ann_index.prepare_for_search(version.read_faiss("questions"))
+        # The lexical model learns from example questions and section headings (passage bodies add
+        # nothing measurable with a question bank, and their character n-grams would dominate its
+        # size and load time on a large help center).
+        docs = [(p["article_id"], f'{p["title"]} {p["section"]}') for p in self.passages.values()]
         docs += [(q["article_id"], q["text"]) for q in self.questions.values()]
-        self.bm25 = BM25Ranking(docs)
+        self.lexical = NaiveBayesRanking(docs)
+        self.article_position = {a: i for i, a in enumerate(self.lexical.articles)}
 
     def passage_vector(self, passage_id: int) -> np.ndarray:
         return self.passage_index.reconstruct(passage_id)
@@ -155,7 +185,7 @@ class Searcher:
     def stop_watching(self) -> None:
         self._stop.set()
 
-    def search(self, query: str, k: int = 3) -> SearchResult:
+    def _require_loaded(self) -> LoadedIndex:
         loaded = self._loaded
         if loaded is None:
             self.reload_if_changed()
@@ -164,6 +194,10 @@ class Searcher:
             raise index_store.IndexNotBuilt(
                 f"no knowledge-base index in {self.settings.index_dir}; run `make index`"
             )
+        return loaded
+
+    def search(self, query: str, k: int = 3) -> SearchResult:
+        loaded = self._require_loaded()
         started = time.perf_counter()
         query_vector = self.embedder.encode_query(query)
         embedded = time.perf_counter()
@@ -171,39 +205,64 @@ class Searcher:
         result.timings_ms["embed"] = round(1000 * (embedded - started), 3)
         return result
 
+    def search_many(self, queries: Sequence[str], k: int = 3) -> list[SearchResult]:
+        """`search` for many queries: one batched embedding call, then `search_vector` for each.
+        Each result's timings_ms["embed"] is its share of the batch."""
+        loaded = self._require_loaded()
+        if not queries:
+            return []
+        started = time.perf_counter()
+        vectors = self.embedder.encode(list(queries))
+        embed_ms = round(1000 * (time.perf_counter() - started) / len(queries), 3)
+        results = []
+        for query, vector in zip(queries, vectors, strict=True):
+            result = self.search_vector(loaded, query, vector, k)
+            result.timings_ms["embed"] = embed_ms
+            results.append(result)
+        return results
+
     def search_vector(self, loaded: LoadedIndex, query: str, query_vector: np.ndarray, k: int) -> SearchResult:
         started = time.perf_counter()
         passage_hits = vector_index.search(loaded.passage_index, query_vector, CANDIDATES)
         question_hits = vector_index.search(loaded.question_index, query_vector, CANDIDATES)
         best_passage: dict[str, tuple[int, float]] = {}
+        voters: list[tuple[float, str]] = []
         for pid, score in passage_hits:
             article = loaded.passages[pid]["article_id"]
             if article not in best_passage or score > best_passage[article][1]:
                 best_passage[article] = (pid, score)
+            voters.append((score + PASSAGE_OFFSET, article))
         best_question: dict[str, float] = {}
         for qid, score in question_hits:
             article = loaded.questions[qid]["article_id"]
             best_question[article] = max(score, best_question.get(article, -1.0))
-        bm25_ranked = loaded.bm25.rank(query, CANDIDATES)
+            voters.append((score, article))
+        voters.sort(key=lambda v: -v[0])
+        votes: dict[str, float] = {}
+        for score, article in voters[:NEIGHBOURS]:
+            votes[article] = votes.get(article, 0.0) + math.exp((score - voters[0][0]) / VOTE_TEMPERATURE)
         dense_done = time.perf_counter()
 
-        fused: dict[str, float] = {}
-        for ranking in (
-            sorted(best_passage, key=lambda a: -best_passage[a][1]),
-            sorted(best_question, key=lambda a: -best_question[a]),
-            bm25_ranked,
-        ):
-            for rank, article in enumerate(ranking):
-                fused[article] = fused.get(article, 0.0) + 1.0 / (RRF_K + rank + 1)
-        confidence = {
-            a: max(best_passage.get(a, (0, -1.0))[1], best_question.get(a, -1.0)) for a in fused
+        # Candidates: every article of a retrieved question or passage (the lexical model only
+        # reorders them; scoring all articles would cost O(articles) per query).
+        candidates = list(dict.fromkeys([*best_question, *best_passage]))
+        positions = np.array([loaded.article_position[a] for a in candidates], dtype=np.int64)
+        lexical = loaded.lexical.scores(query, positions)
+        total = sum(votes.values())
+        fused = {
+            a: math.log(votes.get(a, 0.0) / total + VOTE_FLOOR) + LEXICAL_WEIGHT * float(lex)
+            for a, lex in zip(candidates, lexical - (lexical.max() if len(lexical) else 0.0), strict=True)
         }
-        order = sorted(fused, key=lambda a: (-fused[a], -confidence[a]))[:k]
-        hits = [self._hit(loaded, a, confidence[a], best_passage.get(a), query_vector) for a in order]
-        top = confidence[order[0]] if order else -1.0
-        if top >= self.settings.answer_threshold:
+        order = [a for a in sorted(fused, key=lambda a: -fused[a]) if a in loaded.passages_by_article][:k]
+        hits = [
+            self._hit(loaded, a, max(best_passage.get(a, (0, -1.0))[1], best_question.get(a, -1.0)),
+                      best_passage.get(a), query_vector)
+            for a in order
+        ]
+        top_score = hits[0].score if hits else -1.0
+        if top_score >= self.settings.answer_threshold:
             tier = Tier.ANSWER
-        elif top >= self.settings.suggest_threshold:
+        elif top_score >= self.settings.suggest_threshold:
             tier = Tier.SUGGEST
         else:
             tier = Tier.NONE
@@ -213,10 +272,11 @@ class Searcher:
 
     def _hit(self, loaded: LoadedIndex, article_id: str, score: float,
              passage: tuple[int, float] | None, query_vector: np.ndarray) -> Hit:
-        if passage is None:  # matched by an example question or BM25 only: pick its closest section
+        if passage is None:  # matched by an example question or the lexical model only: its closest section
             ids = loaded.passages_by_article[article_id]
             sims = [float(loaded.passage_vector(i) @ query_vector) for i in ids]
             passage = (ids[int(np.argmax(sims))], max(sims))
+            score = max(score, passage[1])
         p = loaded.passages[passage[0]]
         meta = loaded.articles[article_id]
         lead = loaded.passages[loaded.passages_by_article[article_id][0]]["text"]

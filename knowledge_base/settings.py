@@ -74,8 +74,9 @@ class KBSettings:
             articles_dir=_path(env, "KB_ARTICLES_DIR", PROJECT_ROOT / "data" / "articles"),
             index_dir=_path(env, "KB_INDEX_DIR", PROJECT_ROOT / "var" / "kb-index"),
             model_path=Path(model) if model else default_model_path(),
-            answer_threshold=_float(env, "KB_ANSWER_THRESHOLD", 0.62),
-            suggest_threshold=_float(env, "KB_SUGGEST_THRESHOLD", 0.45),
+            # Chosen by `make eval-kb` on a validation slice (knowledge_base/evaluate.py docstring).
+            answer_threshold=_float(env, "KB_ANSWER_THRESHOLD", 0.73),
+            suggest_threshold=_float(env, "KB_SUGGEST_THRESHOLD", 0.46),
             article_base_url=env.get("KB_ARTICLE_BASE_URL", "/help").rstrip("/"),
             extra_questions=_path(env, "KB_EXTRA_QUESTIONS", Path()) if extra else None,
             ivf_min_passages=int(_float(env, "KB_IVF_MIN_PASSAGES", 50000)),

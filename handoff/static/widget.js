@@ -291,6 +291,10 @@
   var pendingRating = null;
   var errorTimer = null;
   var ratingScore = 0;
+  // --- customer effort (CES, issue 7): asked only when the hub's ready frame says ask_ces ---
+  var askCes = false;
+  var cesScore = 0;
+  // --- end CES ---
 
   var conn = {
     ws: null,
@@ -395,6 +399,11 @@
     "  color: #fff; font-weight: 600; cursor: pointer; }",
     ".rating__send:disabled { background: #9ca3af; cursor: not-allowed; }",
     ".rating__thanks { margin: 0; font-size: 14px; color: #0b5e4f; font-weight: 600; }",
+    ".ces { display: flex; gap: 6px; }",
+    ".ces__option { width: 38px; height: 34px; border: 1px solid #d0d7de; border-radius: 8px; background: #fff;",
+    "  color: #374151; font-size: 15px; cursor: pointer; padding: 0; }",
+    ".ces__option.on { color: #0b5e4f; background: #e6f4f1; border-color: #0b5e4f; font-weight: 700; }",
+    ".ces__scale { margin: 4px 0 0; font-size: 12px; color: #57606a; }",
 
     ".error { flex: none; margin: 0; padding: 8px 14px; background: #fef3f2; color: #b42318; font-size: 13px;",
     "  border-top: 1px solid #fecdca; overflow-wrap: anywhere; }",
@@ -562,9 +571,33 @@
       disabled: true,
       text: "Send",
     });
+    // Customer effort (CES, issue 7): optional, shown only when the hub asks for it
+    var CES_LABELS = ["very difficult", "difficult", "neither easy nor difficult", "easy", "very easy"];
+    ui.cesButtons = [];
+    var cesRow = h("div", { className: "ces", role: "group", "aria-labelledby": "kw-ces-title" });
+    for (var c = 1; c <= 5; c++) {
+      var cesButton = h("button", {
+        type: "button",
+        className: "ces__option",
+        "data-testid": "kestrel-ces-" + c,
+        "data-ces": String(c),
+        "aria-label": c + " out of 5, " + CES_LABELS[c - 1],
+        "aria-pressed": "false",
+        title: CES_LABELS[c - 1],
+        text: String(c),
+      });
+      ui.cesButtons.push(cesButton);
+      cesRow.appendChild(cesButton);
+    }
+    ui.ces = h("div", { className: "ces-block", "data-testid": "kestrel-ces", hidden: true }, [
+      h("p", { className: "rating__label", id: "kw-ces-title", text: "How easy was it to get help today? (optional)" }),
+      cesRow,
+      h("p", { className: "ces__scale", text: "1 = very difficult, 5 = very easy" }),
+    ]);
     ui.ratingForm = h("div", { className: "rating__form" }, [
       h("p", { className: "rating__title", id: "kw-rating-title", text: "How did we do? Rate this conversation" }),
       starsRow,
+      ui.ces,
       h("label", { className: "rating__label", for: "kw-rating-comment", text: "Comment (optional)" }),
       ui.ratingComment,
       ui.ratingSend,
@@ -661,6 +694,12 @@
       });
     });
     ui.ratingSend.addEventListener("click", submitRating);
+    ui.cesButtons.forEach(function (btn) {
+      btn.addEventListener("click", function () {
+        var n = Number(btn.getAttribute("data-ces"));
+        setCesScore(cesScore === n ? 0 : n); // a second click takes the answer back
+      });
+    });
 
     document.body.appendChild(host);
   }
@@ -1066,6 +1105,8 @@
     ratingScore = 0;
     ui.ratingComment.value = "";
     updateStars();
+    setCesScore(0);
+    ui.ces.hidden = !askCes;
     ui.ratingForm.hidden = false;
     ui.ratingThanks.hidden = true;
     ui.rating.hidden = false;
@@ -1090,9 +1131,18 @@
     ui.ratingSend.disabled = ratingScore < 1;
   }
 
+  function setCesScore(n) {
+    cesScore = n >= 1 && n <= 5 ? n : 0;
+    ui.cesButtons.forEach(function (btn, i) {
+      btn.classList.toggle("on", i + 1 === cesScore);
+      btn.setAttribute("aria-pressed", i + 1 === cesScore ? "true" : "false");
+    });
+  }
+
   function submitRating() {
     if (ratingScore < 1) return;
     var frame = { type: "rating", score: ratingScore, comment: ui.ratingComment.value.trim() };
+    if (askCes && cesScore >= 1) frame.ces = cesScore;
     if (!(conn.ready && sendFrame(frame))) pendingRating = frame;
     store.rated = true;
     saveStore();
@@ -1447,6 +1497,8 @@
       store.conversation_id = frame.conversation_id;
       saveStore();
     }
+    askCes = frame.ask_ces === true; // CES (issue 7)
+    if (ui.ces && ui.ratingThanks.hidden) ui.ces.hidden = !askCes;
     var s = OWNERS.indexOf(frame.state) >= 0 ? frame.state : null;
     if (s) applyOwner(s, stateInfo && stateInfo.state === s ? stateInfo : { state: s });
     setConnection("open");

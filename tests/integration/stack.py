@@ -37,6 +37,10 @@ class Stack:
     actions_port: int = field(default_factory=free_port)
     hub_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: settings added to (and overriding) env() for every process, e.g. a PostgreSQL tracker store
+    extra_env: dict[str, str] = field(default_factory=dict)
+    #: ports of further Rasa processes (start_scale_out), in the order of RASA_URLS
+    extra_rasa_ports: list[int] = field(default_factory=list)
 
     @property
     def hub_url(self) -> str:
@@ -68,11 +72,12 @@ class Stack:
             "KB_INDEX_DIR": str(ROOT / "var" / "kb-index"),
             "KB_ARTICLES_DIR": str(ROOT / "data" / "articles"),
         })
+        env.update(self.extra_env)
         return env
 
-    def _spawn(self, name: str, command: list[str]) -> None:
+    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         log = open(self.workdir / f"{name}.out", "wb")  # noqa: SIM115 - closed with the process
-        self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env(), stdout=log,
+        self.processes[name] = subprocess.Popen(command, cwd=ROOT, env={**self.env(), **(env or {})}, stdout=log,
                                                 stderr=subprocess.STDOUT, start_new_session=True)
 
     def start(self) -> "Stack":
@@ -85,8 +90,56 @@ class Stack:
                    "hub": f"{self.hub_url}/health"})
         return self
 
-    def start_hub(self) -> None:
-        self._spawn("hub", [str(ROOT / ".venv" / "bin" / "python"), "-m", "handoff"])
+    def start_hub(self, env: dict[str, str] | None = None) -> None:
+        self._spawn("hub", [str(ROOT / ".venv" / "bin" / "python"), "-m", "handoff"], env)
+
+    # --- scale-out and benchmarks (scripts/bench_e2e.py, scripts/eval_bot.py) ---------------
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        """Every Rasa process this stack starts: the first one, then start_scale_out's."""
+        return [self.rasa_url] + [f"http://127.0.0.1:{port}" for port in self.extra_rasa_ports]
+
+    @staticmethod
+    def rasa_name(index: int) -> str:
+        return "rasa" if index == 0 else f"rasa{index + 1}"
+
+    def start_rasa(self, index: int) -> None:
+        """Start Rasa process `index` (0 is the usual one) on its own port and log file."""
+        port = self.rasa_port if index == 0 else self.extra_rasa_ports[index - 1]
+        name = self.rasa_name(index)
+        self._spawn(name, [str(ROOT / "scripts" / "run_rasa.sh")],
+                    {"RASA_PORT": str(port), "RASA_LOG_FILE": str(self.workdir / f"{name}.log")})
+
+    def start_scale_out(self, rasa_processes: int = 2, hub_rasa_processes: int | None = None) -> Stack:
+        """Like start(), with `rasa_processes` Rasa processes (set a shared tracker store in
+        extra_env, e.g. RASA_TRACKER_DIALECT=postgresql) and the hub routing to the first
+        `hub_rasa_processes` of them (all by default)."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        while len(self.extra_rasa_ports) < rasa_processes - 1:
+            self.extra_rasa_ports.append(free_port())
+        checks = {"actions": f"http://127.0.0.1:{self.actions_port}/kb/health", "hub": f"{self.hub_url}/health"}
+        for index in range(rasa_processes):
+            self.start_rasa(index)
+            checks[self.rasa_name(index)] = f"{self.rasa_urls[index]}/"
+        self._spawn("actions", [str(ROOT / ".venv" / "bin" / "python"), "-m", "actions.server"])
+        self.start_hub(self.hub_rasa_env(hub_rasa_processes or rasa_processes))
+        self.wait(checks)
+        return self
+
+    def hub_rasa_env(self, processes: int) -> dict[str, str]:
+        return {"RASA_URLS": ",".join(self.rasa_urls[:processes])}
+
+    def stop_hub(self) -> None:
+        """SIGTERM: the hub shuts down cleanly (unlike kill_hub)."""
+        process = self.processes["hub"]
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
     def wait(self, checks: dict[str, str]) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -108,8 +161,8 @@ class Stack:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
 
-    def restart_hub(self) -> None:
-        self.start_hub()
+    def restart_hub(self, env: dict[str, str] | None = None) -> None:
+        self.start_hub(env)
         self.wait({"hub": f"{self.hub_url}/health"})
 
     def log_tail(self, name: str, lines: int = 40) -> str:

@@ -21,7 +21,7 @@ EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 TRANSACTION_REF = re.compile(r"\bTX-[A-Z0-9]{8}\b", re.IGNORECASE)
 SKIP_WORDS = {
     "skip", "pass", "n/a", "na", "no", "none", "dont know", "don't know", "i don't know", "i dont know",
-    "no idea", "not sure", "rather not say", "i don't have it", "i dont have it", "dunno",
+    "no idea", "not sure", "nope", "nah", "rather not say", "i don't have it", "i dont have it", "dunno",
 }
 CATEGORIES = {
     "cards": ("card", "pin", "atm", "contactless", "declined"),
@@ -48,6 +48,8 @@ def wants_to_skip(tracker: Tracker, slot: str) -> bool:
     when the form starts, Rasa validates pre-filled slots against the message that started it."""
     if tracker.get_slot("requested_slot") != slot:
         return False
+    if wants_a_person_now(tracker):  # "just get me a person" is not the detail asked for
+        return True
     text = re.sub(r"[^\w/' ]", "", latest_text(tracker).lower()).strip()
     return latest_intent(tracker) == "skip" or text in SKIP_WORDS
 

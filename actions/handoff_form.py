@@ -51,6 +51,8 @@ def wants_to_skip(tracker: Tracker, slot: str) -> bool:
     if wants_a_person_now(tracker):  # "just get me a person" is not the detail asked for
         return True
     text = re.sub(r"[^\w/' ]", "", latest_text(tracker).lower()).strip()
+    if slot == "customer_name":  # NLU reads many plain names as "skip": trust only the words
+        return text in SKIP_WORDS
     return latest_intent(tracker) == "skip" or text in SKIP_WORDS
 
 

@@ -897,6 +897,7 @@ class Bench:
                                "machine": machine(), "args": {k: v for k, v in vars(args).items()}}
         workdir = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / "var" / "bench"))
         stack: Stack | None = None
+        ok = False
         try:
             if args.hub_url:
                 hub_url, rasa_url = args.hub_url.rstrip("/"), args.rasa_url.rstrip("/")
@@ -949,11 +950,15 @@ class Bench:
             else:
                 out["scale_out"] = await self.scale_out(workdir / "scale-out")
                 took("scale-out")
+            ok = True
         finally:
             if stack is not None:
                 stack.stop()
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+            if args.keep or (not ok and any(workdir.iterdir())):
+                if not ok:
+                    print(f"(the stack's logs are in {workdir})", file=sys.stderr)
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
         out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         return out
 

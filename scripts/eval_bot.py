@@ -558,6 +558,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                            "args": vars(args)}
     workdir = Path(tempfile.mkdtemp(prefix="eval-", dir=ROOT / "var" / "eval"))
     stack: Stack | None = None
+    ok = False
     try:
         if args.hub_url:
             hub_url = args.hub_url.rstrip("/")
@@ -577,11 +578,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             out["out_of_scope"] = await out_of_scope(hub_url, args.oos_limit, args.concurrency)
         if args.conversations_limit != 0:
             out["handoff"] = await handoff_decisions(hub_url, agent_env, args.conversations_limit, args.concurrency)
+        ok = True
     finally:
         if stack is not None:
             stack.stop()
-    if not args.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep or (not ok and any(workdir.iterdir())):
+            if not ok:
+                print(f"(the stack's logs are in {workdir})", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     return out
 

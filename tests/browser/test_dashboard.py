@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from tests.browser.conftest import add_agent
+from playwright.sync_api import Browser, Page, expect
 
 from handoff import schema
 from handoff.store import Store
@@ -21,9 +21,6 @@ from tests.unit.test_metrics import INJECTION, seed
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
 AGENT_EMAIL, AGENT_PASSWORD = "dashboard-agent@kestrel.example", "dashboard-test-password"
 PERIOD = "from=2026-03-01&to=2026-03-03"
 R = TypeVar("R")
@@ -42,20 +39,8 @@ def in_store(stack, work: Callable[[Store], Awaitable[R]]) -> R:
         return pool.submit(asyncio.run, run()).result()
 
 
-def create_agent(stack) -> None:
-    env = {**stack.env(), "DASHBOARD_AGENT_PASSWORD": AGENT_PASSWORD}
-    done = subprocess.run([str(ROOT / ".venv" / "bin" / "supportbot-agent"), "add", AGENT_EMAIL, "Sasha",
-                           "--password-env", "DASHBOARD_AGENT_PASSWORD"], env=env, capture_output=True, text=True,
-                          check=False)
-    assert done.returncode == 0, done.stderr
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield launched
-        launched.close()
+def create_agent(stack) -> None:  # noqa: ANN001
+    add_agent(stack, AGENT_EMAIL, "Sasha", AGENT_PASSWORD)
 
 
 def watch_errors(page: Page, console: bool = True) -> list[str]:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import re
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from tests.browser.conftest import add_agent
+from playwright.sync_api import Browser, Page, expect
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
 AGENT_EMAIL, AGENT_PASSWORD = "browser-agent@kestrel.example", "browser-test-password"
 INJECTIONS = [
     '<img src=x onerror="window.__pwned=1">',
@@ -25,19 +21,7 @@ INJECTIONS = [
 
 
 def create_agent(stack) -> None:  # noqa: ANN001
-    """Through the real command line an operator uses."""
-    env = {**stack.env(), "BROWSER_AGENT_PASSWORD": AGENT_PASSWORD}
-    done = subprocess.run([str(ROOT / ".venv" / "bin" / "supportbot-agent"), "add", AGENT_EMAIL, "Robin",
-                           "--password-env", "BROWSER_AGENT_PASSWORD"], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield launched
-        launched.close()
+    add_agent(stack, AGENT_EMAIL, "Robin", AGENT_PASSWORD)
 
 
 def watch_errors(page: Page) -> list[str]:

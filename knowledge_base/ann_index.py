@@ -12,21 +12,12 @@ The IVF index keeps what the builder and the searcher rely on:
 - it is written and read with `faiss.write_index` / `faiss.read_index` like the exact one
   (nprobe is stored in the file, and `prepare_for_search` sets it again after loading).
 
-How builder.py should call it (one line after the vectors are replaced, before writing)::
-
-    from knowledge_base import ann_index
-    ...
-    vector_index.replace_vectors(passage_index, ...)           # as today, works for both kinds
-    vector_index.replace_vectors(question_index, ...)
-    passage_index = ann_index.fit_kind(passage_index, settings.ivf_min_passages)
-    question_index = ann_index.fit_kind(question_index, settings.ivf_min_passages)
-
-and use `ann_index.stored_ids(index)` instead of `vector_index.stored_ids(index)` (the latter
-reads `index.id_map`, which only the exact index has). `fit_kind` converts exact → IVF when an
-index reaches the threshold, IVF → exact when it shrinks below half of it, and retrains an IVF
-index whose size has drifted 4× from the size it was trained at (clusters go stale as vectors are
-added and removed); otherwise it returns the index unchanged. search.py already searches
-whatever kind it loads (`index.search`) and calls `prepare_for_search` on load.
+builder.py calls `fit_kind` on both indexes after replacing vectors, before writing a version:
+it converts exact → IVF when an index reaches `KB_IVF_MIN_PASSAGES`, IVF → exact when it shrinks
+below half of it, and retrains an IVF index whose size has drifted 4× from the size it was
+trained at (clusters go stale as vectors are added and removed); otherwise it returns the index
+unchanged. search.py searches whatever kind it loads (`index.search`) and calls
+`prepare_for_search` on load. Where the switch sits and why: README, "Index type".
 """
 
 from __future__ import annotations
@@ -62,6 +53,14 @@ def is_ivf(index: faiss.Index) -> bool:
     return isinstance(faiss.try_extract_index_ivf(index), faiss.IndexIVF) if index is not None else False
 
 
+def describe(index: faiss.Index) -> str:
+    """Return 'exact' or 'ivf nlist=… nprobe=…' (for the manifest and `kb stats`)."""
+    if not is_ivf(index):
+        return "exact"
+    ivf = _ivf(index)
+    return f"ivf nlist={ivf.nlist} nprobe={ivf.nprobe}"
+
+
 def _ivf(index: faiss.Index) -> faiss.IndexIVF:
     return faiss.extract_index_ivf(index)
 
@@ -85,15 +84,6 @@ def all_vectors(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
     ids = faiss.vector_to_array(index.id_map).astype(np.int64)
     vectors = index.index.reconstruct_n(0, index.ntotal)
     return ids, np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def stored_ids(index: faiss.Index) -> set[int]:
-    """The ids an index holds (exact IndexIDMap2 or IVF)."""
-    if index.ntotal == 0:
-        return set()
-    if is_ivf(index):
-        return set(all_vectors(index)[0].tolist())
-    return set(faiss.vector_to_array(index.id_map).tolist())
 
 
 def new_ivf_index(vectors: np.ndarray, ids: np.ndarray, nlist: int | None = None, seed: int = 1234) -> faiss.Index:
@@ -148,10 +138,3 @@ def prepare_for_search(index: faiss.Index, nprobe: int | None = None) -> faiss.I
         ivf.nprobe = nprobe or nprobe_for(ivf.nlist)
     return index
 
-
-def search(index: faiss.Index, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """Top-k (id, score) for one normalized query vector, on either kind of index."""
-    if index.ntotal == 0:
-        return []
-    scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(k, index.ntotal))
-    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]

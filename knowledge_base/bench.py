@@ -47,12 +47,12 @@ DEFAULT_OUTPUT = PROJECT_ROOT / "var" / "eval" / "kb-bench.json"
 FULL = {
     "build_articles": 80, "build_rounds": 2, "reindex_articles": [1000, 10000],
     "search_passages": [1000, 10000, 100000], "search_queries": 250, "embed_queries": 40,
-    "recall_queries": 300, "nprobes": [8, 16, 32, 64],
+    "recall_queries": 300, "nprobes": [8, 16, 32, 64], "kind_sizes": [5000, 10000, 20000, 50000, 100000],
 }
 QUICK = {
     "build_articles": 4, "build_rounds": 1, "reindex_articles": [30, 100],
     "search_passages": [1000, 3000], "search_queries": 40, "embed_queries": 3,
-    "recall_queries": 40, "nprobes": [8, 32],
+    "recall_queries": 40, "nprobes": [8, 32], "kind_sizes": [2000, 5000],
 }
 
 SYLLABLES = ("ka", "to", "ri", "mu", "sel", "bar", "en", "lo", "vi", "dan", "po", "ter", "sa", "min", "gu",
@@ -365,6 +365,34 @@ def bench_ivf(loaded: Any, searcher: Any, query_vectors: np.ndarray, query_texts
     return out
 
 
+def bench_index_kinds(rng: np.random.Generator, sizes: list[int], dimension: int, queries: int) -> list[dict[str, Any]]:
+    """Exact vs IVF (as ann_index builds it) at each size: FAISS top-30 latency, recall@10, build
+    cost. Where IVF starts to pay is where KB_IVF_MIN_PASSAGES should sit."""
+    import faiss
+
+    from knowledge_base import ann_index
+
+    faiss.omp_set_num_threads(1)
+    rows = []
+    for n in sizes:
+        vectors, centres, _ = clustered_vectors(rng, n, dimension, max(4, n // 100), max(1, n // 4))
+        ids = np.arange(n, dtype=np.int64)
+        query_vectors = jitter(rng, centres[rng.integers(0, len(centres), queries)], 0.06)
+        exact = ann_index.new_exact_index(vectors, ids)
+        row: dict[str, Any] = {"vectors": n}
+        with stopwatch(row, "ivf_train_and_add_s"):
+            ivf = ann_index.new_ivf_index(vectors, ids)
+        row["nlist"], row["nprobe"] = ivf.nlist, ivf.nprobe
+        for name, index in (("exact", exact), ("ivf", ivf)):
+            index.search(query_vectors[:10], 30)  # warm-up
+            row[f"{name}_ms"] = percentiles(timed_searches(lambda i, ix=index: ix.search(query_vectors[i:i + 1], 30), queries))
+        _, truth = exact.search(query_vectors, 10)
+        _, got = ivf.search(query_vectors, 10)
+        row["ivf_recall@10"] = round(float(np.mean([len(set(t) & set(g)) / 10 for t, g in zip(truth, got, strict=True)])), 4)
+        rows.append(row)
+    return rows
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -392,6 +420,8 @@ def run(cfg: dict[str, Any], quick: bool) -> dict[str, Any]:
         for n in cfg["search_passages"]:
             say(f"[bench] search latency at {n} passages…")
             results["search"].append(bench_search(embedder, settings, work, n, cfg, rng))
+    say(f"[bench] exact vs IVF at {', '.join(map(str, cfg['kind_sizes']))} vectors…")
+    results["index_kinds"] = bench_index_kinds(rng, cfg["kind_sizes"], embedder.dimension, cfg["search_queries"])
     results["memory_mb"]["end"] = round(rss_mb(), 1)
     results["memory_mb"]["peak"] = round(peak_rss_mb(), 1)
     results["seconds"] = round(time.perf_counter() - started, 1)
@@ -445,6 +475,11 @@ def print_report(r: dict[str, Any]) -> None:
                   ["nprobe", "recall@10", "FAISS ms p50 / p95"],
                   [[s["nprobe"], f"{s['recall@10']:.4f}", f"{s['faiss_ms']['p50']} / {s['faiss_ms']['p95']}"]
                    for s in ivf["sweep"]])
+    table("Exact vs IVF by size: FAISS top-30 ms p50 / p95 (one thread), IVF recall@10 against exact",
+          ["vectors", "exact", "IVF", "nlist / nprobe", "IVF recall@10", "IVF train+add s"],
+          [[k["vectors"], f"{k['exact_ms']['p50']} / {k['exact_ms']['p95']}", f"{k['ivf_ms']['p50']} / {k['ivf_ms']['p95']}",
+            f"{k['nlist']} / {k['nprobe']}", f"{k['ivf_recall@10']:.4f}", k["ivf_train_and_add_s"]]
+           for k in r["index_kinds"]])
     mem = r["memory_mb"]
     print(f"\nResident memory (MB): start {mem['start']}, model loaded {mem['model_loaded']}, after build "
           f"{mem['after_build']}, after re-index {mem['after_reindex']}, end {mem['end']}, peak {mem['peak']}")

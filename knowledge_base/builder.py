@@ -19,13 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from knowledge_base import index_store, vector_index
+from knowledge_base import ann_index, index_store, vector_index
 from knowledge_base.articles import Article, load_articles
 from knowledge_base.chunking import Passage, chunk_article, content_hash, stable_id
 from knowledge_base.embedding import Embedder
 from knowledge_base.settings import KBSettings
+from knowledge_base.source_cache import SourceCache
 
 Reporter = Callable[[str], None]
+#: In the index folder: parsed articles by file identity (source_cache), so unchanged files are not parsed again.
+SOURCE_CACHE_FILE = "article-cache.pickle"
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,9 @@ def load_question_bank(path: Path | None, known_articles: set[str]) -> list[Ques
     return questions
 
 
-def collect(articles: list[Article], settings: KBSettings) -> tuple[list[Passage], list[Question]]:
-    passages = [p for article in articles for p in chunk_article(article)]
+def collect(articles: list[Article], settings: KBSettings,
+            chunk: Callable[[Article], list[Passage]] = chunk_article) -> tuple[list[Passage], list[Question]]:
+    passages = [p for article in articles for p in chunk(article)]
     questions = [
         Question(stable_id("question", a.id, q), a.id, q, "article") for a in articles for q in a.questions
     ]
@@ -126,8 +130,9 @@ def build_index(
     """Validate the articles, embed what changed, write and publish a new version."""
     say = report or (lambda _msg: None)
     started = time.perf_counter()
-    articles = load_articles(settings.articles_dir)  # raises ArticleError before any write
-    passages, questions = collect(articles, settings)
+    sources = SourceCache(settings.index_dir / SOURCE_CACHE_FILE)
+    articles = load_articles(settings.articles_dir, sources.parse)  # raises ArticleError before any write
+    passages, questions = collect(articles, settings, sources.passages)
     say(f"loaded {len(articles)} articles → {len(passages)} passages, {len(questions)} questions")
     with build_lock(settings.index_dir):
         embedder = embedder or Embedder(settings.model_path)
@@ -149,6 +154,7 @@ def build_index(
         articles_meta = _articles_meta(articles, settings)
         fingerprint = content_hash(json.dumps([articles_meta, [p.content_hash for p in passages], sorted(new_questions)], sort_keys=True))
         current = index_store.current_version(settings.index_dir)
+        sources.save()
         if (
             current is not None and old_manifest is not None and not force
             and old_manifest.get("fingerprint") == fingerprint
@@ -162,6 +168,9 @@ def build_index(
         split = len(changed_passages)
         vector_index.replace_vectors(passage_index, removed_passages, [p.passage_id for p in changed_passages], vectors[:split])
         vector_index.replace_vectors(question_index, removed_questions, [q.question_id for q in added_questions], vectors[split:])
+        # Exact below KB_IVF_MIN_PASSAGES vectors, IVF from there on (README, "Index type").
+        passage_index = ann_index.fit_kind(passage_index, settings.ivf_min_passages)
+        question_index = ann_index.fit_kind(question_index, settings.ivf_min_passages)
 
         staged = index_store.new_version_dir(settings.index_dir)
         index_store.write_faiss(staged, "passages", passage_index)
@@ -171,6 +180,7 @@ def build_index(
             "built_at": time.time(),
             "model": str(settings.model_path),
             "dimension": embedder.dimension,
+            "index_kinds": {"passages": ann_index.describe(passage_index), "questions": ann_index.describe(question_index)},
             "fingerprint": fingerprint,
             "articles": articles_meta,
             "passages": [p.to_json() for p in passages],

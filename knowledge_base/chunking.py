@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from knowledge_base.articles import Article
 
@@ -29,7 +29,7 @@ class Passage:
         return f"{heading}\n{self.text}"
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        return dict(vars(self))  # dataclasses.asdict deep-copies: 10× slower on 40k passages
 
 
 def slugify(text: str) -> str:

@@ -29,23 +29,25 @@ class Embedder:
         self.dimension = int(dimension_of() or 384)
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
+        """Vectors in the order of `texts`. Texts are encoded longest first, in batches of similar
+        length (as one `SentenceTransformer.encode` call would), so little padding is computed;
+        batching here is what lets `progress` report as it goes."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        chunks = []
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start : start + self.batch_size])
-            chunks.append(
-                self._model.encode(
-                    batch,
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+            rows = order[start : start + self.batch_size]
+            vectors[rows] = self._model.encode(
+                [texts[i] for i in rows],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
             if progress is not None:
                 progress(min(start + self.batch_size, len(texts)), len(texts))
-        return np.ascontiguousarray(np.vstack(chunks), dtype=np.float32)
+        return vectors
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]

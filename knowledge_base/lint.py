@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge_base.articles import ArticleError, load_articles, parse_article
+from knowledge_base.articles import ArticleError, article_files, load_articles, parse_article
 from knowledge_base.settings import KBSettings
 
 INTERNAL_LINK = re.compile(r"\]\((/help/([a-z0-9-]+))(#[^)]*)?\)")
@@ -26,7 +26,7 @@ class Finding:
 
 def lint_articles(settings: KBSettings, duplicate_threshold: float = 0.92) -> list[Finding]:
     findings: list[Finding] = []
-    paths = sorted(settings.articles_dir.rglob("*.md"))
+    paths = article_files(settings.articles_dir)
     parsed = []
     for path in paths:
         try:

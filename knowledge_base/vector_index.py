@@ -24,8 +24,18 @@ def replace_vectors(
 
 
 def stored_ids(index: faiss.Index) -> set[int]:
-    """The ids an IndexIDMap2 holds."""
-    return set(faiss.vector_to_array(index.id_map).tolist()) if index.ntotal else set()
+    """The ids an index holds: the exact IndexIDMap2 of this module or an IVF index (ann_index)."""
+    if index.ntotal == 0:
+        return set()
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is None:
+        return set(faiss.vector_to_array(index.id_map).tolist())
+    ids: set[int] = set()
+    for list_no in range(ivf.nlist):
+        size = ivf.invlists.list_size(list_no)
+        if size:
+            ids.update(faiss.rev_swig_ptr(ivf.invlists.get_ids(list_no), size).tolist())
+    return ids
 
 
 def search(index: faiss.Index, query: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -98,3 +99,35 @@ def test_hot_reload_serves_the_new_version_without_failing_searches(kb_settings:
             thread.join()
         searcher.stop_watching()
     assert errors == []
+
+
+def test_index_switches_to_ivf_at_the_threshold_and_back(kb_settings: KBSettings, embedder) -> None:
+    topics = ["parcel lockers", "garden tools", "violin lessons", "solar panels", "chess clubs",
+              "tram tickets", "bread baking", "kayak rental", "museum passes", "dog grooming"]
+    for number, topic in enumerate(topics):
+        write_article(kb_settings.articles_dir, f"extra-{number}", f"All about {topic}",
+                      f"What to know about {topic}.\n\n## Prices\nPrices for {topic} vary by season.",
+                      [f"Tell me about {topic}", f"How much do {topic} cost?"])
+    settings = dataclasses.replace(kb_settings, ivf_min_passages=20)  # 28 passages, 28 questions
+    build_index(settings, embedder)
+    kinds = index_store.require_current_version(settings.index_dir).read_manifest()["index_kinds"]
+    assert kinds["passages"].startswith("ivf") and kinds["questions"].startswith("ivf")
+    searcher = Searcher(settings, embedder)
+    assert searcher.search("When will my card arrive?").best.article_id == "card-delivery"
+
+    # Incremental on IVF: one changed passage is removed and added by id.
+    path = settings.articles_dir / "exchange-rates.md"
+    path.write_text(path.read_text().replace("add 1 %", "add 1.5 %"))
+    report = build_index(settings, embedder)
+    assert (report.embedded, report.removed) == (1, 1)
+    searcher.reload_if_changed()
+    assert "1.5 %" in searcher.search("weekend exchange markup").best.passage
+
+    # Below half the threshold the index goes back to exact search.
+    for number in range(len(topics)):
+        (settings.articles_dir / f"extra-{number}.md").unlink()
+    build_index(settings, embedder)
+    kinds = index_store.require_current_version(settings.index_dir).read_manifest()["index_kinds"]
+    assert kinds == {"passages": "exact", "questions": "exact"}
+    searcher.reload_if_changed()
+    assert searcher.search("I lost my card").best.article_id == "lost-or-stolen-card"

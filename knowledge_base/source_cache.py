@@ -1,0 +1,90 @@
+"""Parsed articles and their passages, remembered between builds by file identity.
+
+Parsing front matter (YAML) and chunking is most of what a build of an unchanged help center
+costs: about 1 ms per article, 10 s at 10k articles on a loaded two-core machine. Like git's
+index, the cache keys each file by what `stat` says (size, mtime in ns, inode, ctime in ns): a
+file whose stat is unchanged is not read again. Any edit, rename, `touch` or copy changes the
+key, and the file is parsed again; a stale or unreadable cache file only costs a full parse.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge_base.articles import Article, parse_article
+from knowledge_base.chunking import Passage, chunk_article
+
+log = logging.getLogger(__name__)
+
+#: Bumped whenever Article, Passage or chunking change shape, so an old cache is ignored.
+CACHE_FORMAT = 1
+
+FileKey = tuple[int, int, int, int]
+
+
+@dataclass
+class _Entry:
+    key: FileKey
+    article: Article
+    passages: list[Passage] | None = None
+
+
+def file_key(path: Path) -> FileKey:
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
+class SourceCache:
+    """`parse(path)` and `passages(article)` that skip files unchanged since the last `save`."""
+
+    def __init__(self, cache_file: Path | None) -> None:
+        self._file = cache_file
+        self._previous: dict[str, _Entry] = self._read(cache_file)
+        self._current: dict[str, _Entry] = {}
+        self.reused = 0
+
+    @staticmethod
+    def _read(cache_file: Path | None) -> dict[str, _Entry]:
+        if cache_file is None or not cache_file.is_file():
+            return {}
+        try:
+            with cache_file.open("rb") as handle:
+                format_, entries = pickle.load(handle)
+            return entries if format_ == CACHE_FORMAT and isinstance(entries, dict) else {}
+        except Exception:  # noqa: BLE001 - any broken cache only means parsing everything again
+            log.warning("ignoring unreadable article cache %s", cache_file)
+            return {}
+
+    def parse(self, path: Path) -> Article:
+        """The article in `path`: from the cache when the file is unchanged, else parsed (and
+        validated: a broken file raises ArticleError as `parse_article` does)."""
+        key = file_key(path)
+        entry = self._previous.get(str(path))
+        if entry is not None and entry.key == key:
+            self.reused += 1
+        else:
+            entry = _Entry(key, parse_article(path))
+        self._current[str(path)] = entry
+        return entry.article
+
+    def passages(self, article: Article) -> list[Passage]:
+        entry = self._current.get(str(article.path))
+        if entry is None or entry.article is not article:
+            return chunk_article(article)
+        if entry.passages is None:
+            entry.passages = chunk_article(article)
+        return entry.passages
+
+    def save(self) -> None:
+        """Keep what this run parsed (files gone since are dropped); written atomically."""
+        if self._file is None:
+            return
+        self._file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._file.with_name(f".{self._file.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump((CACHE_FORMAT, self._current), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self._file)

@@ -11,8 +11,10 @@ embedding model on the first request (seconds), so they are computed only when a
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -43,17 +45,27 @@ async def period_report(request: web.Request, period: metrics.Period, gaps: bool
     return report
 
 
-def _bad_period(exc: metrics.BadPeriod) -> web.Response:
-    return error_response(400, "bad_date", str(exc))
+PeriodHandler = Callable[[web.Request, metrics.Period], Awaitable[web.StreamResponse]]
+
+
+def with_period(handler: PeriodHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Parse `from`/`to` once for every metrics route; a bad date is a 400 that says what to fix."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            period = period_of(request)
+        except metrics.BadPeriod as exc:
+            return error_response(400, "bad_date", str(exc))
+        return await handler(request, period)
+
+    return wrapper
 
 
 @routes.get("/api/metrics")
 @auth.agent_required
-async def metrics_json(request: web.Request) -> web.StreamResponse:
-    try:
-        period = period_of(request)
-    except metrics.BadPeriod as exc:
-        return _bad_period(exc)
+@with_period
+async def metrics_json(request: web.Request, period: metrics.Period) -> web.StreamResponse:
     return web.json_response(await period_report(request, period, gaps=wants_gaps(request)))
 
 
@@ -68,11 +80,8 @@ def csv_text(report: dict[str, Any]) -> str:
 
 @routes.get("/api/metrics.csv")
 @auth.agent_required
-async def metrics_csv(request: web.Request) -> web.StreamResponse:
-    try:
-        period = period_of(request)
-    except metrics.BadPeriod as exc:
-        return _bad_period(exc)
+@with_period
+async def metrics_csv(request: web.Request, period: metrics.Period) -> web.StreamResponse:
     report = await period_report(request, period)
     filename = f"kestrel-metrics-{period.first.isoformat()}-to-{period.last.isoformat()}.csv"
     return web.Response(text=csv_text(report), content_type="text/csv", charset="utf-8",
@@ -81,11 +90,8 @@ async def metrics_csv(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/api/metrics/gaps")
 @auth.agent_required
-async def metrics_gaps(request: web.Request) -> web.StreamResponse:
-    try:
-        period = period_of(request)
-    except metrics.BadPeriod as exc:
-        return _bad_period(exc)
+@with_period
+async def metrics_gaps(request: web.Request, period: metrics.Period) -> web.StreamResponse:
     rows = await metrics.load(request.app[STORE], period, time.time())
     questions = metrics.unanswered_questions(rows)
     return web.json_response({"period": period.to_json(), "unanswered_questions": len(questions),

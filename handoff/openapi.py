@@ -24,6 +24,64 @@ def _op(summary: str, responses: dict[str, str], body: dict[str, Any] | None = N
 CONVERSATION_PATH = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+ARTICLE_PATH = {"name": "article_id", "in": "path", "required": True,
+                "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,80}$"}}
+MARKDOWN_BODY = {"type": "object", "required": ["markdown"], "properties": {"markdown": {
+    "type": "string", "description": "the whole article: YAML front matter (id, title, category, updated, "
+                                     "questions, tags, needs_person), then the Markdown body"}}}
+PERIOD = [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"},
+           "description": "first day (YYYY-MM-DD, UTC); default: 29 days before `to`"},
+          {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
+           "description": "last day (YYYY-MM-DD, UTC); default: today"}]
+
+
+def _content(summary: str, responses: dict[str, str], body: dict[str, Any] | None = None,
+             parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An article API operation: an agent session or the content token."""
+    op = {**_op(summary, {**responses, "401": "neither an agent session nor the content token"}, body),
+          "security": [{"agentSession": []}, {"contentToken": []}]}
+    return {**op, "parameters": parameters} if parameters else op
+
+
+def _content_paths() -> dict[str, Any]:
+    one = "/api/articles/{article_id}"
+    return {
+        "/api/articles": {
+            "get": _content("Every article: id, title, category, updated", {"200": "the list", "500": "an article is broken"}),
+            "post": _content("Create an article; validates it, saves the Markdown, starts an incremental index build",
+                             {"201": "saved; build started", "400": "malformed body or id", "409": "the id exists",
+                              "413": "too large", "422": "invalid front matter or body (the message names the problem)"},
+                             MARKDOWN_BODY),
+        },
+        "/api/articles/build": {"get": _content("The last index build: status building/done/failed, version or error",
+                                                {"200": "the build status"})},
+        one: {
+            "get": _content("One article with its Markdown", {"200": "the article", "404": "no such article"},
+                            parameters=[ARTICLE_PATH]),
+            "put": _content("Replace an article; validates, saves, starts an incremental index build",
+                            {"200": "saved; build started", "400": "malformed body", "404": "no such article",
+                             "413": "too large", "422": "invalid article or id mismatch"}, MARKDOWN_BODY, [ARTICLE_PATH]),
+            "delete": _content("Delete an article; its passages leave the index on the next build",
+                               {"200": "deleted; build started", "404": "no such article"}, parameters=[ARTICLE_PATH]),
+        },
+    }
+
+
+def _metrics_paths() -> dict[str, Any]:
+    def period_op(summary: str, extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        return {**_op(summary, {"200": "the figures", "400": "a date is malformed or the period is reversed",
+                                "401": "not signed in"}), "parameters": PERIOD + (extra or [])}
+
+    gaps = {"name": "gaps", "in": "query", "schema": {"type": "boolean"},
+            "description": "also cluster the questions the bot could not answer"}
+    return {
+        "/api/metrics": {"get": period_op("Support figures per period and per day: deflection, handoffs by reason, "
+                                          "waits, FCR, CSAT, CES, knowledge-base outcomes", [gaps])},
+        "/api/metrics.csv": {"get": period_op("The daily figures as CSV (a download)")},
+        "/api/metrics/gaps": {"get": period_op("Unanswered or not-helpful questions, clustered, most frequent first")},
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     conv = "/api/agent/conversations/{conversation_id}"
     return {
@@ -63,10 +121,17 @@ def openapi_document() -> dict[str, Any]:
                                           "parameters": [CONVERSATION_PATH]}},
             f"{conv}/typing": {"post": {**_op("Show the customer that the agent is typing", {"204": "sent"}),
                                         "parameters": [CONVERSATION_PATH]}},
+            "/api/agent/ws": {"get": _op("WebSocket of live inbox events (queue changes, customer messages, typing); "
+                                         "upgrade with the session cookie", {"101": "switching protocols", "401": "not signed in"})},
+            "/api/openapi.json": {"get": _op("This document", {"200": "OpenAPI 3.1"}, auth=False)},
             "/health": {"get": _op("Liveness of the hub and its Rasa servers", {"200": "ok"}, auth=False)},
+            **_content_paths(),
+            **_metrics_paths(),
         },
         "components": {
-            "securitySchemes": {"agentSession": {"type": "apiKey", "in": "cookie", "name": "kestrel_agent"}},
+            "securitySchemes": {"agentSession": {"type": "apiKey", "in": "cookie", "name": "kestrel_agent"},
+                                "contentToken": {"type": "http", "scheme": "bearer",
+                                                 "description": "CONTENT_API_TOKEN, for content tools"}},
             "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
                 "code": {"type": "string"}, "message": {"type": "string"}}}}}},
         },

@@ -152,6 +152,9 @@ async def test_claim_reply_resolve_with_live_frames(hub: TestClient) -> None:
 async def test_openapi_and_security_headers(hub: TestClient) -> None:
     spec = await (await hub.get("/api/openapi.json")).json()
     assert spec["openapi"].startswith("3.") and "/api/agent/conversations/{conversation_id}/claim" in spec["paths"]
+    # Every route the hub serves under /api is described.
+    served = {r.resource.canonical for r in hub.server.app.router.routes() if r.resource is not None}
+    assert {path for path in served if path.startswith("/api/")} <= set(spec["paths"])
     page = await hub.get("/inbox")
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Content-Type-Options"] == "nosniff"

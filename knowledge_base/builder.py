@@ -9,11 +9,12 @@ so the previous version keeps serving.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from knowledge_base import ann_index, index_store, vector_index
 from knowledge_base.articles import Article, load_articles
-from knowledge_base.chunking import Passage, chunk_article, content_hash, stable_id
+from knowledge_base.chunking import Passage, chunk_article, stable_id
 from knowledge_base.embedding import Embedder
 from knowledge_base.settings import KBSettings
 from knowledge_base.source_cache import SourceCache
@@ -108,17 +109,34 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _previous_state(settings: KBSettings, dimension: int) -> tuple[Any, Any, dict[int, str], dict[str, Any] | None]:
+@dataclass
+class _Previous:
+    """What the live version holds, read from its manifest (the FAISS files are read only when
+    their vectors change)."""
+
+    version: index_store.IndexVersion | None = None
+    manifest: dict[str, Any] | None = None
+    passage_hashes: dict[int, str] = field(default_factory=dict)
+    question_ids: set[int] = field(default_factory=set)
+
+    def index(self, name: str, dimension: int) -> Any:
+        if self.version is None or self.manifest is None:
+            return vector_index.new_id_index(dimension)
+        return self.version.read_faiss(name)
+
+
+def _previous_state(settings: KBSettings, model: str) -> _Previous:
     version = index_store.current_version(settings.index_dir)
     if version is None:
-        return vector_index.new_id_index(dimension), vector_index.new_id_index(dimension), {}, None
+        return _Previous()
     manifest = version.read_manifest()
-    if manifest.get("model") != str(settings.model_path) or manifest.get("dimension") != dimension:
-        # Another model: every vector must be embedded again.
-        return vector_index.new_id_index(dimension), vector_index.new_id_index(dimension), {}, None
-    hashes = {int(p["passage_id"]): p["content_hash"] for p in manifest["passages"]}
-    hashes.update({int(q["question_id"]): "q" for q in manifest["questions"]})
-    return version.read_faiss("passages"), version.read_faiss("questions"), hashes, manifest
+    if manifest.get("model") != model:
+        return _Previous(version)  # another model: every vector must be embedded again
+    return _Previous(
+        version, manifest,
+        {int(p["passage_id"]): p["content_hash"] for p in manifest["passages"]},
+        {int(q["question_id"]) for q in manifest["questions"]},
+    )
 
 
 def build_index(
@@ -127,60 +145,65 @@ def build_index(
     report: Reporter | None = None,
     force: bool = False,
 ) -> BuildReport:
-    """Validate the articles, embed what changed, write and publish a new version."""
+    """Validate the articles, embed what changed, write and publish a new version.
+
+    Only what changed costs anything: unchanged article files are not parsed again
+    (source_cache), unchanged texts are not embedded again, and an index whose vectors did not
+    change is hard-linked from the previous version instead of being read and written."""
     say = report or (lambda _msg: None)
     started = time.perf_counter()
     sources = SourceCache(settings.index_dir / SOURCE_CACHE_FILE)
     articles = load_articles(settings.articles_dir, sources.parse)  # raises ArticleError before any write
     passages, questions = collect(articles, settings, sources.passages)
     say(f"loaded {len(articles)} articles → {len(passages)} passages, {len(questions)} questions")
+    model = str(embedder.model_path if embedder is not None and getattr(embedder, "model_path", None) else settings.model_path)
     with build_lock(settings.index_dir):
-        embedder = embedder or Embedder(settings.model_path)
-        passage_index, question_index, old_hashes, old_manifest = _previous_state(settings, embedder.dimension)
-        if force:
-            passage_index = vector_index.new_id_index(embedder.dimension)
-            question_index = vector_index.new_id_index(embedder.dimension)
-            old_hashes, old_manifest = {}, None
-
+        previous = _Previous() if force else _previous_state(settings, model)
+        old_hashes, old_questions = previous.passage_hashes, previous.question_ids
         new_passages = {p.passage_id: p for p in passages}
         new_questions = {q.question_id: q for q in questions}
-        old_passage_ids = vector_index.stored_ids(passage_index)
-        old_question_ids = vector_index.stored_ids(question_index)
-        changed_passages = [p for p in passages if old_hashes.get(p.passage_id) != p.content_hash or p.passage_id not in old_passage_ids]
-        removed_passages = [i for i in old_passage_ids if i not in new_passages or old_hashes.get(i) != new_passages[i].content_hash]
-        added_questions = [q for q in questions if q.question_id not in old_question_ids]
-        removed_questions = [i for i in old_question_ids if i not in new_questions]
+        changed_passages = [p for p in passages if old_hashes.get(p.passage_id) != p.content_hash]
+        removed_passages = [i for i, h in old_hashes.items() if i not in new_passages or new_passages[i].content_hash != h]
+        added_questions = [q for q in questions if q.question_id not in old_questions]
+        removed_questions = [i for i in old_questions if i not in new_questions]
 
         articles_meta = _articles_meta(articles, settings)
-        fingerprint = content_hash(json.dumps([articles_meta, [p.content_hash for p in passages], sorted(new_questions)], sort_keys=True))
-        current = index_store.current_version(settings.index_dir)
+        fingerprint = _fingerprint(articles_meta, passages, new_questions, settings)
         sources.save()
-        if (
-            current is not None and old_manifest is not None and not force
-            and old_manifest.get("fingerprint") == fingerprint
-        ):
-            return BuildReport(current.name, len(articles), len(passages), len(questions), 0, 0,
+        if previous.manifest is not None and previous.manifest.get("fingerprint") == fingerprint:
+            return BuildReport(previous.version.name, len(articles), len(passages), len(questions), 0, 0,
                                len(passages) + len(questions), time.perf_counter() - started, True)
 
         texts = [p.embedding_text() for p in changed_passages] + [q.text for q in added_questions]
         say(f"embedding {len(texts)} changed texts (reusing {len(passages) + len(questions) - len(texts)})")
+        if embedder is None:
+            embedder = Embedder(settings.model_path)
         vectors = embedder.encode(texts, progress=_progress_printer(say, len(texts)))
         split = len(changed_passages)
-        vector_index.replace_vectors(passage_index, removed_passages, [p.passage_id for p in changed_passages], vectors[:split])
-        vector_index.replace_vectors(question_index, removed_questions, [q.question_id for q in added_questions], vectors[split:])
-        # Exact below KB_IVF_MIN_PASSAGES vectors, IVF from there on (README, "Index type").
-        passage_index = ann_index.fit_kind(passage_index, settings.ivf_min_passages)
-        question_index = ann_index.fit_kind(question_index, settings.ivf_min_passages)
-
         staged = index_store.new_version_dir(settings.index_dir)
-        index_store.write_faiss(staged, "passages", passage_index)
-        index_store.write_faiss(staged, "questions", question_index)
+        kinds = {}
+        same_kind_rule = previous.manifest is not None and previous.manifest.get("ivf_min_passages") == settings.ivf_min_passages
+        for name, removed, added_ids, added_vectors in (
+            ("passages", removed_passages, [p.passage_id for p in changed_passages], vectors[:split]),
+            ("questions", removed_questions, [q.question_id for q in added_questions], vectors[split:]),
+        ):
+            if same_kind_rule and not removed and not added_ids:
+                index_store.link_faiss(previous.version, staged, name)  # unchanged: no read, no write
+                kinds[name] = previous.manifest["index_kinds"][name]
+                continue
+            index = previous.index(name, embedder.dimension)
+            vector_index.replace_vectors(index, removed, added_ids, added_vectors)
+            # Exact below KB_IVF_MIN_PASSAGES vectors, IVF from there on (README, "Index type").
+            index = ann_index.fit_kind(index, settings.ivf_min_passages)
+            index_store.write_faiss(staged, name, index)
+            kinds[name] = ann_index.describe(index)
         index_store.write_manifest(staged, {
             "version": staged.name,
             "built_at": time.time(),
-            "model": str(settings.model_path),
+            "model": model,
             "dimension": embedder.dimension,
-            "index_kinds": {"passages": ann_index.describe(passage_index), "questions": ann_index.describe(question_index)},
+            "index_kinds": kinds,
+            "ivf_min_passages": settings.ivf_min_passages,
             "fingerprint": fingerprint,
             "articles": articles_meta,
             "passages": [p.to_json() for p in passages],
@@ -192,6 +215,17 @@ def build_index(
         len(removed_passages) + len(removed_questions), len(passages) + len(questions) - len(texts),
         time.perf_counter() - started, False,
     )
+
+
+def _fingerprint(articles_meta: dict[str, Any], passages: list[Passage], questions: dict[int, Question],
+                 settings: KBSettings) -> str:
+    """Changes when anything a version holds would change (articles' metadata, passages, questions,
+    the index kind rule), so an unchanged help center publishes nothing."""
+    digest = hashlib.sha256(index_store.dumps(articles_meta))
+    digest.update("".join(p.content_hash for p in passages).encode())
+    digest.update(np.array(sorted(questions), dtype=np.int64).tobytes())
+    digest.update(str(settings.ivf_min_passages).encode())
+    return digest.hexdigest()[:32]
 
 
 def _articles_meta(articles: list[Article], settings: KBSettings) -> dict[str, dict[str, Any]]:

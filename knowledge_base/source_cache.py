@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from knowledge_base.articles import Article, parse_article
 from knowledge_base.chunking import Passage, chunk_article
@@ -32,6 +33,24 @@ class _Entry:
     article: Article
     passages: list[Passage] | None = None
 
+    def to_state(self) -> tuple[Any, ...]:
+        """Plain tuples without the path (pickling 10k Path objects doubles the load time)."""
+        article = tuple(getattr(self.article, name) for name in ARTICLE_FIELDS)
+        passages = None if self.passages is None else [tuple(vars(p).values()) for p in self.passages]
+        return self.key, article, passages
+
+    @classmethod
+    def from_state(cls, path: Path, state: tuple[Any, ...]) -> _Entry:
+        key, article, passages = state
+        return cls(
+            tuple(key), Article(**dict(zip(ARTICLE_FIELDS, article, strict=True)), path=path),
+            None if passages is None else [Passage(*p) for p in passages],
+        )
+
+
+#: Article fields in constructor order, without `path`.
+ARTICLE_FIELDS = tuple(f.name for f in fields(Article) if f.name != "path")
+
 
 def file_key(path: Path) -> FileKey:
     st = path.stat()
@@ -43,18 +62,20 @@ class SourceCache:
 
     def __init__(self, cache_file: Path | None) -> None:
         self._file = cache_file
-        self._previous: dict[str, _Entry] = self._read(cache_file)
+        self._previous: dict[str, tuple[Any, ...]] = self._read(cache_file)  # path → _Entry state
         self._current: dict[str, _Entry] = {}
         self.reused = 0
 
     @staticmethod
-    def _read(cache_file: Path | None) -> dict[str, _Entry]:
+    def _read(cache_file: Path | None) -> dict[str, tuple[Any, ...]]:
         if cache_file is None or not cache_file.is_file():
             return {}
         try:
             with cache_file.open("rb") as handle:
                 format_, entries = pickle.load(handle)
-            return entries if format_ == CACHE_FORMAT and isinstance(entries, dict) else {}
+            if format_ != CACHE_FORMAT or not isinstance(entries, dict):
+                return {}
+            return entries
         except Exception:  # noqa: BLE001 - any broken cache only means parsing everything again
             log.warning("ignoring unreadable article cache %s", cache_file)
             return {}
@@ -63,8 +84,9 @@ class SourceCache:
         """The article in `path`: from the cache when the file is unchanged, else parsed (and
         validated: a broken file raises ArticleError as `parse_article` does)."""
         key = file_key(path)
-        entry = self._previous.get(str(path))
-        if entry is not None and entry.key == key:
+        state = self._previous.get(str(path))
+        if state is not None and tuple(state[0]) == key:
+            entry = _Entry.from_state(path, state)
             self.reused += 1
         else:
             entry = _Entry(key, parse_article(path))
@@ -86,5 +108,6 @@ class SourceCache:
         self._file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._file.with_name(f".{self._file.name}.{os.getpid()}.tmp")
         with tmp.open("wb") as handle:
-            pickle.dump((CACHE_FORMAT, self._current), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            states = {path: entry.to_state() for path, entry in self._current.items()}
+            pickle.dump((CACHE_FORMAT, states), handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, self._file)

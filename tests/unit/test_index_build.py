@@ -131,3 +131,30 @@ def test_index_switches_to_ivf_at_the_threshold_and_back(kb_settings: KBSettings
     assert kinds == {"passages": "exact", "questions": "exact"}
     searcher.reload_if_changed()
     assert searcher.search("I lost my card").best.article_id == "lost-or-stolen-card"
+
+
+def test_unchanged_files_are_not_parsed_again_and_unchanged_vectors_are_not_rewritten(
+        kb_settings: KBSettings, embedder) -> None:
+    from knowledge_base.articles import load_articles
+    from knowledge_base.builder import SOURCE_CACHE_FILE
+    from knowledge_base.source_cache import SourceCache
+
+    first = build_index(kb_settings, embedder)
+    path = kb_settings.articles_dir / "exchange-rates.md"
+    path.write_text(path.read_text().replace("add 1 %", "add 2 %"))
+    cache = SourceCache(kb_settings.index_dir / SOURCE_CACHE_FILE)
+    articles = {a.id: a for a in load_articles(kb_settings.articles_dir, cache.parse)}
+    assert cache.reused == 3 and "add 2 %" in articles["exchange-rates"].body  # the edited file is parsed again
+
+    second = build_index(kb_settings, embedder)
+    old = index_store.require_current_version(kb_settings.index_dir).path.parent / first.version
+    new = index_store.require_current_version(kb_settings.index_dir).path
+    # Only a passage changed: the questions' index file is the previous version's, linked.
+    assert (new / "questions.faiss").stat().st_ino == (old / "questions.faiss").stat().st_ino
+    assert (new / "passages.faiss").stat().st_ino != (old / "passages.faiss").stat().st_ino
+    assert second.embedded == 1
+
+    # A broken edit is still caught although the file was cached before.
+    path.write_text("---\ntitle: [oops\n---\nbody")
+    with pytest.raises(ArticleError, match="exchange-rates.md"):
+        build_index(kb_settings, embedder)

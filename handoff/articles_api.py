@@ -14,8 +14,8 @@ import logging
 import os
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +23,7 @@ from aiohttp import web
 from handoff import auth
 from handoff.app_keys import SETTINGS
 from handoff.errors import error_response
+from knowledge_base import tuning
 from knowledge_base.articles import ARTICLE_ID, ArticleError, load_articles, parse_article
 from knowledge_base.settings import KBSettings
 
@@ -60,10 +61,11 @@ class IndexRebuilds:
             self.last = {"status": "building", "reason": reason, "started_at": time.time()}
             try:
                 settings = self._kb_settings()
-                if self._embedder is None:
+                model = tuning.model_for_build(settings)  # the tuned model when there is one
+                if self._embedder is None or str(self._embedder.model_path) != str(model):
                     from knowledge_base.embedding import Embedder
 
-                    self._embedder = await asyncio.to_thread(Embedder, settings.model_path)
+                    self._embedder = await asyncio.to_thread(Embedder, model)
                 report = await asyncio.to_thread(build_index, settings, self._embedder)
                 self.last = {"status": "done", "reason": reason, "finished_at": time.time(),
                              "version": report.version, "summary": report.line()}

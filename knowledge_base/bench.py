@@ -385,7 +385,7 @@ def bench_index_kinds(rng: np.random.Generator, sizes: list[int], dimension: int
         row["nlist"], row["nprobe"] = ivf.nlist, ivf.nprobe
         for name, index in (("exact", exact), ("ivf", ivf)):
             index.search(query_vectors[:10], 30)  # warm-up
-            row[f"{name}_ms"] = percentiles(timed_searches(lambda i, ix=index: ix.search(query_vectors[i:i + 1], 30), queries))
+            row[f"{name}_ms"] = percentiles(timed_searches(lambda i, ix=index, qv=query_vectors: ix.search(qv[i:i + 1], 30), queries))
         _, truth = exact.search(query_vectors, 10)
         _, got = ivf.search(query_vectors, 10)
         row["ivf_recall@10"] = round(float(np.mean([len(set(t) & set(g)) / 10 for t, g in zip(truth, got, strict=True)])), 4)

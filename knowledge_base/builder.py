@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge_base import ann_index, index_store, vector_index
+from knowledge_base import ann_index, index_store, tuning, vector_index
 from knowledge_base.articles import Article, load_articles
 from knowledge_base.chunking import Passage, chunk_article, stable_id
 from knowledge_base.embedding import Embedder
@@ -156,8 +156,15 @@ def build_index(
     articles = load_articles(settings.articles_dir, sources.parse)  # raises ArticleError before any write
     passages, questions = collect(articles, settings, sources.passages)
     say(f"loaded {len(articles)} articles → {len(passages)} passages, {len(questions)} questions")
-    model = str(embedder.model_path if embedder is not None and getattr(embedder, "model_path", None) else settings.model_path)
     with build_lock(settings.index_dir):
+        if tuning.should_tune_before_build(settings, len(questions)):
+            say(f"tuning the embedding model on {len(questions)} example questions first (KB_TUNE=auto, "
+                "once; `kb tune` makes a new one later)…")
+            say(tuning.tune_and_publish(settings, [(q.article_id, q.text) for q in questions], say).line())
+        model_path = tuning.model_for_build(settings)
+        if embedder is not None and str(getattr(embedder, "model_path", model_path)) != str(model_path):
+            embedder = None  # the caller's embedder is of another model: this build embeds with model_path
+        model = str(model_path)
         previous = _Previous() if force else _previous_state(settings, model)
         old_hashes, old_questions = previous.passage_hashes, previous.question_ids
         new_passages = {p.passage_id: p for p in passages}
@@ -177,7 +184,7 @@ def build_index(
         texts = [p.embedding_text() for p in changed_passages] + [q.text for q in added_questions]
         say(f"embedding {len(texts)} changed texts (reusing {len(passages) + len(questions) - len(texts)})")
         if embedder is None:
-            embedder = Embedder(settings.model_path)
+            embedder = Embedder(model_path)
         vectors = embedder.encode(texts, progress=_progress_printer(say, len(texts)))
         split = len(changed_passages)
         staged = index_store.new_version_dir(settings.index_dir)

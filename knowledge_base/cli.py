@@ -5,6 +5,7 @@
     kb check                  lint: fields, example questions, links, near-duplicates
     kb stats                  articles, passages, questions per category
     kb gaps [--days 30]       unanswered questions from the hub's store, clustered: what to write next
+    kb tune [--epochs 1]      fine-tune the embedding model on the example questions, then rebuild
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections import Counter
 from knowledge_base.articles import ArticleError, load_articles
 from knowledge_base.index_store import IndexNotBuilt, require_current_version
 from knowledge_base.settings import KBSettings, SettingsError
+from knowledge_base.tuning import TuningError
 
 
 def _say(message: str) -> None:
@@ -67,10 +69,28 @@ def cmd_stats(settings: KBSettings, args: argparse.Namespace) -> int:
     try:
         version = require_current_version(settings.index_dir)
         manifest = version.read_manifest()
-        print(f"index {version.name}: {len(manifest['passages'])} passages, "
-              f"{len(manifest['questions'])} questions")
+        kinds = manifest.get("index_kinds", {})
+        print(f"index {version.name}: {len(manifest['passages'])} passages ({kinds.get('passages', 'exact')}), "
+              f"{len(manifest['questions'])} questions ({kinds.get('questions', 'exact')})")
+        print(f"model: {manifest.get('model')}")
     except IndexNotBuilt as exc:
         print(str(exc))
+    return 0
+
+
+def cmd_tune(settings: KBSettings, args: argparse.Namespace) -> int:
+    """A new tuned model from today's example questions (articles + question bank), then a full
+    rebuild with it; the action server switches to both when the new version is published."""
+    from knowledge_base import tuning
+    from knowledge_base.builder import build_index, collect
+
+    if settings.tune == "off":
+        _say("KB_TUNE=off: builds use KB_MODEL_PATH as it is; set KB_TUNE=auto in .env to use a tuned model")
+        return 2
+    _, questions = collect(load_articles(settings.articles_dir), settings)
+    _say(f"tuning on {len(questions)} example questions ({args.epochs} epoch(s))…")
+    _say(tuning.tune_and_publish(settings, [(q.article_id, q.text) for q in questions], _say, args.epochs).line())
+    _say(build_index(settings, report=_say).line())
     return 0
 
 
@@ -120,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
     stats = sub.add_parser("stats", help="counts of articles, passages and questions")
     stats.set_defaults(func=cmd_stats)
+    tune = sub.add_parser("tune", help="fine-tune the embedding model on the example questions, then rebuild")
+    tune.add_argument("--epochs", type=int, default=1)
+    tune.set_defaults(func=cmd_tune)
     gaps = sub.add_parser("gaps", help="questions customers asked that got no (helpful) answer, clustered")
     gaps.add_argument("--days", type=int, default=30)
     gaps.add_argument("--top", type=int, default=20)
@@ -132,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = KBSettings.from_env()
         return int(args.func(settings, args))
-    except (ArticleError, SettingsError, IndexNotBuilt) as exc:
+    except (ArticleError, SettingsError, IndexNotBuilt, TuningError) as exc:
         print(f"[kb] error: {exc}", file=sys.stderr)
         return 2
 

@@ -90,7 +90,9 @@ from typing import Any
 
 import numpy as np
 
+from knowledge_base import tuning
 from knowledge_base.settings import PROJECT_ROOT, KBSettings, read_environment
+from knowledge_base.tuning import tuned_fingerprint
 
 #: sha1(text) mod 10 below this → "feed" (may become example questions); the rest is held out.
 FEED_BUCKETS = 7
@@ -111,6 +113,7 @@ MRR_DEPTH = 10
 DEFAULT_BANK = PROJECT_ROOT / "data" / "questions" / "banking77_feed.jsonl"
 DEFAULT_TOPICS = PROJECT_ROOT / "data" / "eval" / "banking77_topics.json"
 DEFAULT_OUTPUT = PROJECT_ROOT / "var" / "eval" / "kb-eval.json"
+DEFAULT_TUNED_MODEL_DIR = PROJECT_ROOT / "var" / "eval" / "kb-model"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,6 +285,8 @@ class MemoEmbedder:
         self._embedder = embedder
         self.dimension = embedder.dimension
         self.model_path = getattr(embedder, "model_path", None)
+        # A tuned model folder can be re-made at the same path: its training fingerprint is part of the key.
+        self._identity = f"{self.model_path}|{tuned_fingerprint(Path(self.model_path)) if self.model_path else ''}"
         self.batch_size = getattr(embedder, "batch_size", 64)
         self._cache_file = cache_file
         self._memo: dict[str, np.ndarray] = {}
@@ -296,7 +301,7 @@ class MemoEmbedder:
                 self._cached = {}
 
     def _key(self, text: str) -> bytes:
-        return hashlib.sha1(f"{self.model_path}\x1f{text}".encode()).hexdigest().encode()
+        return hashlib.sha1(f"{self._identity}\x1f{text}".encode()).hexdigest().encode()
 
     def encode(self, texts: Sequence[str], progress: Any = None) -> np.ndarray:
         for text in texts:
@@ -323,6 +328,12 @@ class MemoEmbedder:
         if self._cache_file is None or not self.embedded:
             return
         entries = dict(self._cached)
+        if self._cache_file.is_file():  # another MemoEmbedder of this run may have saved since
+            try:
+                with np.load(self._cache_file, allow_pickle=False) as data:
+                    entries.update(zip(data["keys"].tolist(), data["vectors"], strict=True))
+            except (OSError, ValueError, KeyError):
+                pass
         entries.update({self._key(t): v for t, v in self._memo.items()})
         self._cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._cache_file.with_name(self._cache_file.stem + ".tmp.npz")
@@ -348,6 +359,24 @@ class QueryRun:
         scores = [r.hits[0].score if r.hits else -1.0 for r in results]
         search_ms = [r.timings_ms.get("total_search", 0.0) for r in results]
         return cls(ranked, scores, time.perf_counter() - started, search_ms)
+
+
+def ensure_tuned_model(settings: KBSettings, say: Any) -> dict[str, Any]:
+    """The tuned model for `settings`' example questions: reused when one was made from exactly
+    these questions (var/eval/kb-model), else tuned now (minutes on two cores)."""
+    from knowledge_base.articles import load_articles
+    from knowledge_base.builder import collect
+
+    _, questions = collect(load_articles(settings.articles_dir), settings)
+    pairs = [(q.article_id, q.text) for q in questions]
+    current = tuning.current_tuned_model(settings)
+    wanted = tuning.training_fingerprint(settings.model_path, pairs)
+    if current is not None and tuning.tuned_fingerprint(current) == wanted:
+        say(f"  reusing {current} (tuned on these {len(pairs)} questions before)")
+        return json.loads((current / "tuning.json").read_text(encoding="utf-8"))
+    report = tuning.tune_and_publish(settings, pairs, say)
+    say(f"  {report.line()}")
+    return dataclasses.asdict(report)
 
 
 def build_and_open(settings: KBSettings, embedder: Any, say: Any) -> Any:
@@ -409,14 +438,26 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         + (f"; topics without an article: {', '.join(skipped)}" if skipped else ""))
 
     cache = None if args.no_cache else PROJECT_ROOT / "var" / "eval" / "embedding-cache.npz"
-    embedder = MemoEmbedder(Embedder(base.model_path), cache)
+    base_embedder = MemoEmbedder(Embedder(base.model_path), cache)
+    untuned = dataclasses.replace(base, tune="off")
+    tuning_report: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
         tmp_dir = Path(tmp)
-        # 1. Choose thresholds: index articles + feed minus the validation slice.
-        say("1/3 index without the validation slice (thresholds are chosen on it)")
         rest_bank = tmp_dir / "feed-without-validation.jsonl"
         write_jsonl(bank_lines(feed_rest, topics, articles), rest_bank)
-        tune_settings = dataclasses.replace(base, index_dir=tmp_dir / "index", extra_questions=rest_bank)
+        tune_settings = dataclasses.replace(base, index_dir=tmp_dir / "index", extra_questions=rest_bank,
+                                            tuned_model_dir=args.tuned_model_dir)
+        # 0. The product tunes the model on its example questions (KB_TUNE=auto): here on the
+        #    articles' questions and the feed without its validation slice; held-out never.
+        if base.tune == "auto":
+            say("0/4 tune the embedding model on the articles' questions + the feed without the validation slice")
+            tuning_report = ensure_tuned_model(tune_settings, say)
+            embedder = MemoEmbedder(Embedder(tuning.model_for_build(tune_settings)), cache)
+        else:
+            say("0/4 KB_TUNE=off: the base model as it is")
+            embedder = base_embedder
+        # 1. Choose thresholds: index articles + feed minus the validation slice.
+        say("1/4 index without the validation slice (thresholds are chosen on it)")
         searcher = build_and_open(tune_settings, embedder, say)
         val_run = QueryRun.of(searcher, [r.text for r in validation])
         oos_tune_run = QueryRun.of(searcher, oos_tune)
@@ -426,7 +467,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         answer_t, suggest_t = choose_thresholds(sweep)
 
         # 2. Report: index articles + the whole feed bank (what the product indexes), held-out only measures.
-        say("2/3 index with the whole feed bank (incremental: only the validation slice is embedded)")
+        say("2/4 index with the whole feed bank (incremental: only the validation slice is embedded)")
         report_settings = dataclasses.replace(tune_settings, extra_questions=args.bank)
         searcher = build_and_open(report_settings, embedder, say)
         loaded = searcher.loaded
@@ -435,10 +476,17 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         held_run = QueryRun.of(searcher, [r.text for r in held_out])
         oos_runs = {"tune": QueryRun.of(searcher, oos_tune), "report": QueryRun.of(searcher, oos_report)}
 
-        # 3. Articles only (no bank), to show what the bank is worth.
-        say("3/3 index with the articles' own example questions only (no bank)")
-        plain_settings = dataclasses.replace(base, index_dir=tmp_dir / "index-no-bank", extra_questions=None)
-        plain = build_and_open(plain_settings, embedder, say)
+        # 3. The same index with the base model, to show what tuning is worth.
+        untuned_run = held_run
+        if base.tune == "auto":
+            say("3/4 the same index embedded with the base model (KB_TUNE=off), for comparison")
+            plain_model = dataclasses.replace(report_settings, tune="off", index_dir=tmp_dir / "index-untuned")
+            untuned_run = QueryRun.of(build_and_open(plain_model, base_embedder, say), [r.text for r in held_out])
+
+        # 4. Articles only (no bank), to show what the bank is worth.
+        say("4/4 index with the articles' own example questions only (no bank, base model)")
+        plain_settings = dataclasses.replace(untuned, index_dir=tmp_dir / "index-no-bank", extra_questions=None)
+        plain = build_and_open(plain_settings, base_embedder, say)
         plain_run = QueryRun.of(plain, [r.text for r in held_out])
         plain_oos = QueryRun.of(plain, oos)
         plain_val = QueryRun.of(plain, [r.text for r in validation])
@@ -447,6 +495,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             QueryRun.of(plain, oos_tune).top_scores)
         plain_thresholds = choose_thresholds(plain_sweep)
     embedder.save()
+    base_embedder.save()
 
     configured = (base.answer_threshold, base.suggest_threshold)
     oos_all_scores = oos_runs["tune"].top_scores + oos_runs["report"].top_scores
@@ -460,6 +509,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "held_out": ranking_metrics(held_run.ranked, held_gold),
         "validation": ranking_metrics(val_run.ranked, val_gold),
         "no_bank_held_out": ranking_metrics(plain_run.ranked, held_gold),
+        "untuned_held_out": ranking_metrics(untuned_run.ranked, held_gold),
+        "tuning": tuning_report,
         "thresholds": {
             "configured": {"answer": configured[0], "suggest": configured[1]},
             "chosen_on_validation": {"answer": answer_t, "suggest": suggest_t},
@@ -484,7 +535,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     search_ms = [t for run in runs for t in run.search_ms]
     results["timing"] = {
         "total_s": round(time.perf_counter() - started, 1),
-        "embedded_texts": embedder.embedded, "embed_s": round(embedder.seconds, 1),
+        "embedded_texts": embedder.embedded + (base_embedder.embedded if base_embedder is not embedder else 0),
+        "embed_s": round(embedder.seconds + (base_embedder.seconds if base_embedder is not embedder else 0), 1),
         "search_ms_p50": round(float(np.percentile(search_ms, 50)), 3),
         "search_ms_p95": round(float(np.percentile(search_ms, 95)), 3),
     }
@@ -500,8 +552,13 @@ def print_report(results: dict[str, Any]) -> None:
         [[name, str(m["n"]), pct(m["recall@1"]), pct(m["recall@3"]), pct(m["recall@5"]), f"{m[f'mrr@{MRR_DEPTH}']:.4f}"]
          for name, m in (("held-out (reported)", results["held_out"]),
                          ("validation slice (feed, not indexed)", results["validation"]),
-                         ("held-out, articles only (no bank)", results["no_bank_held_out"]))],
+                         ("held-out, base model (KB_TUNE=off)", results["untuned_held_out"]),
+                         ("held-out, articles only (no bank, base model)", results["no_bank_held_out"]))],
     )
+    tuned = results.get("tuning")
+    if tuned:
+        print(f"\n  tuned model: {tuned['questions']} questions of {tuned['articles']} articles, {tuned['steps']} steps, "
+              f"{tuned['seconds']:.0f} s to tune (loss {tuned['first_loss']:.2f} → {tuned['last_loss']:.2f}); {tuned['model_dir']}")
     th = results["thresholds"]
     print_table(
         "Threshold sweep on the validation index (in scope: validation slice; OOS: tune half)",
@@ -549,6 +606,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bank", type=Path, default=DEFAULT_BANK, help="where to write the feed question bank")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="figures as JSON")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write var/eval/embedding-cache.npz")
+    parser.add_argument("--tuned-model-dir", type=Path, default=DEFAULT_TUNED_MODEL_DIR,
+                        help="where the model tuned on the feed is kept and reused (KB_TUNE=auto)")
     return parser
 
 

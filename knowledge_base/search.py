@@ -23,9 +23,10 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import faiss
@@ -100,10 +101,13 @@ class SearchResult:
 class LoadedIndex:
     """One immutable index version in memory."""
 
-    def __init__(self, version: index_store.IndexVersion, settings: KBSettings) -> None:
+    def __init__(self, version: index_store.IndexVersion, settings: KBSettings,
+                 embedder_for: Callable[[str], Embedder]) -> None:
         manifest = version.read_manifest()
         self.version = version.name
         self.settings = settings
+        #: embeds queries with the model this version's vectors were made with
+        self.embedder = embedder_for(str(manifest.get("model") or settings.model_path))
         self.articles: dict[str, dict[str, Any]] = manifest["articles"]
         self.passages: dict[int, dict[str, Any]] = {int(p["passage_id"]): p for p in manifest["passages"]}
         self.questions: dict[int, dict[str, Any]] = {int(q["question_id"]): q for q in manifest["questions"]}
@@ -135,12 +139,34 @@ class Searcher:
     def __init__(self, settings: KBSettings, embedder: Embedder | None = None) -> None:
         faiss.omp_set_num_threads(1)
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.model_path)
+        #: one Embedder per model path: a version built with a newly tuned model brings its own
+        self._embedders: dict[str, Embedder] = {}
+        self._fallback = embedder
+        if embedder is not None:
+            self._embedders[str(getattr(embedder, "model_path", settings.model_path))] = embedder
         self._loaded: LoadedIndex | None = None
         self._signature: tuple[int, int] | None = None
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder of the loaded version (or of KB_MODEL_PATH before any is loaded)."""
+        if self._loaded is not None:
+            return self._loaded.embedder
+        return self._embedder_for(str(self.settings.model_path))
+
+    def _embedder_for(self, model: str) -> Embedder:
+        """The Embedder of `model` (loaded once). A manifest naming no model folder that exists here
+        (an index built elsewhere, or by the bench) falls back to the one given to the constructor."""
+        if model not in self._embedders:
+            if not Path(model).exists() and self._fallback is not None:
+                log.warning("kb index names model %s, which is not here; embedding queries with %s",
+                            model, getattr(self._fallback, "model_path", "the given embedder"))
+                return self._fallback
+            self._embedders[model] = Embedder(Path(model))
+        return self._embedders[model]
 
     @property
     def version(self) -> str | None:
@@ -161,7 +187,7 @@ class Searcher:
                 self._signature = signature
                 return False
             started = time.perf_counter()
-            loaded = LoadedIndex(version, self.settings)
+            loaded = LoadedIndex(version, self.settings, self._embedder_for)
             self._loaded = loaded
             self._signature = signature
             log.info("kb index %s loaded in %.0f ms", version.name, 1000 * (time.perf_counter() - started))
@@ -199,7 +225,7 @@ class Searcher:
     def search(self, query: str, k: int = 3) -> SearchResult:
         loaded = self._require_loaded()
         started = time.perf_counter()
-        query_vector = self.embedder.encode_query(query)
+        query_vector = loaded.embedder.encode_query(query)
         embedded = time.perf_counter()
         result = self.search_vector(loaded, query, query_vector, k)
         result.timings_ms["embed"] = round(1000 * (embedded - started), 3)
@@ -212,7 +238,7 @@ class Searcher:
         if not queries:
             return []
         started = time.perf_counter()
-        vectors = self.embedder.encode(list(queries))
+        vectors = loaded.embedder.encode(list(queries))
         embed_ms = round(1000 * (time.perf_counter() - started) / len(queries), 3)
         results = []
         for query, vector in zip(queries, vectors, strict=True):

@@ -64,9 +64,13 @@ class KBSettings:
     article_base_url: str
     extra_questions: Path | None
     ivf_min_passages: int
+    #: "auto": builds use a model fine-tuned on the example questions (tuned first when missing);
+    #: "off": builds use KB_MODEL_PATH as it is (knowledge_base/tuning.py).
+    tune: str = "off"
+    tuned_model_dir: Path = PROJECT_ROOT / "var" / "kb-model"
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "KBSettings":
+    def from_env(cls, env: dict[str, str] | None = None) -> KBSettings:
         env = read_environment() if env is None else env
         extra = env.get("KB_EXTRA_QUESTIONS", "")
         model = env.get("KB_MODEL_PATH", "")
@@ -79,8 +83,12 @@ class KBSettings:
             suggest_threshold=_float(env, "KB_SUGGEST_THRESHOLD", 0.46),
             article_base_url=env.get("KB_ARTICLE_BASE_URL", "/help").rstrip("/"),
             extra_questions=_path(env, "KB_EXTRA_QUESTIONS", Path()) if extra else None,
-            ivf_min_passages=int(_float(env, "KB_IVF_MIN_PASSAGES", 50000)),
+            ivf_min_passages=int(_float(env, "KB_IVF_MIN_PASSAGES", 20000)),
+            tune=env.get("KB_TUNE", "auto").strip().lower() or "auto",
+            tuned_model_dir=_path(env, "KB_TUNED_MODEL_DIR", PROJECT_ROOT / "var" / "kb-model"),
         )
+        if settings.tune not in ("auto", "off"):
+            raise SettingsError(f"KB_TUNE={settings.tune!r} must be auto or off; set it in .env")
         if not settings.model_path.exists():
             raise SettingsError(
                 f"KB_MODEL_PATH={settings.model_path} does not exist; point it at a local "

@@ -17,7 +17,7 @@ def test_training_batches_pair_questions_of_one_article_and_never_repeat_an_arti
     questions = [(f"article-{a}", f"question {a}.{q}") for a in range(10) for q in range(7)]
     questions += [("lonely", "the only question of its article")]
     batches = tuning.training_batches(questions, epochs=2, batch_size=4)
-    article_of = dict((text, article) for article, text in questions)
+    article_of = {text: article for article, text in questions}
     for batch in batches:
         articles = [article_of[anchor] for anchor, _ in batch]
         assert len(articles) == len(set(articles)) and 2 <= len(batch) <= 4

@@ -273,7 +273,7 @@ def write_synthetic_version(settings: KBSettings, n_passages: int, rng: np.rando
     staged = index_store.new_version_dir(settings.index_dir)
     index_store.write_faiss(staged, "passages", passage_index)
     index_store.write_faiss(staged, "questions", question_index)
-    index_store.write_manifest(staged, {"version": staged.name, "built_at": time.time(), "model": "synthetic",
+    index_store.write_manifest(staged, {"version": staged.name, "built_at": time.time(), "model": str(settings.model_path),
                                         "dimension": dimension, "fingerprint": "", "articles": articles,
                                         "passages": passages, "questions": questions})
     index_store.publish(settings.index_dir, staged)

@@ -115,28 +115,34 @@ class _Previous:
     their vectors change)."""
 
     version: index_store.IndexVersion | None = None
-    manifest: dict[str, Any] | None = None
+    #: model, fingerprint, ivf_min_passages, index_kinds of the live version
+    facts: dict[str, Any] | None = None
     passage_hashes: dict[int, str] = field(default_factory=dict)
     question_ids: set[int] = field(default_factory=set)
 
     def index(self, name: str, dimension: int) -> Any:
-        if self.version is None or self.manifest is None:
+        if self.version is None or self.facts is None:
             return vector_index.new_id_index(dimension)
         return self.version.read_faiss(name)
 
 
 def _previous_state(settings: KBSettings, model: str) -> _Previous:
+    """The live version's ids and hashes from its small build state (index_store.read_build_state;
+    the full manifest, which also holds every passage's text, is read only for older versions)."""
     version = index_store.current_version(settings.index_dir)
     if version is None:
         return _Previous()
-    manifest = version.read_manifest()
-    if manifest.get("model") != model:
+    state = index_store.read_build_state(version)
+    if state is None:
+        manifest = version.read_manifest()
+        state = index_store.BuildState(
+            {k: manifest.get(k) for k in ("model", "fingerprint", "ivf_min_passages", "index_kinds")},
+            {int(p["passage_id"]): p["content_hash"] for p in manifest["passages"]},
+            {int(q["question_id"]) for q in manifest["questions"]},
+        )
+    if state.facts.get("model") != model:
         return _Previous(version)  # another model: every vector must be embedded again
-    return _Previous(
-        version, manifest,
-        {int(p["passage_id"]): p["content_hash"] for p in manifest["passages"]},
-        {int(q["question_id"]) for q in manifest["questions"]},
-    )
+    return _Previous(version, state.facts, state.passage_hashes, state.question_ids)
 
 
 def build_index(
@@ -177,7 +183,7 @@ def build_index(
         articles_meta = _articles_meta(articles, settings)
         fingerprint = _fingerprint(articles_meta, passages, new_questions, settings)
         sources.save()
-        if previous.manifest is not None and previous.manifest.get("fingerprint") == fingerprint:
+        if previous.facts is not None and previous.facts.get("fingerprint") == fingerprint:
             return BuildReport(previous.version.name, len(articles), len(passages), len(questions), 0, 0,
                                len(passages) + len(questions), time.perf_counter() - started, True)
 
@@ -189,14 +195,14 @@ def build_index(
         split = len(changed_passages)
         staged = index_store.new_version_dir(settings.index_dir)
         kinds = {}
-        same_kind_rule = previous.manifest is not None and previous.manifest.get("ivf_min_passages") == settings.ivf_min_passages
+        same_kind_rule = previous.facts is not None and previous.facts.get("ivf_min_passages") == settings.ivf_min_passages
         for name, removed, added_ids, added_vectors in (
             ("passages", removed_passages, [p.passage_id for p in changed_passages], vectors[:split]),
             ("questions", removed_questions, [q.question_id for q in added_questions], vectors[split:]),
         ):
             if same_kind_rule and not removed and not added_ids:
                 index_store.link_faiss(previous.version, staged, name)  # unchanged: no read, no write
-                kinds[name] = previous.manifest["index_kinds"][name]
+                kinds[name] = previous.facts["index_kinds"][name]
                 continue
             index = previous.index(name, embedder.dimension)
             vector_index.replace_vectors(index, removed, added_ids, added_vectors)
@@ -204,14 +210,15 @@ def build_index(
             index = ann_index.fit_kind(index, settings.ivf_min_passages)
             index_store.write_faiss(staged, name, index)
             kinds[name] = ann_index.describe(index)
+        facts = {"model": model, "fingerprint": fingerprint, "ivf_min_passages": settings.ivf_min_passages,
+                 "index_kinds": kinds}
+        index_store.write_build_state(staged, index_store.BuildState(
+            facts, {p.passage_id: p.content_hash for p in passages}, set(new_questions)))
         index_store.write_manifest(staged, {
             "version": staged.name,
             "built_at": time.time(),
-            "model": model,
             "dimension": embedder.dimension,
-            "index_kinds": kinds,
-            "ivf_min_passages": settings.ivf_min_passages,
-            "fingerprint": fingerprint,
+            **facts,
             "articles": articles_meta,
             "passages": [p.to_json() for p in passages],
             "questions": [q.__dict__ for q in questions],

@@ -83,8 +83,8 @@ class KBSettings:
             suggest_threshold=_float(env, "KB_SUGGEST_THRESHOLD", 0.46),
             article_base_url=env.get("KB_ARTICLE_BASE_URL", "/help").rstrip("/"),
             extra_questions=_path(env, "KB_EXTRA_QUESTIONS", Path()) if extra else None,
-            ivf_min_passages=int(_float(env, "KB_IVF_MIN_PASSAGES", 20000)),
-            tune=env.get("KB_TUNE", "auto").strip().lower() or "auto",
+            ivf_min_passages=int(_float(env, "KB_IVF_MIN_PASSAGES", 10000)),
+            tune=env.get("KB_TUNE", "off").strip().lower() or "off",
             tuned_model_dir=_path(env, "KB_TUNED_MODEL_DIR", PROJECT_ROOT / "var" / "kb-model"),
         )
         if settings.tune not in ("auto", "off"):

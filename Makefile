@@ -30,7 +30,7 @@ bench-kb: setup
 	@$(VENV)/python -m knowledge_base.bench
 
 eval-kb: setup
-	@$(VENV)/python -m knowledge_base.evaluate
+	@$(VENV)/python -m knowledge_base.evaluate $(EVAL_KB_ARGS)
 
 clean:
 	rm -rf var bot/models bot/results

@@ -319,7 +319,7 @@ def bench_search(embedder: Any, settings: KBSettings, work: Path, n_passages: in
     out["faiss_exact_passages_ms"] = percentiles(faiss_exact)
     m = cfg["embed_queries"]
     out["search_with_embedding_ms"] = percentiles(timed_searches(lambda i: searcher.search(query_texts[i], 3), m))
-    if n_passages >= 50000 or n_passages == max(cfg["search_passages"]):
+    if n_passages >= settings.ivf_min_passages or n_passages == max(cfg["search_passages"]):
         out["ivf"] = bench_ivf(loaded, searcher, query_vectors, query_texts, cfg)
     shutil.rmtree(s.index_dir, ignore_errors=True)
     return out
@@ -348,7 +348,7 @@ def bench_ivf(loaded: Any, searcher: Any, query_vectors: np.ndarray, query_texts
     out["sweep"] = sweep
     ann_index.prepare_for_search(ivf)
     question_ivf = None
-    if loaded.question_index.ntotal >= 20000:
+    if loaded.question_index.ntotal >= searcher.settings.ivf_min_passages:  # as a build would
         q_ids, q_vectors = ann_index.all_vectors(loaded.question_index)
         question_ivf = ann_index.new_ivf_index(q_vectors, q_ids)
     original = (loaded.passage_index, loaded.question_index)

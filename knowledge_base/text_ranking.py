@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -121,6 +122,15 @@ class NaiveBayesRanking:
         # (score every article a query's features occur in); `scores` takes the cheaper one.
         self._by_article = counts.tocsr()
         self._by_feature = counts.T.tocsr()
+        self._local = threading.local()
+
+    def _dense_query(self) -> np.ndarray:
+        """This thread's dense query buffer (all zeros between calls): a gather from it matches
+        the candidates' features against the query's in O(their size)."""
+        buffer = getattr(self._local, "query", None)
+        if buffer is None:
+            buffer = self._local.query = np.zeros(self._by_article.shape[1])
+        return buffer
 
     def vectorize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         wi, wv = self._words.row(text)
@@ -146,9 +156,10 @@ class NaiveBayesRanking:
             owner = np.repeat(np.arange(len(rows)), lengths)
             positions = np.arange(int(lengths.sum())) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
             columns, data = self._by_article.indices[positions], self._by_article.data[positions]
-            order = np.argsort(idx)
-            sorted_idx, sorted_values = idx[order], values[order]
-            pos = np.searchsorted(sorted_idx, columns).clip(max=len(sorted_idx) - 1)
-            contrib = np.where(sorted_idx[pos] == columns, data * sorted_values[pos], 0.0)
-            dot = np.bincount(owner, weights=contrib, minlength=len(rows))
+            query = self._dense_query()  # zeros, one slot per feature; only idx is set, then reset
+            query[idx] = values
+            try:
+                dot = np.bincount(owner, weights=data * query[columns], minlength=len(rows))
+            finally:
+                query[idx] = 0.0
         return dot + values.sum() * self._base[rows]

@@ -9,6 +9,7 @@ so the previous version keeps serving.
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import json
 import time
@@ -21,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from knowledge_base import ann_index, index_store, tuning, vector_index
-from knowledge_base.articles import Article, load_articles
-from knowledge_base.chunking import Passage, chunk_article, stable_id
+from knowledge_base.articles import Article
+from knowledge_base.chunking import Passage, chunk_article, embedding_text, stable_id
 from knowledge_base.embedding import Embedder
 from knowledge_base.settings import KBSettings
 from knowledge_base.source_cache import SourceCache
@@ -84,18 +85,24 @@ def load_question_bank(path: Path | None, known_articles: set[str]) -> list[Ques
     return questions
 
 
-def collect(articles: list[Article], settings: KBSettings,
-            chunk: Callable[[Article], list[Passage]] = chunk_article) -> tuple[list[Passage], list[Question]]:
-    passages = [p for article in articles for p in chunk(article)]
+def with_question_bank(questions: list[Question], settings: KBSettings, known_articles: set[str]) -> list[Question]:
+    """The articles' own example questions, then the bank's (KB_EXTRA_QUESTIONS) not already among them."""
+    seen = {q.question_id for q in questions}
+    merged = list(questions)
+    for q in load_question_bank(settings.extra_questions, known_articles):
+        if q.question_id not in seen:
+            seen.add(q.question_id)
+            merged.append(q)
+    return merged
+
+
+def collect(articles: list[Article], settings: KBSettings) -> tuple[list[Passage], list[Question]]:
+    """Passages and example questions (articles' and the bank's) of parsed articles."""
+    passages = [p for article in articles for p in chunk_article(article)]
     questions = [
         Question(stable_id("question", a.id, q), a.id, q, "article") for a in articles for q in a.questions
     ]
-    seen = {q.question_id for q in questions}
-    for q in load_question_bank(settings.extra_questions, {a.id for a in articles}):
-        if q.question_id not in seen:
-            seen.add(q.question_id)
-            questions.append(q)
-    return passages, questions
+    return passages, with_question_bank(questions, settings, {a.id for a in articles})
 
 
 @contextmanager
@@ -145,6 +152,20 @@ def _previous_state(settings: KBSettings, model: str) -> _Previous:
     return _Previous(version, state.facts, state.passage_hashes, state.question_ids)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a build holds hundreds of thousands of young objects
+    (cached records, manifest dicts): each full collection would walk all of them, ~0.3 s at 10k
+    articles. A build makes no reference cycles to collect; the collector resumes afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def build_index(
     settings: KBSettings,
     embedder: Embedder | None = None,
@@ -156,12 +177,25 @@ def build_index(
     Only what changed costs anything: unchanged article files are not parsed again
     (source_cache), unchanged texts are not embedded again, and an index whose vectors did not
     change is hard-linked from the previous version instead of being read and written."""
+    with gc_paused():
+        return _build_index(settings, embedder, report, force)
+
+
+def _build_index(
+    settings: KBSettings,
+    embedder: Embedder | None,
+    report: Reporter | None,
+    force: bool,
+) -> BuildReport:
     say = report or (lambda _msg: None)
     started = time.perf_counter()
     sources = SourceCache(settings.index_dir / SOURCE_CACHE_FILE)
-    articles = load_articles(settings.articles_dir, sources.parse)  # raises ArticleError before any write
-    passages, questions = collect(articles, settings, sources.passages)
-    say(f"loaded {len(articles)} articles → {len(passages)} passages, {len(questions)} questions")
+    records = sources.load(settings.articles_dir)  # raises ArticleError before any write
+    passages = [p for record in records for p in record.passages]  # Passage.to_json() dicts
+    questions = [Question(qid, r.article_id, text, "article") for r in records for qid, text in r.questions]
+    questions = with_question_bank(questions, settings, {r.article_id for r in records})
+    say(f"loaded {len(records)} articles ({sources.parsed} parsed, {sources.reused} unchanged) → "
+        f"{len(passages)} passages, {len(questions)} questions")
     with build_lock(settings.index_dir):
         if tuning.should_tune_before_build(settings, len(questions)):
             say(f"tuning the embedding model on {len(questions)} example questions first (KB_TUNE=auto, "
@@ -173,21 +207,22 @@ def build_index(
         model = str(model_path)
         previous = _Previous() if force else _previous_state(settings, model)
         old_hashes, old_questions = previous.passage_hashes, previous.question_ids
-        new_passages = {p.passage_id: p for p in passages}
+        new_hashes = {p["passage_id"]: p["content_hash"] for p in passages}
         new_questions = {q.question_id: q for q in questions}
-        changed_passages = [p for p in passages if old_hashes.get(p.passage_id) != p.content_hash]
-        removed_passages = [i for i, h in old_hashes.items() if i not in new_passages or new_passages[i].content_hash != h]
+        changed_passages = [p for p in passages if old_hashes.get(p["passage_id"]) != p["content_hash"]]
+        removed_passages = [i for i, h in old_hashes.items() if new_hashes.get(i) != h]
         added_questions = [q for q in questions if q.question_id not in old_questions]
         removed_questions = [i for i in old_questions if i not in new_questions]
 
-        articles_meta = _articles_meta(articles, settings)
-        fingerprint = _fingerprint(articles_meta, passages, new_questions, settings)
+        articles_meta = {r.article_id: {**r.meta, "url": article_url(settings, r.article_id)} for r in records}
+        fingerprint = _fingerprint(articles_meta, new_hashes, new_questions, settings)
         sources.save()
         if previous.facts is not None and previous.facts.get("fingerprint") == fingerprint:
-            return BuildReport(previous.version.name, len(articles), len(passages), len(questions), 0, 0,
+            return BuildReport(previous.version.name, len(records), len(passages), len(questions), 0, 0,
                                len(passages) + len(questions), time.perf_counter() - started, True)
 
-        texts = [p.embedding_text() for p in changed_passages] + [q.text for q in added_questions]
+        texts = [embedding_text(p["title"], p["section"], p["text"]) for p in changed_passages]
+        texts += [q.text for q in added_questions]
         say(f"embedding {len(texts)} changed texts (reusing {len(passages) + len(questions) - len(texts)})")
         if embedder is None:
             embedder = Embedder(model_path)
@@ -197,7 +232,7 @@ def build_index(
         kinds = {}
         same_kind_rule = previous.facts is not None and previous.facts.get("ivf_min_passages") == settings.ivf_min_passages
         for name, removed, added_ids, added_vectors in (
-            ("passages", removed_passages, [p.passage_id for p in changed_passages], vectors[:split]),
+            ("passages", removed_passages, [p["passage_id"] for p in changed_passages], vectors[:split]),
             ("questions", removed_questions, [q.question_id for q in added_questions], vectors[split:]),
         ):
             if same_kind_rule and not removed and not added_ids:
@@ -212,49 +247,33 @@ def build_index(
             kinds[name] = ann_index.describe(index)
         facts = {"model": model, "fingerprint": fingerprint, "ivf_min_passages": settings.ivf_min_passages,
                  "index_kinds": kinds}
-        index_store.write_build_state(staged, index_store.BuildState(
-            facts, {p.passage_id: p.content_hash for p in passages}, set(new_questions)))
+        index_store.write_build_state(staged, index_store.BuildState(facts, new_hashes, set(new_questions)))
         index_store.write_manifest(staged, {
             "version": staged.name,
             "built_at": time.time(),
             "dimension": embedder.dimension,
             **facts,
             "articles": articles_meta,
-            "passages": [p.to_json() for p in passages],
+            "passages": passages,
             "questions": [q.__dict__ for q in questions],
         })
         published = index_store.publish(settings.index_dir, staged)
     return BuildReport(
-        published.name, len(articles), len(passages), len(questions), len(texts),
+        published.name, len(records), len(passages), len(questions), len(texts),
         len(removed_passages) + len(removed_questions), len(passages) + len(questions) - len(texts),
         time.perf_counter() - started, False,
     )
 
 
-def _fingerprint(articles_meta: dict[str, Any], passages: list[Passage], questions: dict[int, Question],
+def _fingerprint(articles_meta: dict[str, Any], passage_hashes: dict[int, str], questions: dict[int, Question],
                  settings: KBSettings) -> str:
     """Changes when anything a version holds would change (articles' metadata, passages, questions,
     the index kind rule), so an unchanged help center publishes nothing."""
     digest = hashlib.sha256(index_store.dumps(articles_meta))
-    digest.update("".join(p.content_hash for p in passages).encode())
+    digest.update("".join(passage_hashes.values()).encode())
     digest.update(np.array(sorted(questions), dtype=np.int64).tobytes())
     digest.update(str(settings.ivf_min_passages).encode())
     return digest.hexdigest()[:32]
-
-
-def _articles_meta(articles: list[Article], settings: KBSettings) -> dict[str, dict[str, Any]]:
-    return {
-        a.id: {
-            "title": a.title,
-            "category": a.category,
-            "updated": a.updated,
-            "tags": list(a.tags),
-            "needs_person": a.needs_person,
-            "url": article_url(settings, a.id),
-            "path": str(a.path),
-        }
-        for a in articles
-    }
 
 
 def _progress_printer(say: Reporter, total: int) -> Callable[[int, int], None] | None:

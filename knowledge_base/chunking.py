@@ -24,12 +24,16 @@ class Passage:
     content_hash: str
 
     def embedding_text(self) -> str:
-        """What gets embedded: title and section give a short passage its context."""
-        heading = f"{self.title} — {self.section}" if self.section else self.title
-        return f"{heading}\n{self.text}"
+        return embedding_text(self.title, self.section, self.text)
 
     def to_json(self) -> dict[str, object]:
         return dict(vars(self))  # dataclasses.asdict deep-copies: 10× slower on 40k passages
+
+
+def embedding_text(title: str, section: str, text: str) -> str:
+    """What gets embedded for a passage: title and section give a short passage its context."""
+    heading = f"{title} — {section}" if section else title
+    return f"{heading}\n{text}"
 
 
 def slugify(text: str) -> str:

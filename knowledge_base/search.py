@@ -19,6 +19,7 @@ passages (`Hit.score`): answer ≥ KB_ANSWER_THRESHOLD > suggest ≥ KB_SUGGEST_
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import threading
@@ -33,7 +34,7 @@ import faiss
 import numpy as np
 
 from knowledge_base import ann_index, index_store, vector_index
-from knowledge_base.builder import article_url
+from knowledge_base.builder import article_url, gc_paused
 from knowledge_base.embedding import Embedder
 from knowledge_base.settings import KBSettings
 from knowledge_base.text_ranking import NaiveBayesRanking
@@ -187,7 +188,11 @@ class Searcher:
                 self._signature = signature
                 return False
             started = time.perf_counter()
-            loaded = LoadedIndex(version, self.settings, self._embedder_for)
+            with gc_paused():  # loading makes ~10 objects per passage; no collections meanwhile
+                loaded = LoadedIndex(version, self.settings, self._embedder_for)
+            # The loaded index holds no reference cycles: keep its objects out of every later
+            # collection, so a full collection does not walk them in the middle of a search.
+            gc.freeze()
             self._loaded = loaded
             self._signature = signature
             log.info("kb index %s loaded in %.0f ms", version.name, 1000 * (time.perf_counter() - started))

@@ -135,7 +135,6 @@ def test_index_switches_to_ivf_at_the_threshold_and_back(kb_settings: KBSettings
 
 def test_unchanged_files_are_not_parsed_again_and_unchanged_vectors_are_not_rewritten(
         kb_settings: KBSettings, embedder) -> None:
-    from knowledge_base.articles import load_articles
     from knowledge_base.builder import SOURCE_CACHE_FILE
     from knowledge_base.source_cache import SourceCache
 
@@ -143,8 +142,9 @@ def test_unchanged_files_are_not_parsed_again_and_unchanged_vectors_are_not_rewr
     path = kb_settings.articles_dir / "exchange-rates.md"
     path.write_text(path.read_text().replace("add 1 %", "add 2 %"))
     cache = SourceCache(kb_settings.index_dir / SOURCE_CACHE_FILE)
-    articles = {a.id: a for a in load_articles(kb_settings.articles_dir, cache.parse)}
-    assert cache.reused == 3 and "add 2 %" in articles["exchange-rates"].body  # the edited file is parsed again
+    records = {r.article_id: r for r in cache.load(kb_settings.articles_dir)}
+    assert (cache.reused, cache.parsed) == (3, 1)  # only the edited file is parsed again
+    assert any("add 2 %" in p["text"] for p in records["exchange-rates"].passages)
 
     second = build_index(kb_settings, embedder)
     old = index_store.require_current_version(kb_settings.index_dir).path.parent / first.version

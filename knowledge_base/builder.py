@@ -30,7 +30,7 @@ from knowledge_base.source_cache import SourceCache
 
 Reporter = Callable[[str], None]
 #: In the index folder: parsed articles by file identity (source_cache), so unchanged files are not parsed again.
-SOURCE_CACHE_FILE = "article-cache.pickle"
+SOURCE_CACHE_FILE = "article-cache.json"
 
 
 @dataclass(frozen=True)

@@ -158,3 +158,18 @@ def test_unchanged_files_are_not_parsed_again_and_unchanged_vectors_are_not_rewr
     path.write_text("---\ntitle: [oops\n---\nbody")
     with pytest.raises(ArticleError, match="exchange-rates.md"):
         build_index(kb_settings, embedder)
+
+
+def test_duplicate_ids_and_a_corrupt_parse_cache_through_the_builder(kb_settings: KBSettings, embedder) -> None:
+    from knowledge_base.builder import SOURCE_CACHE_FILE
+
+    first = build_index(kb_settings, embedder)
+    (kb_settings.index_dir / SOURCE_CACHE_FILE).write_bytes(b"\x00 not json")
+    again = build_index(kb_settings, embedder)  # the cache is ignored: every file is parsed again
+    assert again.unchanged and again.version == first.version
+
+    copy = kb_settings.articles_dir / "zz-copy.md"
+    copy.write_text((kb_settings.articles_dir / "card-delivery.md").read_text())
+    with pytest.raises(ArticleError, match="duplicate id 'card-delivery'.*card-delivery.md"):
+        build_index(kb_settings, embedder)
+    assert index_store.require_current_version(kb_settings.index_dir).name == first.version

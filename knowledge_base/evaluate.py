@@ -98,7 +98,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge_base import tuning
+from knowledge_base import history, tuning
 from knowledge_base.settings import PROJECT_ROOT, KBSettings, read_environment
 from knowledge_base.tuning import tuned_fingerprint
 
@@ -122,6 +122,7 @@ DEFAULT_BANK = PROJECT_ROOT / "data" / "questions" / "banking77_feed.jsonl"
 DEFAULT_TOPICS = PROJECT_ROOT / "data" / "eval" / "banking77_topics.json"
 DEFAULT_OUTPUT = PROJECT_ROOT / "var" / "eval" / "kb-eval.json"
 DEFAULT_TUNED_MODEL_DIR = PROJECT_ROOT / "var" / "eval" / "kb-model"
+DEFAULT_HISTORY = PROJECT_ROOT / "var" / "eval" / "kb-eval-history.jsonl"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -615,6 +616,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bank", type=Path, default=DEFAULT_BANK, help="where to write the feed question bank")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="figures as JSON")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write var/eval/embedding-cache.npz")
+    parser.add_argument("--history", type=Path, default=DEFAULT_HISTORY,
+                        help="append the headline figures here and redraw the chart beside it (.svg)")
     parser.add_argument("--tune", action="store_true",
                         help="also tune the model on the feed (as KB_TUNE=auto would) and compare (about 5 minutes more)")
     parser.add_argument("--tuned-model-dir", type=Path, default=DEFAULT_TUNED_MODEL_DIR,
@@ -633,6 +636,9 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"\n  figures written to {args.output}")
+    if args.history:
+        chart = history.record(results, args.history)
+        print(f"  appended to {args.history}; chart of every run so far: {chart}")
     return 0
 
 

@@ -49,10 +49,11 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 import aiohttp
 import yaml
 
+from knowledge_base.evaluate import default_data_dir
 from tests.integration.customer import Customer
 from tests.integration.stack import Stack, answers
 
-SHARED_EVAL = ROOT.parent / "shared" / "eval"
+SHARED_EVAL = default_data_dir()  # KB_EVAL_DATA_DIR, or ../shared/eval beside the checkout
 BANKING77 = SHARED_EVAL / "banking77" / "train.csv"
 OOS = SHARED_EVAL / "clinc150" / "oos_dev.json"
 TOPICS = ROOT / "data" / "eval" / "banking77_topics.json"

@@ -70,7 +70,7 @@ def render_svg(rows: list[dict[str, Any]], last: int = 30) -> str:
     for i, row in enumerate(rows):
         if len(rows) <= 10 or i % max(1, len(rows) // 10) == 0 or i == len(rows) - 1:
             parts.append(f'<text x="{x_of(i):.1f}" y="{TOP + plot_h + 16}" text-anchor="middle" fill="#6b7280">'
-                         f'{escape(str(row.get("at", ""))[:10])}</text>')
+                         f'{escape(str(row.get("at", ""))[:16].replace("T", " "))}</text>')
     for key, name, colour in SERIES:
         points = [(x_of(i), TOP + plot_h * (1 - float(r[key]))) for i, r in enumerate(rows) if key in r]
         if len(points) > 1:

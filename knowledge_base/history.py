@@ -68,7 +68,7 @@ def render_svg(rows: list[dict[str, Any]], last: int = 30) -> str:
         return LEFT + (plot_w * i / (len(rows) - 1) if len(rows) > 1 else plot_w / 2)
 
     for i, row in enumerate(rows):
-        if len(rows) <= 10 or i % max(1, len(rows) // 10) == 0 or i == len(rows) - 1:
+        if len(rows) <= 6 or i % -(-len(rows) // 6) == 0:  # at most 6-7 labels: they are 16 characters wide
             parts.append(f'<text x="{x_of(i):.1f}" y="{TOP + plot_h + 16}" text-anchor="middle" fill="#6b7280">'
                          f'{escape(str(row.get("at", ""))[:16].replace("T", " "))}</text>')
     for key, name, colour in SERIES:

@@ -4,6 +4,7 @@ Layout::
 
     index_dir/
       CURRENT                  # one line: the live version's folder name, swapped with os.replace
+      article-cache.json       # each article file's passages and questions by stat identity (source_cache)
       versions/v000007/
         passages.faiss         # IndexIDMap2 over inner product: passage vectors, ids = Passage.passage_id
         questions.faiss        # the same for example questions, ids = Question.question_id

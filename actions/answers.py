@@ -137,11 +137,17 @@ class ActionAnswerFromKB(Action):
         if turns >= config.low_confidence_limit:
             dispatcher.utter_message(text="I'm still not finding an answer, so I'll pass you to a person who can help.")
             return [SlotSet("low_confidence_turns", 0)] + handoff_events(tracker, "low_confidence")
-        dispatcher.utter_message(
-            text="Sorry, I couldn't find an answer to that in our help center. Could you say it another way? "
-            "Or I can pass you to a person.",
-            buttons=[PERSON_BUTTON],
-        )
+        if (tracker.latest_message.get("intent") or {}).get("name") == "out_of_scope":
+            # NLU called it off-topic and the help center agrees: say what the bot is for. It still
+            # counts as a turn without an answer, so a customer stuck in vague or off-topic
+            # messages reaches a person after HANDOFF_LOW_CONFIDENCE_TURNS of them.
+            dispatcher.utter_message(response="utter_out_of_scope", buttons=[PERSON_BUTTON])
+        else:
+            dispatcher.utter_message(
+                text="Sorry, I couldn't find an answer to that in our help center. Could you say it another way? "
+                "Or I can pass you to a person.",
+                buttons=[PERSON_BUTTON],
+            )
         return [SlotSet("low_confidence_turns", turns), SlotSet("kb_last_article", None), SlotSet("handoff_pending", False)]
 
 

@@ -212,6 +212,24 @@ async def test_first_none_asks_to_rephrase_and_offers_a_person(kb: KBSettings) -
     ]
 
 
+async def test_off_topic_says_what_the_bot_is_for_and_counts_as_a_turn_without_an_answer(kb: KBSettings) -> None:
+    events, messages = await run_answer(make_tracker("what's a good recipe for lasagne", intent="out_of_scope"))
+    assert messages == [message(response="utter_out_of_scope", buttons=[PERSON_BUTTON])]
+    assert events == [
+        SlotSet("kb_last_query", "what's a good recipe for lasagne"),
+        SlotSet("kb_last_tier", "none"),
+        SlotSet("low_confidence_turns", 1),
+        SlotSet("kb_last_article", None),
+        SlotSet("handoff_pending", False),
+    ]
+
+
+async def test_a_real_question_that_nlu_called_off_topic_is_answered(kb: KBSettings) -> None:
+    events, messages = await run_answer(make_tracker("When will my card arrive?", intent="out_of_scope"))
+    assert messages[-1] == message("Did that help?", buttons=FEEDBACK_BUTTONS)
+    assert SlotSet("kb_last_article", "card-delivery") in events
+
+
 async def test_second_none_in_a_row_hands_off_for_low_confidence(kb: KBSettings) -> None:
     history = [
         {"event": "user", "text": "what's a good recipe for lasagne", "metadata": {"customer": CUSTOMER}},

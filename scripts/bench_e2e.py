@@ -30,13 +30,11 @@ import os
 import platform
 import resource
 import secrets
-import shutil
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +50,14 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import aiohttp
 
 from tests.integration.customer import Customer
-from tests.integration.stack import Stack, answers
+from tests.integration.stack import Stack
+from tests.integration.stack_runs import (
+    create_agent,
+    require_running,
+    scratch_workdir,
+    sign_in_agent,
+    start_stack,
+)
 
 #: Help-center questions in our own words (not BANKING77's), each answered with an article.
 QUESTIONS = [
@@ -409,25 +414,18 @@ class Bench:
                         conversations: int, offset: int = 0, pipelined: bool = False) -> tuple[LevelResult, list[TimedCustomer]]:
         result = LevelResult("hub", concurrency, conversations)
         customers = await self.connect_customers(session, hub_url, conversations, result=result)
-        pending: asyncio.Queue[int] = asyncio.Queue()
-        for i in range(conversations):
-            pending.put_nowait(i)
 
-        async def worker() -> None:
-            while not pending.empty():
-                i = pending.get_nowait()
-                customer, index = customers[i], offset + i
-                try:
-                    if pipelined:
-                        await self._hub_pipelined(customer, index, result)
-                    else:
-                        await self._hub_conversation(customer, index, result)
-                except (TimeoutError, RuntimeError, aiohttp.ClientError) as exc:
-                    result.errors.append(f"conversation {i}: {exc}")
+        async def conversation(i: int) -> None:
+            customer, index = customers[i], offset + i
+            try:
+                if pipelined:
+                    await self._hub_pipelined(customer, index, result)
+                else:
+                    await self._hub_conversation(customer, index, result)
+            except (TimeoutError, RuntimeError, aiohttp.ClientError) as exc:
+                result.errors.append(f"conversation {i}: {exc}")
 
-        started = time.perf_counter()
-        await asyncio.gather(*[worker() for _ in range(concurrency)])
-        result.wall_s = time.perf_counter() - started
+        result.wall_s = await run_with_workers(conversations, concurrency, conversation)
         return result, customers
 
     async def _hub_conversation(self, customer: TimedCustomer, index: int, result: LevelResult) -> None:
@@ -454,31 +452,24 @@ class Bench:
     async def rasa_level(self, session: aiohttp.ClientSession, rasa_urls: list[str], concurrency: int,
                          conversations: int, offset: int = 0, label: str = "") -> LevelResult:
         result = LevelResult("rasa", concurrency, conversations)
-        pending: asyncio.Queue[int] = asyncio.Queue()
-        for i in range(conversations):
-            pending.put_nowait(i)
 
-        async def worker() -> None:
-            while not pending.empty():
-                i = pending.get_nowait()
-                index = offset + i
-                sender = f"bench-{self.run_id}-rest{label}-c{concurrency}-{i}"
-                url = rasa_urls[int(hashlib.sha1(sender.encode()).hexdigest(), 16) % len(rasa_urls)]
-                try:
-                    for turn, ((kind, value), expected) in enumerate(zip(script(index), self.expected(index))):
-                        sent = time.perf_counter()
-                        async with session.post(f"{url}/webhooks/rest/webhook",
-                                                json={"sender": sender, "message": rasa_text(kind, value)}) as response:
-                            items = await response.json(content_type=None)
-                        result.samples.append(TurnSample(index, turn, "button" if kind == "button" else "question",
-                                                         1000 * (time.perf_counter() - sent),
-                                                         rest_signature(items) == expected))
-                except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                    result.errors.append(f"conversation {i}: {exc!r}")
+        async def conversation(i: int) -> None:
+            index = offset + i
+            sender = f"bench-{self.run_id}-rest{label}-c{concurrency}-{i}"
+            url = rasa_urls[int(hashlib.sha1(sender.encode()).hexdigest(), 16) % len(rasa_urls)]
+            try:
+                for turn, ((kind, value), expected) in enumerate(zip(script(index), self.expected(index))):
+                    sent = time.perf_counter()
+                    async with session.post(f"{url}/webhooks/rest/webhook",
+                                            json={"sender": sender, "message": rasa_text(kind, value)}) as response:
+                        items = await response.json(content_type=None)
+                    result.samples.append(TurnSample(index, turn, "button" if kind == "button" else "question",
+                                                     1000 * (time.perf_counter() - sent),
+                                                     rest_signature(items) == expected))
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                result.errors.append(f"conversation {i}: {exc!r}")
 
-        started = time.perf_counter()
-        await asyncio.gather(*[worker() for _ in range(concurrency)])
-        result.wall_s = time.perf_counter() - started
+        result.wall_s = await run_with_workers(conversations, concurrency, conversation)
         return result
 
     async def end_to_end(self, hub_url: str, rasa_url: str) -> dict[str, Any]:
@@ -716,13 +707,7 @@ class Bench:
             for email in emails:
                 agent_session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
                                                       connector=aiohttp.TCPConnector(limit=0))
-                async with agent_session.post(f"{hub_url}/api/agent/login",
-                                              json={"email": email, "password": password}) as response:
-                    if response.status != 200:
-                        raise SystemExit(
-                            f"the bench's agent could not sign in at {hub_url} ({response.status}): it was created in "
-                            f"DATABASE_URL={agent_env.get('DATABASE_URL') or 'the default var/hub.sqlite3'}; run "
-                            "the bench with the running stack's environment (its .env)")
+                await sign_in_agent(agent_session, hub_url, email, password, agent_env, "bench")
                 ws = await agent_session.ws_connect(f"{hub_url}/api/agent/ws", origin=hub_url)
                 readers.append(asyncio.create_task(drain(ws)))
                 agent_sessions.append(agent_session)
@@ -895,70 +880,57 @@ class Bench:
         args = self.args
         out: dict[str, Any] = {"run_id": self.run_id, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                                "machine": machine(), "args": {k: v for k, v in vars(args).items()}}
-        workdir = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / "var" / "bench"))
-        stack: Stack | None = None
-        ok = False
-        try:
-            if args.hub_url:
-                hub_url, rasa_url = args.hub_url.rstrip("/"), args.rasa_url.rstrip("/")
-                for name, url in (("hub", f"{hub_url}/health"), ("Rasa", f"{rasa_url}/")):
-                    if not answers(url):
-                        raise SystemExit(f"no {name} answers at {url}: start the stack with `make run`, "
-                                         "or leave out --hub-url to let the bench start its own")
-                actions_url = args.actions_url
-                hub_pid = args.hub_pid or pid_listening_on(int(hub_url.rsplit(":", 1)[1]))
-                tracker_db = Path(args.rasa_tracker_db) if args.rasa_tracker_db else None
-                agent_env = dict(os.environ)
-            else:
-                say(f"starting the stack (Rasa server, action server, hub) in {workdir}…")
-                started = time.perf_counter()
-                stack = Stack(workdir / "stack").start()
-                say(f"  up in {time.perf_counter() - started:.0f} s")
-                hub_url, rasa_url = stack.hub_url, stack.rasa_url
-                actions_url = f"http://127.0.0.1:{stack.actions_port}/webhook"
-                hub_pid = stack.processes["hub"].pid
-                tracker_db = stack.workdir / "rasa-tracker.sqlite3"
-                agent_env = stack.env()
-            e2e = await self.end_to_end(hub_url, rasa_url)
-            took("end to end")
-            anatomy = await self.anatomy(e2e, actions_url, tracker_db, ROOT / "var" / "kb-index")
-            took("anatomy")
-            out["end_to_end"] = {"levels": [{k: v for k, v in level.items() if not k.startswith("_")}
-                                            for level in e2e["levels"]]}
-            out["anatomy"] = anatomy
+        with scratch_workdir(ROOT / "var" / "bench", "bench-", args.keep) as workdir:
+            stack: Stack | None = None
+            try:
+                if args.hub_url:
+                    hub_url, rasa_url = args.hub_url.rstrip("/"), args.rasa_url.rstrip("/")
+                    require_running({"hub": f"{hub_url}/health", "Rasa": f"{rasa_url}/"}, "bench")
+                    actions_url = args.actions_url
+                    hub_pid = args.hub_pid or pid_listening_on(int(hub_url.rsplit(":", 1)[1]))
+                    tracker_db = Path(args.rasa_tracker_db) if args.rasa_tracker_db else None
+                    agent_env = dict(os.environ)
+                else:
+                    stack = start_stack(workdir, say)
+                    hub_url, rasa_url = stack.hub_url, stack.rasa_url
+                    actions_url = f"http://127.0.0.1:{stack.actions_port}/webhook"
+                    hub_pid = stack.processes["hub"].pid
+                    tracker_db = stack.workdir / "rasa-tracker.sqlite3"
+                    agent_env = stack.env()
+                e2e = await self.end_to_end(hub_url, rasa_url)
+                took("end to end")
+                anatomy = await self.anatomy(e2e, actions_url, tracker_db, ROOT / "var" / "kb-index")
+                took("anatomy")
+                out["end_to_end"] = {"levels": [{k: v for k, v in level.items() if not k.startswith("_")}
+                                                for level in e2e["levels"]]}
+                out["anatomy"] = anatomy
 
-            # Hub capacity. Own stack: seed the relay's queue straight into the hub's SQLite file
-            # while the hub is stopped, then start a fresh hub process (a clean RSS baseline).
-            if stack is not None:
-                stack.stop_hub()
-                tokens = await seed_queue(stack.workdir / "hub.sqlite3", args.relay)
-                stack.restart_hub()
-                hub_pid = stack.processes["hub"].pid
-                out["idle"] = await self.idle_connections(hub_url, hub_pid, args.idle)
-            else:
-                out["idle"] = await self.idle_connections(hub_url, hub_pid, args.idle)
-                tokens = await self.seed_queue_through_bot(hub_url, args.relay)
-            took("idle connections")
-            out["relay"] = await self.relay(hub_url, tokens, agent_env, args.agents, args.relay_rounds, args.relay_rate)
-            took("relay")
+                # Hub capacity. Own stack: seed the relay's queue straight into the hub's SQLite file
+                # while the hub is stopped, then start a fresh hub process (a clean RSS baseline).
+                if stack is not None:
+                    stack.stop_hub()
+                    tokens = await seed_queue(stack.workdir / "hub.sqlite3", args.relay)
+                    stack.restart_hub()
+                    hub_pid = stack.processes["hub"].pid
+                    out["idle"] = await self.idle_connections(hub_url, hub_pid, args.idle)
+                else:
+                    out["idle"] = await self.idle_connections(hub_url, hub_pid, args.idle)
+                    tokens = await self.seed_queue_through_bot(hub_url, args.relay)
+                took("idle connections")
+                out["relay"] = await self.relay(hub_url, tokens, agent_env, args.agents, args.relay_rounds, args.relay_rate)
+                took("relay")
 
-            if stack is not None:
-                stack.stop()
-                stack = None
-            if args.skip_scale_out:
-                say("\n(scale-out part skipped)")
-            else:
-                out["scale_out"] = await self.scale_out(workdir / "scale-out")
-                took("scale-out")
-            ok = True
-        finally:
-            if stack is not None:
-                stack.stop()
-            if args.keep or (not ok and any(workdir.iterdir())):
-                if not ok:
-                    print(f"(the stack's logs are in {workdir})", file=sys.stderr)
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
+                if stack is not None:
+                    stack.stop()
+                    stack = None
+                if args.skip_scale_out:
+                    say("\n(scale-out part skipped)")
+                else:
+                    out["scale_out"] = await self.scale_out(workdir / "scale-out")
+                    took("scale-out")
+            finally:
+                if stack is not None:
+                    stack.stop()
         out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         return out
 
@@ -999,19 +971,24 @@ def load_searcher(index_dir: Path) -> Any:
     return searcher
 
 
+async def run_with_workers(count: int, concurrency: int, handle: Callable[[int], Awaitable[None]]) -> float:
+    """`handle(0)` … `handle(count - 1)` on `concurrency` workers, each taking the next index as it
+    finishes one (a fixed number of conversations in flight); returns the wall time in seconds."""
+    pending = iter(range(count))
+
+    async def worker() -> None:
+        for i in pending:
+            await handle(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*[worker() for _ in range(concurrency)])
+    return time.perf_counter() - started
+
+
 async def drain(ws: aiohttp.ClientWebSocketResponse) -> None:
     with contextlib.suppress(Exception):
         async for _ in ws:
             pass
-
-
-def create_agent(env: dict[str, str], email: str, name: str, password: str) -> None:
-    """An agent account, created the documented way (supportbot-agent add … --password-env)."""
-    completed = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "supportbot-agent"), "add", email, name, "--password-env", "BENCH_AGENT_PASSWORD"],
-        env={**env, "BENCH_AGENT_PASSWORD": password}, cwd=ROOT, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"supportbot-agent add failed: {completed.stderr or completed.stdout}")
 
 
 async def seed_queue(db_path: Path, count: int) -> list[tuple[str, str]]:

@@ -31,10 +31,7 @@ import json
 import os
 import re
 import secrets
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +48,14 @@ import yaml
 
 from knowledge_base.evaluate import default_data_dir
 from tests.integration.customer import Customer
-from tests.integration.stack import Stack, answers
+from tests.integration.stack import Stack
+from tests.integration.stack_runs import (
+    create_agent,
+    require_running,
+    scratch_workdir,
+    sign_in_agent,
+    start_stack,
+)
 
 SHARED_EVAL = default_data_dir()  # KB_EVAL_DATA_DIR, or ../shared/eval beside the checkout
 BANKING77 = SHARED_EVAL / "banking77" / "train.csv"
@@ -476,12 +480,7 @@ async def handoff_decisions(hub_url: str, agent_env: dict[str, str], limit: int 
     create_agent(agent_env, email, "Eval Agent", password)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session, \
             aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent:
-        async with agent.post(f"{hub_url}/api/agent/login", json={"email": email, "password": password}) as response:
-            if response.status != 200:
-                raise SystemExit(
-                    f"the evaluation's agent could not sign in at {hub_url} ({response.status}): it was created in "
-                    f"DATABASE_URL={agent_env.get('DATABASE_URL') or 'the default var/hub.sqlite3'}; run the "
-                    "evaluation with the running stack's environment (its .env)")
+        await sign_in_agent(agent, hub_url, email, password, agent_env, "evaluation")
         played = await bounded(items, concurrency, lambda item: play(session, hub_url, item), "conversations")
         rows = []
         for item, result in zip(items, played):
@@ -543,51 +542,31 @@ async def handoff_decisions(hub_url: str, agent_env: dict[str, str], limit: int 
     return summary
 
 
-def create_agent(env: dict[str, str], email: str, name: str, password: str) -> None:
-    completed = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "supportbot-agent"), "add", email, name, "--password-env", "EVAL_AGENT_PASSWORD"],
-        env={**env, "EVAL_AGENT_PASSWORD": password}, cwd=ROOT, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"supportbot-agent add failed: {completed.stderr or completed.stdout}")
-
-
 # --- the whole run -------------------------------------------------------------------------------
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(),
                            "args": vars(args)}
-    workdir = Path(tempfile.mkdtemp(prefix="eval-", dir=ROOT / "var" / "eval"))
-    stack: Stack | None = None
-    ok = False
-    try:
-        if args.hub_url:
-            hub_url = args.hub_url.rstrip("/")
-            if not answers(f"{hub_url}/health"):
-                raise SystemExit(f"no hub answers at {hub_url}/health: start the stack with `make run`, "
-                                 "or leave out --hub-url to let the evaluation start its own")
-            agent_env = dict(os.environ)
-        else:
-            say(f"starting the stack (Rasa server, action server, hub) in {workdir}…")
-            started = time.perf_counter()
-            stack = Stack(workdir / "stack").start()
-            say(f"  up in {time.perf_counter() - started:.0f} s")
-            hub_url, agent_env = stack.hub_url, stack.env()
-        if args.limit:
-            out["accuracy"] = await answer_accuracy(hub_url, args.limit, args.concurrency)
-        if args.oos_limit != 0:
-            out["out_of_scope"] = await out_of_scope(hub_url, args.oos_limit, args.concurrency)
-        if args.conversations_limit != 0:
-            out["handoff"] = await handoff_decisions(hub_url, agent_env, args.conversations_limit, args.concurrency)
-        ok = True
-    finally:
-        if stack is not None:
-            stack.stop()
-        if args.keep or (not ok and any(workdir.iterdir())):
-            if not ok:
-                print(f"(the stack's logs are in {workdir})", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with scratch_workdir(ROOT / "var" / "eval", "eval-", args.keep) as workdir:
+        stack: Stack | None = None
+        try:
+            if args.hub_url:
+                hub_url = args.hub_url.rstrip("/")
+                require_running({"hub": f"{hub_url}/health"}, "evaluation")
+                agent_env = dict(os.environ)
+            else:
+                stack = start_stack(workdir, say)
+                hub_url, agent_env = stack.hub_url, stack.env()
+            if args.limit:
+                out["accuracy"] = await answer_accuracy(hub_url, args.limit, args.concurrency)
+            if args.oos_limit != 0:
+                out["out_of_scope"] = await out_of_scope(hub_url, args.oos_limit, args.concurrency)
+            if args.conversations_limit != 0:
+                out["handoff"] = await handoff_decisions(hub_url, agent_env, args.conversations_limit, args.concurrency)
+        finally:
+            if stack is not None:
+                stack.stop()
     out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     return out
 

@@ -27,6 +27,8 @@ import math
 import faiss
 import numpy as np
 
+from knowledge_base import vector_index
+
 #: Clusters scanned per query, as a share of nlist (with a floor). The bench's sweep at 100k
 #: clustered synthetic vectors (nlist 1264): recall@10 0.9965 at nprobe 8, 0.9975 at 16, 0.998 at
 #: 32, FAISS p50 0.13–0.27 ms; 2 % (nprobe 25 there) leaves a margin for real data.
@@ -106,9 +108,9 @@ def new_ivf_index(vectors: np.ndarray, ids: np.ndarray, nlist: int | None = None
 
 
 def new_exact_index(vectors: np.ndarray, ids: np.ndarray) -> faiss.Index:
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
-    if len(ids):
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+    """vector_index's exact index, holding `vectors` under `ids`."""
+    index = vector_index.new_id_index(vectors.shape[1])
+    vector_index.replace_vectors(index, [], list(ids), vectors)
     return index
 
 

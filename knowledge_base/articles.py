@@ -115,24 +115,26 @@ def article_files(articles_dir: Path, as_str: bool = False) -> list[Path] | list
 T = TypeVar("T")
 
 
-def unique_by_id(items: Iterable[T], id_of: Callable[[T], str], path_of: Callable[[T], Path]) -> dict[str, T]:
-    """Items by article id; a second item with the same id raises ArticleError naming both files."""
+def unique_by_id(articles_dir: Path, items: Iterable[T], id_of: Callable[[T], str],
+                 path_of: Callable[[T], Path]) -> dict[str, T]:
+    """Items (parsed from the files under `articles_dir`) by article id. Raises ArticleError for a
+    missing folder, a second item with the same id (naming both files), or no articles at all."""
+    if not articles_dir.is_dir():
+        raise ArticleError(articles_dir, "articles folder does not exist; set KB_ARTICLES_DIR")
     by_id: dict[str, T] = {}
     for item in items:
         article_id = id_of(item)
         if article_id in by_id:
             raise ArticleError(path_of(item), f"duplicate id '{article_id}' (also in {path_of(by_id[article_id])})")
         by_id[article_id] = item
+    if not by_id:
+        raise ArticleError(articles_dir, "holds no *.md articles")
     return by_id
 
 
 def load_articles(articles_dir: Path) -> list[Article]:
     """Load every `*.md` under a folder, sorted by id; raise on the first broken article
     and on duplicate ids (naming both files)."""
-    if not articles_dir.is_dir():
-        raise ArticleError(articles_dir, "articles folder does not exist; set KB_ARTICLES_DIR")
-    by_id = unique_by_id((parse_article(path) for path in article_files(articles_dir)),
+    by_id = unique_by_id(articles_dir, (parse_article(path) for path in article_files(articles_dir)),
                          lambda a: a.id, lambda a: a.path)
-    if not by_id:
-        raise ArticleError(articles_dir, "holds no *.md articles")
     return [by_id[key] for key in sorted(by_id)]

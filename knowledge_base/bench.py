@@ -238,9 +238,7 @@ def bench_reindex(embedder: Any, settings: KBSettings, work: Path, n_articles: i
 def write_synthetic_version(settings: KBSettings, n_passages: int, rng: np.random.Generator,
                             text_rng: random.Random, dimension: int) -> dict[str, Any]:
     """An index version with n_passages passages (4 per article) and one question per 4 passages."""
-    import faiss
-
-    from knowledge_base import index_store
+    from knowledge_base import ann_index, index_store
     from knowledge_base.chunking import stable_id
 
     n_articles = max(1, n_passages // 4)
@@ -266,10 +264,8 @@ def write_synthetic_version(settings: KBSettings, n_passages: int, rng: np.rando
         text = sentence(text_rng, 5, 10) + f" {j}?"
         questions.append({"question_id": stable_id("question", article_id, text), "article_id": article_id,
                           "text": text, "source": "bench"})
-    passage_index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-    passage_index.add_with_ids(passage_vectors, np.array([p["passage_id"] for p in passages], dtype=np.int64))
-    question_index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-    question_index.add_with_ids(question_vectors, np.array([q["question_id"] for q in questions], dtype=np.int64))
+    passage_index = ann_index.new_exact_index(passage_vectors, np.array([p["passage_id"] for p in passages], dtype=np.int64))
+    question_index = ann_index.new_exact_index(question_vectors, np.array([q["question_id"] for q in questions], dtype=np.int64))
     staged = index_store.new_version_dir(settings.index_dir)
     index_store.write_faiss(staged, "passages", passage_index)
     index_store.write_faiss(staged, "questions", question_index)

@@ -82,14 +82,14 @@ def cmd_tune(settings: KBSettings, args: argparse.Namespace) -> int:
     """A new tuned model from today's example questions (articles + question bank), then a full
     rebuild with it; the action server switches to both when the new version is published."""
     from knowledge_base import tuning
-    from knowledge_base.builder import build_index, collect
+    from knowledge_base.builder import build_index
 
     if settings.tune == "off":
         _say("KB_TUNE=off: builds use KB_MODEL_PATH as it is; set KB_TUNE=auto in .env to use a tuned model")
         return 2
-    _, questions = collect(load_articles(settings.articles_dir), settings)
+    questions = tuning.example_questions(settings)
     _say(f"tuning on {len(questions)} example questions ({args.epochs} epoch(s))…")
-    _say(tuning.tune_and_publish(settings, [(q.article_id, q.text) for q in questions], _say, args.epochs).line())
+    _say(tuning.tune_and_publish(settings, questions, _say, args.epochs).line())
     _say(build_index(settings, report=_say).line())
     return 0
 

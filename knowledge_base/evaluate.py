@@ -373,11 +373,7 @@ class QueryRun:
 def ensure_tuned_model(settings: KBSettings, say: Any) -> dict[str, Any]:
     """The tuned model for `settings`' example questions: reused when one was made from exactly
     these questions (var/eval/kb-model), else tuned now (minutes on two cores)."""
-    from knowledge_base.articles import load_articles
-    from knowledge_base.builder import collect
-
-    _, questions = collect(load_articles(settings.articles_dir), settings)
-    pairs = [(q.article_id, q.text) for q in questions]
+    pairs = tuning.example_questions(settings)
     current = tuning.current_tuned_model(settings)
     wanted = tuning.training_fingerprint(settings.model_path, pairs)
     if current is not None and tuning.tuned_fingerprint(current) == wanted:

@@ -24,7 +24,6 @@ import orjson
 
 from knowledge_base.articles import (
     Article,
-    ArticleError,
     article_files,
     parse_article,
     unique_by_id,
@@ -86,14 +85,11 @@ class SourceCache:
     def load(self, articles_dir: Path) -> list[SourceRecord]:
         """Records of every article under `articles_dir`, sorted by id. Raises ArticleError (naming
         the file) for a broken article, a duplicate id or an empty folder, like load_articles."""
-        records = unique_by_id(self._records(articles_dir), lambda r: r.article_id, lambda r: Path(r.meta["path"]))
-        if not records:
-            raise ArticleError(articles_dir, "holds no *.md articles")
+        records = unique_by_id(articles_dir, self._records(articles_dir), lambda r: r.article_id,
+                               lambda r: Path(r.meta["path"]))
         return [records[key] for key in sorted(records)]
 
     def _records(self, articles_dir: Path) -> Iterator[SourceRecord]:
-        if not articles_dir.is_dir():
-            raise ArticleError(articles_dir, "articles folder does not exist; set KB_ARTICLES_DIR")
         for path in article_files(articles_dir, as_str=True):
             key = file_key(path)
             cached = self._previous.get(path)

@@ -107,6 +107,16 @@ def should_tune_before_build(settings: KBSettings, question_count: int) -> bool:
     return model_for_build(settings) == settings.model_path
 
 
+def example_questions(settings: KBSettings) -> list[tuple[str, str]]:
+    """(article id, question) of every example question a build indexes: the articles' front
+    matter and the question bank (KB_EXTRA_QUESTIONS). What `kb tune` and `make eval-kb` tune on."""
+    from knowledge_base.articles import load_articles
+    from knowledge_base.builder import collect  # builder imports this module
+
+    _, questions = collect(load_articles(settings.articles_dir), settings)
+    return [(q.article_id, q.text) for q in questions]
+
+
 def training_fingerprint(base_model: Path, questions: Sequence[tuple[str, str]], epochs: int = EPOCHS) -> str:
     digest = hashlib.sha1(f"{base_model}|{epochs}|{BATCH_SIZE}|{LEARNING_RATE}|{SEED}".encode())
     for article_id, text in sorted(set(questions)):

@@ -7,8 +7,7 @@ import dataclasses
 import json
 
 from knowledge_base import index_store, tuning
-from knowledge_base.articles import load_articles
-from knowledge_base.builder import build_index, collect
+from knowledge_base.builder import build_index
 from knowledge_base.search import Searcher
 from knowledge_base.settings import KBSettings
 
@@ -35,8 +34,7 @@ def test_tuned_model_is_used_by_the_build_and_by_the_searcher(kb_settings: KBSet
     searcher = Searcher(settings, embedder)
     assert searcher.search("When will my card arrive?").best.article_id == "card-delivery"
 
-    _, questions = collect(load_articles(settings.articles_dir), settings)
-    report = tuning.tune_and_publish(settings, [(q.article_id, q.text) for q in questions])
+    report = tuning.tune_and_publish(settings, tuning.example_questions(settings))
     assert report.steps == 1 and report.questions == 8
     tuned = tuning.current_tuned_model(settings)
     assert tuned is not None and tuned.name == "m000001" and json.loads((tuned / "tuning.json").read_text())["fingerprint"]

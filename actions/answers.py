@@ -6,15 +6,17 @@ import logging
 import re
 from typing import Any
 
-from knowledge_base.search import Hit, SearchResult, Tier
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import kb_service
+from actions.acts import is_frustrated
 from actions.conversation import handoff_events, latest_intent, latest_text
+from actions.followup import in_context, is_short, previous_question, refers_back, words
 from actions.sentiment import compound_score
+from knowledge_base.search import TIER_RANK, Hit, SearchResult, Tier
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,8 @@ FEEDBACK_BUTTONS = [
 ]
 PERSON_BUTTON = {"title": "Talk to a person", "payload": "/request_human"}
 MAX_ANSWER_CHARS = 700
+#: "no", "not really", "yes thanks": a reply this short with nothing to rate gets "anything else?"
+MAX_BARE_FEEDBACK_WORDS = 3
 
 
 def trim_passage(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
@@ -71,6 +75,26 @@ def kb_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker, error: Ex
     return handoff_events(tracker, "kb_unavailable", issue=issue)
 
 
+def reaches(tier: Tier, lowest: str) -> bool:
+    """Whether `tier` is `lowest` ("answer" or "suggest") or better."""
+    return TIER_RANK[tier] >= TIER_RANK[Tier(lowest)]
+
+
+async def search_with_context(text: str, previous: str | None) -> tuple[str, SearchResult]:
+    """Search `text`, or `text` in the context of the previous question when it is a follow-up
+    (actions/followup.py): always when its wording refers back ("and express?", "can I cancel
+    it?"); for another short message only when it finds no confident answer alone and the
+    context finds at least as good a one. Returns the query to remember and the result."""
+    if previous and refers_back(text):
+        return in_context(previous, text), await kb_service.search_in_context(previous, text, k=3)
+    alone = await kb_service.search(text, k=3)
+    if previous and alone.tier != Tier.ANSWER and is_short(text):
+        together = await kb_service.search_in_context(previous, text, k=3)
+        if TIER_RANK[together.tier] >= TIER_RANK[alone.tier]:
+            return in_context(previous, text), together
+    return text, alone
+
+
 class ActionAnswerFromKB(Action):
     """Answer the latest message from the help center: answer / suggest / none."""
 
@@ -79,31 +103,41 @@ class ActionAnswerFromKB(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         config = kb_service.settings()
-        query = latest_text(tracker)
+        text = latest_text(tracker)
         try:
-            result = await kb_service.search(query, k=3)
+            query, result = await search_with_context(text, previous_question(tracker))
         except kb_service.KnowledgeBaseUnavailable as exc:
-            return [SlotSet("kb_last_query", query[:300])] + kb_unavailable(dispatcher, tracker, exc, issue=query)
-        log.info("kb tier=%s article=%s score=%.3f", result.tier.value,
-                 result.best.article_id if result.best else "-", result.best.score if result.best else 0)
+            return [SlotSet("kb_last_query", text[:300])] + kb_unavailable(dispatcher, tracker, exc, issue=text)
+        log.info("kb tier=%s article=%s score=%.3f context=%s", result.tier.value,
+                 result.best.article_id if result.best else "-", result.best.score if result.best else 0,
+                 query != text)
         dispatcher.utter_message(json_message=search_outcome(result))
         events: list[dict[str, Any]] = [SlotSet("kb_last_query", query[:300]), SlotSet("kb_last_tier", result.tier.value)]
 
         best = result.best
-        if best is not None and best.needs_person and result.tier != Tier.NONE:
-            # A security matter: the safety step first, then a person with high priority.
+        if best is not None and best.needs_person and reaches(result.tier, config.security_min_tier):
+            # The winning article is a security matter (needs_person): the safety step first, then
+            # a person with high priority. Only the winner counts, never a runner-up, and never a
+            # search with no usable match (README, "Answers and handoffs", for the figures).
             dispatcher.utter_message(text=trim_passage(best.lead or best.passage))
             dispatcher.utter_message(json_message=citation(best))
             dispatcher.utter_message(text="This needs a person from our security team. I'll connect you now.")
             return events + [SlotSet("kb_last_article", best.article_id),
                              SlotSet("kb_articles_shown", shown(tracker, best.article_id))] + \
-                handoff_events(tracker, "sensitive_topic", issue=query)
+                handoff_events(tracker, "sensitive_topic", issue=text)
 
-        if compound_score(query) <= config.frustration_threshold:
+        if is_frustrated(latest_intent(tracker), text, compound_score(text), result.tier, config.frustration_threshold):
             dispatcher.utter_message(text="I'm sorry this has been frustrating. Let me get you to a person.")
             return events + handoff_events(tracker, "frustration")
 
         if result.tier == Tier.ANSWER and best is not None:
+            if query != text:  # a follow-up: quote the winning article's passage closest to it
+                try:
+                    best = await kb_service.passage_for(best.article_id, text) or best
+                except kb_service.KnowledgeBaseUnavailable as exc:
+                    return events + kb_unavailable(dispatcher, tracker, exc, issue=query)
+            if latest_intent(tracker) == "frustration":
+                dispatcher.utter_message(text="I'm sorry about the trouble. Here's what should sort it out:")
             return events + self._answer(dispatcher, tracker, best)
         if result.tier == Tier.SUGGEST:
             return events + self._suggest(dispatcher, tracker, result)
@@ -137,7 +171,15 @@ class ActionAnswerFromKB(Action):
         if turns >= config.low_confidence_limit:
             dispatcher.utter_message(text="I'm still not finding an answer, so I'll pass you to a person who can help.")
             return [SlotSet("low_confidence_turns", 0)] + handoff_events(tracker, "low_confidence")
-        if (tracker.latest_message.get("intent") or {}).get("name") == "out_of_scope":
+        if latest_intent(tracker) == "frustration":
+            # NLU heard frustration that the wording does not back (actions/acts.py): offer a person
+            # rather than send one unasked; the turn counts toward a low-confidence handoff.
+            dispatcher.utter_message(
+                text="I'm sorry I haven't been more help. Tell me a bit more about what's wrong, "
+                "or I can pass you to a person.",
+                buttons=[PERSON_BUTTON],
+            )
+        elif latest_intent(tracker) == "out_of_scope":
             # NLU called it off-topic and the help center agrees: say what the bot is for. It still
             # counts as a turn without an answer, so a customer stuck in vague or off-topic
             # messages reaches a person after HANDOFF_LOW_CONFIDENCE_TURNS of them.
@@ -174,6 +216,10 @@ class ActionRecordFeedback(Action):
         article = tracker.get_slot("kb_last_article")
         helpful = latest_intent(tracker) in ("feedback_helpful", "affirm")
         if not article:
+            if len(words(latest_text(tracker))) > MAX_BARE_FEEDBACK_WORDS:
+                # Nothing was offered to be helpful or not: a sentence NLU took for feedback
+                # ("my partner says there's a problem") is a question for the help center.
+                return await ActionAnswerFromKB().run(dispatcher, tracker, domain)
             dispatcher.utter_message(response="utter_anything_else")
             return [SlotSet("handoff_pending", False)]
         feedback = list(tracker.get_slot("kb_feedback") or []) + [{"article": article, "helpful": helpful}]

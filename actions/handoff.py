@@ -5,64 +5,59 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from knowledge_base.search import Tier
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import kb_service
-from actions.answers import citation, trim_passage
+from actions.acts import anger_words, asks_for_a_person, is_a_complaint
+from actions.answers import ActionAnswerFromKB
 from actions.conversation import HANDOFF_SLOTS, handoff_events, latest_intent, latest_text
-from actions.handoff_reasons import INTENT_REASONS, reason
+from actions.handoff_reasons import reason
 from actions.summary import build_summary
 
 log = logging.getLogger(__name__)
 
 HANDOFF_PAYLOAD_VERSION = 1
-GENERIC_SAFETY_STEP = (
-    "First, to keep your money safe: freeze your card now in the app (Cards > your card > Freeze). "
-    "You can unfreeze it any time."
-)
 OPENERS = {
     "customer_request": "Sure, I'll connect you with a person.",
     "frustration": "I'm sorry this has been frustrating. I'll get you to a person.",
     "complaint": "I'm sorry to hear that. I'll pass your complaint to a person.",
-    "sensitive_topic": "This needs a person from our security team, and I'll connect you now.",
 }
 
 
 class ActionStartHandoff(Action):
-    """The customer asked for a person, is frustrated, complains or raises a security matter."""
+    """NLU heard a request for a person or a complaint: hand off when the wording backs it.
+
+    Reason: a complaint when the message says so, frustration when it is angry, else the
+    customer's request. A message with neither a person nor a complaint in it ("none of it looks
+    right to me anymore") is a question: the help center answers it (actions/acts.py).
+    """
 
     def name(self) -> str:
         return "action_start_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        code = INTENT_REASONS.get(latest_intent(tracker), "customer_request")
-        events: list[dict[str, Any]] = []
-        if code == "sensitive_topic":
-            events += await self._safety_step(dispatcher, tracker)
-        dispatcher.utter_message(text=OPENERS.get(code, OPENERS["customer_request"]))
+        text = latest_text(tracker)
+        code = handoff_reason_of(latest_intent(tracker), text)
+        if code is None:
+            return await ActionAnswerFromKB().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(text=OPENERS[code])
         # Unless they only asked for a person, what they just wrote is the issue in their words.
-        issue = latest_text(tracker) if code != "customer_request" else None
-        return events + handoff_events(tracker, code, issue)
+        issue = text if code != "customer_request" else None
+        return handoff_events(tracker, code, issue)
 
-    async def _safety_step(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
-        """Show the security article's first step (freeze the card…) before the person joins."""
-        try:
-            result = await kb_service.search(latest_text(tracker), k=3)
-        except kb_service.KnowledgeBaseUnavailable:
-            dispatcher.utter_message(text=GENERIC_SAFETY_STEP)
-            return []
-        hit = next((h for h in result.hits if h.needs_person), None)
-        if hit is None or result.tier == Tier.NONE:
-            dispatcher.utter_message(text=GENERIC_SAFETY_STEP)
-            return []
-        dispatcher.utter_message(text=trim_passage(hit.lead or hit.passage))
-        dispatcher.utter_message(json_message=citation(hit))
-        shown = list(tracker.get_slot("kb_articles_shown") or []) + [hit.article_id]
-        return [SlotSet("kb_articles_shown", shown)]
+
+def handoff_reason_of(intent: str, text: str) -> str | None:
+    """The reason code for a request_human or complain message, or None when its words show
+    neither (a typed '/handoff' command, which is never an intent, counts as asking)."""
+    if text.startswith("/") or intent not in ("request_human", "complain"):
+        return "customer_request"
+    if is_a_complaint(text):
+        return "complaint"
+    if not asks_for_a_person(text):
+        return None
+    return "frustration" if anger_words(text) else "customer_request"
 
 
 class ActionHandoff(Action):

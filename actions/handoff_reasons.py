@@ -28,13 +28,5 @@ REASONS: dict[str, HandoffReason] = {
     )
 }
 
-INTENT_REASONS = {
-    "request_human": "customer_request",
-    "frustration": "frustration",
-    "complain": "complaint",
-    "sensitive_topic": "sensitive_topic",
-}
-
-
 def reason(code: str) -> HandoffReason:
     return REASONS.get(code, HandoffReason(code, "normal", code.replace("_", " ").capitalize()))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from knowledge_base.search import Searcher, SearchResult
-
 from actions.settings import ActionSettings
+from knowledge_base.search import Hit, Searcher, SearchResult
 
 
 class KnowledgeBaseUnavailable(RuntimeError):
@@ -52,4 +51,22 @@ async def search(query: str, k: int = 3) -> SearchResult:
         searcher = await asyncio.to_thread(get_searcher)
         return await asyncio.to_thread(searcher.search, query, k)
     except Exception as exc:  # the model, the index files, FAISS: all mean "no KB now"
+        raise KnowledgeBaseUnavailable(str(exc)) from exc
+
+
+async def passage_for(article_id: str, text: str) -> Hit | None:
+    """`Searcher.passage_for` off the event loop; any failure becomes KnowledgeBaseUnavailable."""
+    try:
+        searcher = await asyncio.to_thread(get_searcher)
+        return await asyncio.to_thread(searcher.passage_for, article_id, text)
+    except Exception as exc:  # as in search(): any failure means "no KB now"
+        raise KnowledgeBaseUnavailable(str(exc)) from exc
+
+
+async def search_in_context(previous: str, text: str, k: int = 3) -> SearchResult:
+    """`Searcher.search_in_context` off the event loop; any failure becomes KnowledgeBaseUnavailable."""
+    try:
+        searcher = await asyncio.to_thread(get_searcher)
+        return await asyncio.to_thread(searcher.search_in_context, previous, text, k)
+    except Exception as exc:  # as in search(): any failure means "no KB now"
         raise KnowledgeBaseUnavailable(str(exc)) from exc

@@ -4,7 +4,7 @@
 
 What it does
 ------------
-- Splits /work/shared/eval/banking77/train.csv (10,003 questions) deterministically by
+- Splits data/eval/banking77/train.csv (10,003 questions) deterministically by
   sha1(text) mod 10: < 7 → "feed" (7,040), else held out (2,963). The feed part is written to
   data/questions/banking77_feed.jsonl (topic → article via data/eval/banking77_topics.json),
   the question bank that KB_EXTRA_QUESTIONS can point the builder at. Held-out questions are
@@ -247,7 +247,7 @@ def choose_thresholds(sweep: Sequence[dict[str, float]], answer_budget: float = 
 
 def default_data_dir() -> Path:
     raw = read_environment().get("KB_EVAL_DATA_DIR", "")
-    return Path(raw) if raw else PROJECT_ROOT.parent / "shared" / "eval"
+    return Path(raw) if raw else PROJECT_ROOT / "data" / "eval"
 
 
 def load_banking77(path: Path) -> list[LabelledQuestion]:
@@ -607,7 +607,7 @@ def print_report(results: dict[str, Any]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m knowledge_base.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=None,
-                        help="folder with banking77/ and clinc150/ (default: KB_EVAL_DATA_DIR or ../shared/eval)")
+                        help="folder with banking77/ and clinc150/ (default: KB_EVAL_DATA_DIR or data/eval)")
     parser.add_argument("--topics", type=Path, default=DEFAULT_TOPICS, help="BANKING77 topic → article map")
     parser.add_argument("--bank", type=Path, default=DEFAULT_BANK, help="where to write the feed question bank")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="figures as JSON")

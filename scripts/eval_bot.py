@@ -1,22 +1,27 @@
 #!/usr/bin/env python
 """`make eval`: how well the running bot answers and hands off, measured through the hub.
 
-1. Answer accuracy: held-out BANKING77 questions (../shared/eval/banking77/train.csv, the same
+1. Answer accuracy: held-out BANKING77 questions (data/eval/banking77/train.csv, the same
    split as knowledge_base.evaluate), each the first message of a new conversation. Right when the
    bot's first reply cites the article data/eval/banking77_topics.json maps the topic to, or hands
    off where the mapping says the topic needs a person.
-2. Out of scope: ../shared/eval/clinc150/oos_dev.json; the share that got an article as an answer.
+2. Out of scope: data/eval/clinc150/oos_dev.json; the share that got an article as an answer.
 3. Handoff decisions: the scripted conversations in data/eval/handoff_conversations.jsonl;
    precision and recall of handoff, and the share with the right reason code (read from the
    agent API, signed in as an agent made with `supportbot-agent add`).
 4. Summary check: each handed-off conversation's summary carries every collected detail and the
    customer's issue.
+5. Dialogue acts: the held-out part of data/eval/dialogue_acts.jsonl (asking for a person,
+   frustration, complaints, and emotional-sounding routine questions): recall with the right
+   reason, and questions handed off (false alarms).
+6. Follow-ups: data/eval/followup_conversations.jsonl; the share whose follow-up cites the right
+   article ("How long does delivery take?" then "and express?").
 
 It starts its own stack (tests/integration/stack.py) unless --hub-url names a running one.
 Prints tables; writes JSON to var/eval/.
 
     .venv/bin/python scripts/eval_bot.py                  # the full run (about 5 minutes)
-    .venv/bin/python scripts/eval_bot.py --limit 20 --oos-limit 10 --conversations-limit 6
+    .venv/bin/python scripts/eval_bot.py --limit 20 --oos-limit 10 --conversations-limit 6 --acts-limit 10 --followups-limit 5
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ import aiohttp
 import yaml
 
 from knowledge_base.evaluate import default_data_dir
+from scripts.nlu_examples import is_training_act
 from tests.integration.customer import Customer
 from tests.integration.stack import Stack
 from tests.integration.stack_runs import (
@@ -57,11 +63,15 @@ from tests.integration.stack_runs import (
     start_stack,
 )
 
-SHARED_EVAL = default_data_dir()  # KB_EVAL_DATA_DIR, or ../shared/eval beside the checkout
+SHARED_EVAL = default_data_dir()  # KB_EVAL_DATA_DIR, or data/eval in the project
 BANKING77 = SHARED_EVAL / "banking77" / "train.csv"
 OOS = SHARED_EVAL / "clinc150" / "oos_dev.json"
 TOPICS = ROOT / "data" / "eval" / "banking77_topics.json"
 CONVERSATIONS = ROOT / "data" / "eval" / "handoff_conversations.jsonl"
+DIALOGUE_ACTS = ROOT / "data" / "eval" / "dialogue_acts.jsonl"
+FOLLOWUPS = ROOT / "data" / "eval" / "followup_conversations.jsonl"
+#: dialogue_acts.jsonl act → the reason code its handoff must carry (questions must not hand off)
+ACT_REASONS = {"request_human": "customer_request", "frustration": "frustration", "complaint": "complaint"}
 QUIET_SECONDS = 0.6
 REPLY_TIMEOUT_SECONDS = 45.0
 REASONS = ("customer_request", "low_confidence", "answer_rejected", "frustration", "complaint", "sensitive_topic")
@@ -266,11 +276,23 @@ async def bounded(items: list[Any], concurrency: int, work: Any, label: str) -> 
 # --- 1. answer accuracy --------------------------------------------------------------------------
 
 
+def search_alone(texts: list[str]) -> list[tuple[str | None, bool]]:
+    """The knowledge base's own pick for each text, with no bot around it: (top article, whether it
+    needs a person). The same index and settings the stack's action server serves."""
+    from knowledge_base.search import Searcher
+    from knowledge_base.settings import KBSettings
+
+    searcher = Searcher(KBSettings.from_env())
+    results = searcher.search_many(texts, k=1)
+    return [(r.best.article_id, r.best.needs_person) if r.best else (None, False) for r in results]
+
+
 async def answer_accuracy(hub_url: str, limit: int, concurrency: int) -> dict[str, Any]:
     topics = json.loads(TOPICS.read_text())
     sample, rule_name, held = accuracy_sample(limit)
     say(f"\n## Answer accuracy: {len(sample)} held-out BANKING77 questions through the bot")
     say(f"  held-out split: {rule_name}; {held} held-out questions, sample spread over {len({t for t, _ in sample})} topics")
+    alone = dict(zip([text for _, text in sample], await asyncio.to_thread(search_alone, [t for _, t in sample]), strict=True))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         async def ask(item: tuple[str, str]) -> dict[str, Any]:
             topic, text = item
@@ -280,7 +302,9 @@ async def answer_accuracy(hub_url: str, limit: int, concurrency: int) -> dict[st
                 right = outcome.kind == "handoff"
             else:
                 right = bool(outcome.cited) and outcome.cited[0] == mapping["article"] and outcome.kind != "handoff"
-            return {"topic": topic, "text": text, "expected": mapping["article"], "needs_person": mapping["needs_person"],
+            top, top_needs_person = alone[text]
+            search_right = top_needs_person if mapping["needs_person"] else top == mapping["article"]
+            return {"search_top": top, "search_right": search_right, "topic": topic, "text": text, "expected": mapping["article"], "needs_person": mapping["needs_person"],
                     "kind": outcome.kind, "cited": outcome.cited, "right": right,
                     "answered_right": outcome.kind == "answer" and outcome.cited[:1] == [mapping["article"]],
                     "cited_anywhere": mapping["article"] in outcome.cited, "conversation_id": conversation_id,
@@ -302,7 +326,12 @@ async def answer_accuracy(hub_url: str, limit: int, concurrency: int) -> dict[st
                            "needs_person": items[0]["needs_person"], "instead": wrong.most_common(2)})
     topic_rows.sort(key=lambda t: (t["accuracy"], -t["n"], t["topic"]))
     wrong_handoffs = collections.Counter(r["handoff_opener"] for r in rows if r["kind"] == "handoff" and not r["needs_person"])
+    routine = [r for r in rows if not r["needs_person"]]
+    search_right = sum(r["search_right"] for r in rows)
     summary = {
+        "search_alone_accuracy": search_right / len(rows) if rows else None,
+        "gap_to_search_points": 100 * (search_right - right) / len(rows) if rows else None,
+        "routine_handed_off": sum(r["kind"] == "handoff" for r in routine) / len(routine) if routine else None,
         "questions": len(rows), "held_out_rule": rule_name, "held_out_questions": held,
         "handoffs_where_no_person_was_needed": dict(wrong_handoffs),
         "accuracy": right / len(rows) if rows else None,
@@ -315,6 +344,11 @@ async def answer_accuracy(hub_url: str, limit: int, concurrency: int) -> dict[st
     }
     say(table(["measure", "value"], [
         ["right (first cited article is the topic's, or a handoff where it needs a person)", share(right, len(rows))],
+        ["  the search alone on the same questions (top article, or a needs-a-person article)",
+         share(search_right, len(rows))],
+        ["  gap, bot vs search alone (aim ≤ 1 point)", f"{summary['gap_to_search_points']:.1f} points" if rows else "–"],
+        ["  routine questions handed off (aim ≤ 1 %)",
+         share(sum(r["kind"] == "handoff" for r in routine), len(routine))],
         ["  answered directly with the right article", share(sum(r["answered_right"] for r in rows), len(rows))],
         ["  right article cited anywhere in the reply (incl. suggestions)",
          share(sum(r["cited_anywhere"] for r in rows), len(rows))],
@@ -542,6 +576,89 @@ async def handoff_decisions(hub_url: str, agent_env: dict[str, str], limit: int 
     return summary
 
 
+# --- 5. dialogue acts: asking for a person, frustration, complaints, emotional questions ---------
+
+
+async def dialogue_acts(hub_url: str, limit: int | None, concurrency: int) -> dict[str, Any]:
+    """The held-out part of data/eval/dialogue_acts.jsonl (never trained on), each the first message
+    of a new conversation. An act must hand off with its reason; a question must not hand off."""
+    items = [json.loads(line) for line in DIALOGUE_ACTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [item for item in items if not is_training_act(item["text"])]
+    if limit is not None:
+        items = items[:limit]
+    say(f"\n## Dialogue acts: {len(items)} held-out phrasings ({DIALOGUE_ACTS.relative_to(ROOT)}, "
+        "sha1('acts:' + text) mod 10 >= 7)")
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def ask(item: dict[str, Any]) -> dict[str, Any]:
+            outcome, _ = await first_reply(session, hub_url, item["text"])
+            reason = handoff_reason_from_words(outcome.texts) if outcome.kind == "handoff" else None
+            return {**item, "kind": outcome.kind, "cited": outcome.cited, "reason": reason}
+
+        rows = await bounded(items, concurrency, ask, "phrasings")
+    table_rows = []
+    per_act: dict[str, Any] = {}
+    for act in ("request_human", "frustration", "complaint"):
+        group = [r for r in rows if r["act"] == act]
+        caught = sum(r["reason"] == ACT_REASONS[act] for r in group)
+        handed = sum(r["kind"] == "handoff" for r in group)
+        per_act[act] = {"n": len(group), "recall": caught / len(group) if group else None,
+                        "handed_off_any_reason": handed / len(group) if group else None}
+        table_rows.append([act, share(caught, len(group)), share(handed, len(group)), "–"])
+    questions = [r for r in rows if r["act"] == "question"]
+    alarms = [r for r in questions if r["kind"] == "handoff"]
+    answered_right = sum(r["kind"] != "handoff" and r["cited"][:1] == [r["article"]] for r in questions)
+    per_act["question"] = {"n": len(questions), "false_alarms": len(alarms) / len(questions) if questions else None,
+                           "right_article_first": answered_right / len(questions) if questions else None}
+    table_rows.append(["question (emotional or plain)", "–", share(len(alarms), len(questions)),
+                       share(answered_right, len(questions))])
+    say(table(["act", "recall (handed off with its reason)", "handed off (any reason)", "right article first"],
+              table_rows))
+    for r in [r for r in rows if (r["act"] == "question") == (r["kind"] == "handoff")
+              or (r["act"] != "question" and r["reason"] != ACT_REASONS[r["act"]])][:12]:
+        say(f"  ✗ {r['act']}: {r['text'][:90]!r} → {r['reason'] or r['kind']}")
+    return {"phrasings": len(rows), "per_act": per_act, "rows": rows}
+
+
+# --- 6. follow-up questions ----------------------------------------------------------------------
+
+
+async def follow_ups(hub_url: str, limit: int | None, concurrency: int) -> dict[str, Any]:
+    """data/eval/followup_conversations.jsonl: a question, then a follow-up. Right when the
+    follow-up's reply cites the expected article first and does not hand off."""
+    items = [json.loads(line) for line in FOLLOWUPS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if limit is not None:
+        items = items[:limit]
+    say(f"\n## Follow-up questions: {len(items)} two-turn conversations ({FOLLOWUPS.relative_to(ROOT)})")
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def play_pair(item: dict[str, Any]) -> dict[str, Any]:
+            customer = Customer(session, hub_url)
+            await customer.start()
+            try:
+                first = classify(await reply(customer, await customer.say(item["turns"][0])))
+                second = classify(await reply(customer, await customer.say(item["turns"][1])))
+            finally:
+                await customer.close()
+            expected_first, expected_second = item["articles"]
+            return {**item, "first_cited": first.cited, "second_kind": second.kind, "second_cited": second.cited,
+                    "first_right": first.kind != "handoff" and first.cited[:1] == [expected_first],
+                    "right": second.kind != "handoff" and second.cited[:1] == [expected_second]}
+
+        rows = await bounded(items, concurrency, play_pair, "conversations")
+    kinds = sorted({r["kind"] for r in rows})
+    by_kind = {kind: [r for r in rows if r["kind"] == kind] for kind in kinds}
+    right = sum(r["right"] for r in rows)
+    say(table(["conversations", "follow-up right (cites the expected article first)", "first question right"],
+              [[f"all ({len(rows)})", share(right, len(rows)), share(sum(r["first_right"] for r in rows), len(rows))]]
+              + [[f"{kind} ({len(group)})", share(sum(r["right"] for r in group), len(group)),
+                  share(sum(r["first_right"] for r in group), len(group))] for kind, group in by_kind.items()]))
+    for r in [r for r in rows if not r["right"]][:10]:
+        say(f"  ✗ {r['id']} ({r['kind']}): {r['turns'][1]!r} expected {r['articles'][1]}, "
+            f"got {r['second_kind']} {r['second_cited'][:2]}")
+    return {"conversations": len(rows), "follow_up_right": right / len(rows) if rows else None,
+            "by_kind": {kind: sum(r["right"] for r in group) / len(group) for kind, group in by_kind.items()},
+            "rows": rows}
+
+
 # --- the whole run -------------------------------------------------------------------------------
 
 
@@ -564,6 +681,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 out["out_of_scope"] = await out_of_scope(hub_url, args.oos_limit, args.concurrency)
             if args.conversations_limit != 0:
                 out["handoff"] = await handoff_decisions(hub_url, agent_env, args.conversations_limit, args.concurrency)
+            if args.acts_limit != 0:
+                out["dialogue_acts"] = await dialogue_acts(hub_url, args.acts_limit, args.concurrency)
+            if args.followups_limit != 0:
+                out["follow_ups"] = await follow_ups(hub_url, args.followups_limit, args.concurrency)
         finally:
             if stack is not None:
                 stack.stop()
@@ -579,6 +700,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--oos-limit", type=int, default=None, help="out-of-scope queries (default all 200; 0 skips)")
     parser.add_argument("--conversations-limit", type=int, default=None,
                         help="scripted handoff conversations (default all; 0 skips)")
+    parser.add_argument("--acts-limit", type=int, default=None,
+                        help="held-out dialogue-act phrasings (default all; 0 skips)")
+    parser.add_argument("--followups-limit", type=int, default=None,
+                        help="follow-up conversations (default all; 0 skips)")
     parser.add_argument("--concurrency", type=int, default=6, help="conversations at a time (default 6)")
     parser.add_argument("--keep", action="store_true", help="keep the stack's folder (logs, SQLite files) under var/eval/")
     parser.add_argument("--out", default=str(ROOT / "var" / "eval"), help="folder for the JSON (default var/eval)")

@@ -50,7 +50,8 @@ def test_bench_quick_against_the_running_stack(stack, tmp_path: Path) -> None:
 
 def test_eval_tiny_against_the_running_stack(stack, tmp_path: Path) -> None:
     completed = run_script(stack, "scripts/eval_bot.py", "--hub-url", stack.hub_url, "--limit", "6",
-                           "--oos-limit", "4", "--conversations-limit", "3", "--out", str(tmp_path))
+                           "--oos-limit", "4", "--conversations-limit", "3", "--acts-limit", "4",
+                           "--followups-limit", "2", "--out", str(tmp_path))
     assert "## Answer accuracy" in completed.stdout and "## Summary check" in completed.stdout
     result = json.loads((tmp_path / "bot-latest.json").read_text())
     assert result["accuracy"]["questions"] == 6 and 0 <= result["accuracy"]["accuracy"] <= 1
@@ -61,3 +62,23 @@ def test_eval_tiny_against_the_running_stack(stack, tmp_path: Path) -> None:
     # customer_request, read back through the agent API.
     assert [row["reason"] for row in handoff["rows"]] == ["customer_request"] * 3
     assert handoff["summaries_checked"] == 3
+    assert 0 <= result["accuracy"]["search_alone_accuracy"] <= 1
+    assert result["dialogue_acts"]["phrasings"] == 4
+    assert result["follow_ups"]["conversations"] == 2 and 0 <= result["follow_ups"]["follow_up_right"] <= 1
+
+
+def test_eval_runs_in_a_clone_with_nothing_beside_it(stack, tmp_path: Path) -> None:
+    """Everything `make eval` reads lives in the repository: a clone in an empty folder (no
+    ../shared beside it) evaluates the running stack with its own files."""
+    clone = tmp_path / "alone" / "repo"
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", f"file://{ROOT}", str(clone)], check=True,
+                   capture_output=True, timeout=120)
+    assert sorted(p.name for p in clone.parent.iterdir()) == ["repo"]
+    completed = subprocess.run(
+        [sys.executable, "scripts/eval_bot.py", "--hub-url", stack.hub_url, "--limit", "3", "--oos-limit", "2",
+         "--conversations-limit", "0", "--acts-limit", "2", "--followups-limit", "1", "--out", str(tmp_path / "out")],
+        cwd=clone, env={k: v for k, v in stack.env().items() if k != "KB_EVAL_DATA_DIR"},
+        capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    result = json.loads((tmp_path / "out" / "bot-latest.json").read_text())
+    assert result["accuracy"]["questions"] == 3 and result["out_of_scope"]["queries"] == 2

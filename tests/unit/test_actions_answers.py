@@ -510,3 +510,112 @@ async def test_feedback_with_no_article_shown_asks_for_anything_else(kb: KBSetti
     events, messages = await run_feedback(make_tracker(text, intent=intent))
     assert messages == [message(response="utter_anything_else")]
     assert events == [SlotSet("handoff_pending", False)]
+
+
+# --- follow-up questions, frustration and security decided with the search -----------------------
+
+
+def after_a_question(question: str, article_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """History and slots of a conversation whose previous turn was `question`, answered from the
+    help center with `article_id`."""
+    history = [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": question, "parse_data": {"intent": {"name": "ask_question"}}},
+        {"event": "action", "name": "action_answer_from_kb"},
+        {"event": "bot", "text": "…"},
+    ]
+    slots = {"kb_last_query": question, "kb_last_tier": "answer", "kb_last_article": article_id,
+             "kb_articles_shown": [article_id]}
+    return history, slots
+
+
+async def test_an_elliptical_follow_up_is_searched_with_the_question_before_it(kb: KBSettings) -> None:
+    history, slots = after_a_question("How long does card delivery take?", "card-delivery")
+    events, messages = await run_answer(make_tracker("and express?", history=history, slots=slots))
+    assert messages[0] == message("Express delivery costs EUR 15 and arrives in 2 to 3 business days.")
+    assert messages[1]["custom"]["article"]["id"] == "card-delivery"
+    assert events[:2] == [SlotSet("kb_last_query", "How long does card delivery take? and express?"),
+                          SlotSet("kb_last_tier", "answer")]
+
+
+async def test_an_elliptical_follow_up_without_a_recent_question_is_searched_alone(kb: KBSettings) -> None:
+    history, slots = after_a_question("How long does card delivery take?", "card-delivery")
+    history += [{"event": "user", "text": "thanks"}, {"event": "user", "text": "hello"},
+                {"event": "user", "text": "hi again"}]
+    events, _ = await run_answer(make_tracker("and express?", history=history, slots=slots))
+    assert events[0] == SlotSet("kb_last_query", "and express?")
+
+
+async def test_a_complete_question_on_another_topic_ignores_the_previous_one(kb: KBSettings) -> None:
+    history, slots = after_a_question("How long does card delivery take?", "card-delivery")
+    events, messages = await run_answer(make_tracker("What exchange rate do you use?", history=history, slots=slots))
+    assert events[0] == SlotSet("kb_last_query", "What exchange rate do you use?")
+    assert messages[1]["custom"]["article"]["id"] == "exchange-rates"
+
+
+async def test_frustration_with_a_confident_answer_gets_the_answer_with_an_apology(kb: KBSettings) -> None:
+    tracker = make_tracker("I ordered a card weeks ago and it has not arrived. Help please!", intent="frustration")
+    events, messages = await run_answer(tracker)
+    assert messages[0] == message("I'm sorry about the trouble. Here's what should sort it out:")
+    assert messages[2]["custom"]["article"]["id"] == "card-delivery"
+    assert messages[-1] == message("Did that help?", buttons=FEEDBACK_BUTTONS)
+    assert SlotSet("handoff_pending", False) in events and SlotSet("handoff_pending", True) not in events
+
+
+async def test_frustration_without_an_answer_hands_off_with_high_priority(kb: KBSettings) -> None:
+    events, messages = await run_answer(make_tracker("this is disgraceful and I'm livid", intent="frustration"))
+    assert messages == [message("I'm sorry this has been frustrating. Let me get you to a person.")]
+    assert events[2:5] == [SlotSet("handoff_pending", True), SlotSet("handoff_reason", "frustration"),
+                           SlotSet("handoff_priority", "high")]
+
+
+@pytest.mark.parametrize(("lowest_tier", "hands_off"), [("suggest", True), ("answer", False)])
+async def test_a_security_article_winning_at_the_suggest_tier_follows_the_setting(
+        kb: KBSettings, lowest_tier: str, hands_off: bool) -> None:
+    # Raise the answer bar above this question's score so its winner (lost-or-stolen-card, a
+    # needs_person article) only reaches the suggest tier.
+    strict = dataclasses.replace(kb, answer_threshold=1.01, suggest_threshold=0.3)
+    settings = dataclasses.replace(action_settings(strict), security_min_tier=lowest_tier)
+    kb_service.configure(Searcher(strict, kb_service.get_searcher().embedder), settings)
+    events, messages = await run_answer(make_tracker("my card was stolen"))
+    assert SlotSet("kb_last_tier", "suggest") in events
+    assert (SlotSet("handoff_reason", "sensitive_topic") in events) is hands_off
+    assert (SlotSet("handoff_pending", True) in events) is hands_off
+    if hands_off:
+        assert messages[-1] == message("This needs a person from our security team. I'll connect you now.")
+    else:
+        assert messages[0] == message("I'm not completely sure, but one of these articles may help:")
+
+
+async def test_a_security_article_that_is_only_a_runner_up_raises_no_alarm(kb: KBSettings) -> None:
+    events, _ = await run_answer(make_tracker("When will my card arrive?"))
+    assert SlotSet("handoff_pending", True) not in events
+    assert SlotSet("kb_last_article", "card-delivery") in events
+
+
+@pytest.mark.parametrize(("text", "refers", "short"), [
+    ("and express?", True, True),
+    ("what about the virtual one?", True, True),
+    ("how much does that cost?", True, True),
+    ("can I cancel it?", True, True),
+    ("same for transfers?", True, True),
+    ("top up limits", False, True),
+    ("How do I change the PIN on my card?", False, True),
+    ("Why was I charged a fee when I exchanged money on Saturday at the airport?", False, False),
+])
+def test_follow_up_wording(text: str, refers: bool, short: bool) -> None:
+    from actions.followup import is_short, refers_back
+
+    assert (refers_back(text), is_short(text)) == (refers, short)
+
+
+async def test_a_sentence_taken_for_feedback_with_nothing_to_rate_is_a_question(kb: KBSettings) -> None:
+    events, messages = await run_feedback(make_tracker("so when will my card arrive then", intent="feedback_not_helpful"))
+    assert SlotSet("kb_last_article", "card-delivery") in events
+    assert messages[-1] == message("Did that help?", buttons=FEEDBACK_BUTTONS)
+
+
+async def test_a_bare_no_with_nothing_to_rate_asks_what_else(kb: KBSettings) -> None:
+    events, messages = await run_feedback(make_tracker("no", intent="deny"))
+    assert messages == [message(response="utter_anything_else")]
+    assert events == [SlotSet("handoff_pending", False)]

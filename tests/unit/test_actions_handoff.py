@@ -122,8 +122,8 @@ async def test_request_human_takes_the_issue_from_the_last_question_not_from_the
     ]
 
 
-async def test_frustration_is_high_priority_and_keeps_the_customers_words() -> None:
-    tracker = make_tracker("  this is useless, nothing works  ", "frustration", metadata={"customer": CUSTOMER})
+async def test_an_angry_request_for_a_person_is_high_priority_frustration_in_the_customers_words() -> None:
+    tracker = make_tracker("  get me a human, this bot is useless  ", "request_human", metadata={"customer": CUSTOMER})
     events, messages = await run_start(tracker)
     assert messages == [message("I'm sorry this has been frustrating. I'll get you to a person.")]
     assert events == [
@@ -132,8 +132,28 @@ async def test_frustration_is_high_priority_and_keeps_the_customers_words() -> N
         SlotSet("handoff_priority", "high"),
         SlotSet("customer_name", "Ana Souza"),
         SlotSet("customer_email", "ana@example.com"),
-        SlotSet("issue_description", "this is useless, nothing works"),
+        SlotSet("issue_description", "get me a human, this bot is useless"),
     ]
+
+
+async def test_a_request_for_a_person_that_says_it_is_a_complaint_is_a_complaint() -> None:
+    events, messages = await run_start(make_tracker("one of your advisors was rude to me, I want it on record",
+                                                    "request_human"))
+    assert messages == [message("I'm sorry to hear that. I'll pass your complaint to a person.")]
+    assert events[:3] == [SlotSet("handoff_pending", True), SlotSet("handoff_reason", "complaint"),
+                          SlotSet("handoff_priority", "normal")]
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("When will my card arrive?", "request_human"),
+    ("When will my card arrive?", "complain"),
+])
+async def test_an_act_the_words_do_not_back_is_answered_from_the_help_center(
+        kb: KBSettings, text: str, intent: str) -> None:
+    events, messages = await run_start(make_tracker(text, intent))
+    assert SlotSet("handoff_pending", False) in events
+    assert SlotSet("kb_last_article", "card-delivery") in events
+    assert messages[-1]["text"] == "Did that help?"
 
 
 async def test_complaint_is_normal_priority_and_keeps_the_customers_words() -> None:
@@ -183,65 +203,6 @@ async def test_unknown_intent_falls_back_to_a_customer_request() -> None:
         SlotSet("handoff_pending", True),
         SlotSet("handoff_reason", "customer_request"),
         SlotSet("handoff_priority", "normal"),
-    ]
-
-
-async def test_sensitive_topic_shows_the_security_article_then_hands_off_with_high_priority(kb: KBSettings) -> None:
-    tracker = make_tracker("someone stole my card", "sensitive_topic", metadata={"customer": CUSTOMER},
-                           slots={"kb_articles_shown": ["card-delivery"]})
-    events, messages = await run_start(tracker)
-    assert len(messages) == 3
-    assert messages[0]["text"] in LOST_CARD_PASSAGES and messages[0]["custom"] == {}
-    assert messages[1]["text"] is None
-    assert messages[1]["custom"]["article"]["id"] == "lost-or-stolen-card"
-    assert messages[1]["custom"]["article"]["title"] == "My card was lost or stolen"
-    assert messages[2] == message("This needs a person from our security team, and I'll connect you now.")
-    assert events == [
-        SlotSet("kb_articles_shown", ["card-delivery", "lost-or-stolen-card"]),
-        SlotSet("handoff_pending", True),
-        SlotSet("handoff_reason", "sensitive_topic"),
-        SlotSet("handoff_priority", "high"),
-        SlotSet("customer_name", "Ana Souza"),
-        SlotSet("customer_email", "ana@example.com"),
-        SlotSet("issue_description", "someone stole my card"),
-    ]
-
-
-async def test_sensitive_topic_safety_step_is_the_articles_first_step(kb: KBSettings) -> None:
-    _, messages = await run_start(make_tracker("someone stole my card", "sensitive_topic"))
-    assert messages[0] == message("Freeze your card now: Cards > your card > Freeze.")
-
-
-async def test_sensitive_topic_without_a_matching_article_gives_the_generic_safety_step(kb: KBSettings) -> None:
-    tracker = make_tracker("someone hacked my account", "sensitive_topic")
-    events, messages = await run_start(tracker)
-    assert messages == [
-        message(GENERIC_SAFETY_STEP),
-        message("This needs a person from our security team, and I'll connect you now."),
-    ]
-    assert events == [
-        SlotSet("handoff_pending", True),
-        SlotSet("handoff_reason", "sensitive_topic"),
-        SlotSet("handoff_priority", "high"),
-        SlotSet("issue_description", "someone hacked my account"),
-    ]
-
-
-async def test_sensitive_topic_while_the_knowledge_base_is_down_gives_the_generic_safety_step(
-        kb_down: KBSettings) -> None:
-    tracker = make_tracker("someone stole my card", "sensitive_topic", metadata={"customer": CUSTOMER})
-    events, messages = await run_start(tracker)
-    assert messages == [
-        message(GENERIC_SAFETY_STEP),
-        message("This needs a person from our security team, and I'll connect you now."),
-    ]
-    assert events == [
-        SlotSet("handoff_pending", True),
-        SlotSet("handoff_reason", "sensitive_topic"),
-        SlotSet("handoff_priority", "high"),
-        SlotSet("customer_name", "Ana Souza"),
-        SlotSet("customer_email", "ana@example.com"),
-        SlotSet("issue_description", "someone stole my card"),
     ]
 
 

@@ -1,0 +1,104 @@
+"""Dialogue acts that hand a conversation to a person, checked against the customer's own words.
+
+NLU (DIET) names the act; it is confident far more often than it is right on messages unlike its
+training examples ("it keeps doing that same weird thing" came out as frustration at 1.00). So an
+act that sends the customer to a person must also show in the wording:
+
+- asking for a person names one ("agent", "someone", "a human", "your team", "speak", "call" …);
+- a complaint says so ("complaint", "formal", "escalate", "rude", "ombudsman" …);
+- frustration shows anger (`anger_words`), shouting, or clearly negative wording (VADER).
+
+When the wording does not back NLU up, the message is a question for the help center like any
+other. The figures for each check (recall on held-out phrasings, false alarms on held-out
+customer questions) are in the README, "Answers and handoffs", and come from `make eval`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from knowledge_base.search import Tier
+
+#: words that name a person to talk to on their own ("agent", "a real person", "customer service")
+PERSON_NAMED = re.compile(
+    r"\b(?:humans?|huma?n|huamn|agents?|agnet|representatives?|reps?|operators?|advis[oe]rs?|staff|"
+    r"employees?|managers?|supervisors?|colleagues?|specialists?|"
+    r"(?:real|live|actual|proper|physical) (?:person|people|one|someone|human|agent|chat|support)|"
+    r"customer (?:service|support|care)|support (?:team|staff|desk|line|person)|your team|call ?back|"
+    r"phone number|live chat|not a (?:bot|robot|machine)|no more bots?|"
+    r"(?:transfer|put|connect|pass) me (?:through )?(?:to|over to|with) (?:support|someone|somebody|a person))\b",
+    re.IGNORECASE,
+)
+#: words that name a person only when the customer also asks to reach them ("someone" alone may
+#: be the recipient of a transfer: "and to someone who also has kestrel?")
+PERSON_VAGUE = re.compile(r"\b(?:person|persn|someone|somebody|anyone|anybody|people|team|member)\b", re.IGNORECASE)
+REACH_VERBS = re.compile(
+    r"\b(?:talk|speak|speek|chat|call|ring|phone|contact|connect|transfer|put|get|give|need|want|wanna|"
+    r"prefer|rather|reach|escalate|hand|pass|discuss|word|deal|is there|are there|available|please|pls|plz)\b",
+    re.IGNORECASE,
+)
+COMPLAINT_WORDS = re.compile(
+    r"\b(?:complain\w*|grievances?|ombudsman|formal\w*|escalat\w*|report\w*|on record|rude\w*|"
+    r"treated|treatment|mishandl\w*|unprofessional|misconduct|behaviou?r|attitude|dissatisf\w*|"
+    r"compensation|final response|deadlock)\b",
+    re.IGNORECASE,
+)
+#: strong anger: words an ordinary question about a card or a transfer does not need
+ANGER_WORDS = re.compile(
+    r"\b(?:disgrac\w*|livid|furious|fuming|outrag\w*|appall\w*|unacceptable|pathetic|shambles|useless|"
+    r"hopeless|rubbish|garbage|ridiculous|incompetent|worst|terrible|awful|horrible|horrendous|disgust\w*|"
+    r"infuriat\w*|fed up|sick (?:and tired )?of|had enough|wtf|ffs|joke|laughable|absurd|scandal\w*|"
+    r"pissed|bloody|damn\w*|crap|sucks|hate)\b",
+    re.IGNORECASE,
+)
+#: venting aimed at the bot or the company ("you're not listening", "this app…")
+AIMED_AT_US = re.compile(r"\b(?:you're|youre|you are|your|ur|yourselves|you (?:clearly|never|don't|do not|keep|just|can't|cannot|still|obviously|really|guys|people|lot)|this (?:app|bot|bank|service|company|chat|place|thing)|kestrel|customer service)\b", re.IGNORECASE)
+#: exasperation, sarcasm and giving up: weak alone, so they only back NLU's frustration intent
+EXASPERATION = re.compile(
+    r"\b(?:unbelievable|seriously|enough|done|pointless|waste|wasting|circles|same thing|again|forever|ages|nothing works|never works|nobody|no one|fix (?:it|this)|sort it out|kidding|give up|losing my mind|tether|had it|fed|sick|tired|wall|bend|review|1 star|leaving|leave|close my account|switch(?:ing)? banks?|thanks for nothing|great|wonderful|lovely|amazing|brilliant|perfect|impressive|slow clap|argh+|ugh+|jesus|god|christ|circus|amateur|bad|worse|clowns?|cares?|nightmare|abysmal|trash|seething|nowhere|patience|typical|bother|not happy|elsewhere|gone|jeez|omg|helpful,? not|not\.|so much for|throw my phone|how hard|how many times|never get back|all morning|for days|better answers|uselessness|nothing i try)\b",
+    re.IGNORECASE,
+)
+SHOUTED_WORD = re.compile(r"\b[A-Z]{3,}\b")
+#: VADER compound at or below which frustration NLU found counts as backed by the wording
+NEGATIVE_WORDING = -0.4
+
+
+def asks_for_a_person(text: str) -> bool:
+    return bool(PERSON_NAMED.search(text)) or (bool(PERSON_VAGUE.search(text)) and bool(REACH_VERBS.search(text)))
+
+
+def is_a_complaint(text: str) -> bool:
+    return bool(COMPLAINT_WORDS.search(text))
+
+
+def anger_words(text: str) -> int:
+    return len(ANGER_WORDS.findall(text))
+
+
+def is_shouting(text: str) -> bool:
+    return len(SHOUTED_WORD.findall(text)) >= 2 or "!!" in text or "?!" in text or "!?" in text
+
+
+def vents(text: str, sentiment: float) -> bool:
+    """Wording that backs NLU's frustration intent: anger, shouting, negative wording (VADER at
+    or below NEGATIVE_WORDING), venting aimed at us, or exasperation and sarcasm."""
+    return (anger_words(text) >= 1 or is_shouting(text) or sentiment <= NEGATIVE_WORDING
+            or bool(AIMED_AT_US.search(text)) or bool(EXASPERATION.search(text)))
+
+
+def is_frustrated(intent: str, text: str, sentiment: float, tier: Tier, threshold: float) -> bool:
+    """Whether this message hands off as frustration.
+
+    - The help center has a confident answer: answer it (an emotional question is a question:
+      "I ordered a card but it has not arrived. Help please!"), unless the message is plainly
+      angry: two anger words ("…this is disgraceful and I'm livid"), or one when NLU also says
+      frustration.
+    - No confident answer: NLU's frustration hands off when the wording backs it (`vents`);
+      without NLU, an anger word or very negative wording (VADER at or below `threshold`) does.
+    """
+    angry = anger_words(text)
+    if tier == Tier.ANSWER:
+        return angry >= 2 or (angry >= 1 and intent == "frustration")
+    if intent == "frustration":
+        return vents(text, sentiment)
+    return angry >= 1 or sentiment <= threshold

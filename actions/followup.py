@@ -1,0 +1,83 @@
+"""Follow-up questions: "How long does delivery take?" then "and express?".
+
+A follow-up that is too short or too vague to stand alone is searched together with the question
+before it. A complete question on another topic ("how do I change my PIN?") is searched alone.
+
+The decision has two parts:
+- `refers_back(text)`: the wording itself points at what came before: it opens like a follow-up
+  ("and …", "what about …", "same for …") or is a short message built around a pronoun
+  ("how much does that cost?", "can I cancel it?"). Such a message is always searched in context.
+- otherwise a short message (at most `SHORT_WORDS` words) is searched alone first, and in
+  context only when alone it does not reach the answer tier.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+
+#: openings that continue the previous question
+FOLLOW_UP_OPENERS = re.compile(
+    r"^(?:and|&|also|plus|or|but|so|then|ok(?:ay)?\s+and|what about|how about|what if|what for|"
+    r"same (?:for|with)|is (?:it|that) (?:the )?same|does (?:it|that|this) (?:also|work|apply)|"
+    r"and if|and what|and how|and can|and is|and do|and does|and the)\b",
+    re.IGNORECASE,
+)
+#: words that point back at something named before
+ANAPHORA = re.compile(r"\b(?:it|its|it's|that|this|those|these|they|them|one|ones|there)\b", re.IGNORECASE)
+WORD = re.compile(r"[\w'’-]+")
+#: at most this many words: a message this short may lean on the previous question, unless its
+#: search alone is confident
+SHORT_WORDS = 10
+#: a pronoun counts as pointing back only in a message of at most this many words
+ANAPHORA_MAX_WORDS = 8
+#: customer turns back at which an earlier question still counts as the context
+CONTEXT_TURNS = 2
+MAX_CONTEXT_CHARS = 300
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text)
+
+
+def refers_back(text: str) -> bool:
+    """True when the wording itself continues the previous question."""
+    text = text.strip()
+    if FOLLOW_UP_OPENERS.match(text):
+        return True
+    return len(words(text)) <= ANAPHORA_MAX_WORDS and bool(ANAPHORA.search(text))
+
+
+def is_short(text: str) -> bool:
+    """Short enough that it may not stand on its own."""
+    return len(words(text)) <= SHORT_WORDS
+
+
+def previous_question(tracker: Tracker) -> str | None:
+    """The question the help center was last asked (as searched, context included), if that was
+    within the last `CONTEXT_TURNS` customer turns before the latest one; else None."""
+    query = tracker.get_slot("kb_last_query")
+    if not query:
+        return None
+    user_turns = 0
+    events: list[dict[str, Any]] = list(tracker.events)
+    for event in reversed(events[:-1] if events and events[-1].get("event") == "user" else events):
+        kind = event.get("event")
+        if kind == "action" and event.get("name") == "action_answer_from_kb":
+            return str(query)
+        if kind == "user":
+            user_turns += 1
+            if user_turns > CONTEXT_TURNS:
+                return None
+        if kind == "action" and event.get("name") in ("action_handoff", "action_handoff_resolved"):
+            return None
+    return None
+
+
+def in_context(previous: str, text: str) -> str:
+    """The query for a follow-up: the previous question, then the follow-up (trimmed from the left
+    so the newest words always stay)."""
+    combined = f"{previous.strip()} {text.strip()}"
+    return combined[-MAX_CONTEXT_CHARS:]

@@ -22,16 +22,18 @@ from knowledge_base.search import Tier
 #: words that name a person to talk to on their own ("agent", "a real person", "customer service")
 PERSON_NAMED = re.compile(
     r"\b(?:humans?|huma?n|huamn|agents?|agnet|representatives?|reps?|operators?|advis[oe]rs?|staff|"
-    r"employees?|managers?|supervisors?|colleagues?|specialists?|"
+    r"employees?|managers?|supervisors?|specialists?|"
     r"(?:real|live|actual|proper|physical) (?:person|people|one|someone|human|agent|chat|support)|"
-    r"customer (?:service|support|care)|support (?:team|staff|desk|line|person)|your team|call ?back|"
+    r"customer (?:services?|support|care)|support (?:team|staff|desk|line|person)|your team|call ?back|"
     r"phone number|live chat|not a (?:bot|robot|machine)|no more bots?|"
     r"(?:transfer|put|connect|pass) me (?:through )?(?:to|over to|with) (?:support|someone|somebody|a person))\b",
     re.IGNORECASE,
 )
 #: words that name a person only when the customer also asks to reach them ("someone" alone may
 #: be the recipient of a transfer: "and to someone who also has kestrel?")
-PERSON_VAGUE = re.compile(r"\b(?:person|persn|someone|somebody|anyone|anybody|people|team|member)\b", re.IGNORECASE)
+PERSON_VAGUE = re.compile(
+    r"\b(?:person|persn|someone|somebody|anyone|anybody|people|team|member|colleagues?)\b", re.IGNORECASE
+)
 REACH_VERBS = re.compile(
     r"\b(?:talk|speak|speek|chat|call|ring|phone|contact|connect|transfer|put|get|give|need|want|wanna|"
     r"prefer|rather|reach|escalate|hand|pass|discuss|word|deal|is there|are there|available|please|pls|plz)\b",
@@ -52,12 +54,20 @@ ANGER_WORDS = re.compile(
     re.IGNORECASE,
 )
 #: venting aimed at the bot or the company ("you're not listening", "this app…")
-AIMED_AT_US = re.compile(r"\b(?:you're|youre|you are|your|ur|yourselves|you (?:clearly|never|don't|do not|keep|just|can't|cannot|still|obviously|really|guys|people|lot)|this (?:app|bot|bank|service|company|chat|place|thing)|kestrel|customer service)\b", re.IGNORECASE)
+AIMED_AT_US = re.compile(
+    r"\b(?:you're|youre|you are|yourselves|"
+    r"your (?:app|bot|service|company|staff|people|support|team|bank|system|website|chat|answers?)|"
+    r"you (?:clearly|never|don't|do not|keep|just|can't|cannot|still|obviously|really|guys|people|lot)|"
+    r"this (?:app|bot|bank|service|company|chat|place|thing)|customer service)\b",
+    re.IGNORECASE,
+)
 #: exasperation, sarcasm and giving up: weak alone, so they only back NLU's frustration intent
 EXASPERATION = re.compile(
     r"\b(?:unbelievable|seriously|enough|done|pointless|waste|wasting|circles|same thing|again|forever|ages|nothing works|never works|nobody|no one|fix (?:it|this)|sort it out|kidding|give up|losing my mind|tether|had it|fed|sick|tired|wall|bend|review|1 star|leaving|leave|close my account|switch(?:ing)? banks?|thanks for nothing|great|wonderful|lovely|amazing|brilliant|perfect|impressive|slow clap|argh+|ugh+|jesus|god|christ|circus|amateur|bad|worse|clowns?|cares?|nightmare|abysmal|trash|seething|nowhere|patience|typical|bother|not happy|elsewhere|gone|jeez|omg|helpful,? not|not\.|so much for|throw my phone|how hard|how many times|never get back|all morning|for days|better answers|uselessness|nothing i try)\b",
     re.IGNORECASE,
 )
+#: NLU intents that would send the customer to a person
+ESCALATION_INTENTS = frozenset({"frustration", "request_human", "complain"})
 SHOUTED_WORD = re.compile(r"\b[A-Z]{3,}\b")
 #: VADER compound at or below which frustration NLU found counts as backed by the wording
 NEGATIVE_WORDING = -0.4
@@ -89,16 +99,20 @@ def vents(text: str, sentiment: float) -> bool:
 def is_frustrated(intent: str, text: str, sentiment: float, tier: Tier, threshold: float) -> bool:
     """Whether this message hands off as frustration.
 
-    - The help center has a confident answer: answer it (an emotional question is a question:
-      "I ordered a card but it has not arrived. Help please!"), unless the message is plainly
-      angry: two anger words ("…this is disgraceful and I'm livid"), or one when NLU also says
-      frustration.
-    - No confident answer: NLU's frustration hands off when the wording backs it (`vents`);
-      without NLU, an anger word or very negative wording (VADER at or below `threshold`) does.
+    - The help center has an answer or suggestions: answer it (an emotional question is a
+      question: "I ordered a card but it has not arrived. Help please!", "the rate was
+      terrible"), unless the message is plainly angry: two anger words ("…this is disgraceful
+      and I'm livid"), or one when NLU also says frustration; with suggestions only, also when
+      NLU heard an escalation (frustration, a person, a complaint) and the wording vents.
+    - Nothing to answer with: NLU's escalation hands off when the wording vents (`vents`): "I'm
+      so done with you people"; without it, an anger word or very negative wording (VADER at or
+      below `threshold`) does.
     """
     angry = anger_words(text)
+    plainly_angry = angry >= 2 or (angry >= 1 and intent == "frustration")
     if tier == Tier.ANSWER:
-        return angry >= 2 or (angry >= 1 and intent == "frustration")
-    if intent == "frustration":
-        return vents(text, sentiment)
-    return angry >= 1 or sentiment <= threshold
+        return plainly_angry
+    escalation_vents = intent in ESCALATION_INTENTS and vents(text, sentiment)
+    if tier == Tier.SUGGEST:
+        return plainly_angry or escalation_vents
+    return escalation_vents or angry >= 1 or sentiment <= threshold

@@ -16,7 +16,7 @@ from actions.acts import is_frustrated
 from actions.conversation import handoff_events, latest_intent, latest_text
 from actions.followup import in_context, is_short, previous_question, refers_back, words
 from actions.sentiment import compound_score
-from knowledge_base.search import TIER_RANK, Hit, SearchResult, Tier
+from knowledge_base.search import Hit, SearchResult, Tier
 
 log = logging.getLogger(__name__)
 
@@ -75,24 +75,34 @@ def kb_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker, error: Ex
     return handoff_events(tracker, "kb_unavailable", issue=issue)
 
 
-def reaches(tier: Tier, lowest: str) -> bool:
-    """Whether `tier` is `lowest` ("answer" or "suggest") or better."""
-    return TIER_RANK[tier] >= TIER_RANK[Tier(lowest)]
+def is_security_matter(result: SearchResult, min_score: float) -> bool:
+    """The search's winning article needs a person (lost, stolen or compromised card, payments
+    not recognised…) and matched with at least `min_score` (HANDOFF_SECURITY_MIN_SCORE), at the
+    suggest tier or above. Only the winner counts, never a runner-up: "my card still hasn't
+    come" is about delivery even when a lost-card article is third."""
+    best = result.best
+    return best is not None and best.needs_person and result.tier != Tier.NONE and best.score >= min_score
 
 
 async def search_with_context(text: str, previous: str | None) -> tuple[str, SearchResult]:
     """Search `text`, or `text` in the context of the previous question when it is a follow-up
-    (actions/followup.py): always when its wording refers back ("and express?", "can I cancel
-    it?"); for another short message only when it finds no confident answer alone and the
-    context finds at least as good a one. Returns the query to remember and the result."""
+    (actions/followup.py). Wording that refers back ("and express?", "can I cancel it?") is
+    always searched in context. Another short message right after a question is searched both
+    ways: alone when alone it is answered confidently and the context agrees on the article (a
+    direct answer, its own passage), otherwise in context ("when do I get the money back?" after
+    a failed transfer is about the transfer). Returns the query to remember and the result."""
     if previous and refers_back(text):
         return in_context(previous, text), await kb_service.search_in_context(previous, text, k=3)
     alone = await kb_service.search(text, k=3)
-    if previous and alone.tier != Tier.ANSWER and is_short(text):
-        together = await kb_service.search_in_context(previous, text, k=3)
-        if TIER_RANK[together.tier] >= TIER_RANK[alone.tier]:
-            return in_context(previous, text), together
-    return text, alone
+    if not previous or not is_short(text):
+        return text, alone
+    together = await kb_service.search_in_context(previous, text, k=3)
+    agree = alone.best is not None and together.best is not None and alone.best.article_id == together.best.article_id
+    if alone.tier == Tier.ANSWER and agree:
+        return text, alone
+    if together.tier == Tier.NONE and alone.tier != Tier.NONE:
+        return text, alone
+    return in_context(previous, text), together
 
 
 class ActionAnswerFromKB(Action):
@@ -115,10 +125,9 @@ class ActionAnswerFromKB(Action):
         events: list[dict[str, Any]] = [SlotSet("kb_last_query", query[:300]), SlotSet("kb_last_tier", result.tier.value)]
 
         best = result.best
-        if best is not None and best.needs_person and reaches(result.tier, config.security_min_tier):
+        if is_security_matter(result, config.security_min_score):
             # The winning article is a security matter (needs_person): the safety step first, then
-            # a person with high priority. Only the winner counts, never a runner-up, and never a
-            # search with no usable match (README, "Answers and handoffs", for the figures).
+            # a person with high priority (README, "Answers and handoffs", for the figures).
             dispatcher.utter_message(text=trim_passage(best.lead or best.passage))
             dispatcher.utter_message(json_message=citation(best))
             dispatcher.utter_message(text="This needs a person from our security team. I'll connect you now.")

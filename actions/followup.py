@@ -56,10 +56,13 @@ def is_short(text: str) -> bool:
 
 
 def previous_question(tracker: Tracker) -> str | None:
-    """The question the help center was last asked (as searched, context included), if that was
+    """The question the help center last answered or suggested articles for (as searched, context
+    included), if that was
     within the last `CONTEXT_TURNS` customer turns before the latest one; else None."""
     query = tracker.get_slot("kb_last_query")
-    if not query:
+    if not query or tracker.get_slot("kb_last_tier") not in ("answer", "suggest"):
+        # A question the help center could not place at all ("the thing I mentioned earlier")
+        # is no context: it would only pull the follow-up toward a random article.
         return None
     user_turns = 0
     events: list[dict[str, Any]] = list(tracker.events)

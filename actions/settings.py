@@ -15,14 +15,6 @@ def _number(env: dict[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name}={raw!r} is not a number; fix it in .env (default {default})") from None
 
 
-def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...]) -> str:
-    """One of `allowed` (the first is the default)."""
-    raw = env.get(name, "").strip().lower() or allowed[0]
-    if raw not in allowed:
-        raise SettingsError(f"{name}={raw!r} must be one of {', '.join(allowed)}; fix it in .env (default {allowed[0]})")
-    return raw
-
-
 @dataclass(frozen=True)
 class ActionSettings:
     host: str
@@ -34,9 +26,9 @@ class ActionSettings:
     #: VADER compound score at or below which a message counts as frustrated
     frustration_threshold: float
     kb: KBSettings
-    #: lowest search tier at which a winning needs_person article hands off as a security matter
-    #: ("answer" or "suggest"; README, "Answers and handoffs")
-    security_min_tier: str = "suggest"
+    #: lowest search score (cosine) at which a winning needs_person article hands off as a
+    #: security matter, from the suggest tier up (README, "Answers and handoffs")
+    security_min_score: float = 0.6
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
@@ -48,5 +40,5 @@ class ActionSettings:
             rejection_limit=int(_number(env, "HANDOFF_REJECTED_ANSWERS", 2)),
             frustration_threshold=_number(env, "HANDOFF_FRUSTRATION_THRESHOLD", -0.6),
             kb=KBSettings.from_env(env),
-            security_min_tier=_choice(env, "HANDOFF_SECURITY_MIN_TIER", ("suggest", "answer")),
+            security_min_score=_number(env, "HANDOFF_SECURITY_MIN_SCORE", 0.6),
         )

@@ -306,7 +306,10 @@ async def answer_accuracy(hub_url: str, limit: int, concurrency: int) -> dict[st
             search_right = top_needs_person if mapping["needs_person"] else top == mapping["article"]
             return {"search_top": top, "search_right": search_right, "topic": topic, "text": text, "expected": mapping["article"], "needs_person": mapping["needs_person"],
                     "kind": outcome.kind, "cited": outcome.cited, "right": right,
-                    "answered_right": outcome.kind == "answer" and outcome.cited[:1] == [mapping["article"]],
+                    # Directly: the topic's article as an answer; for a topic that needs a person,
+                    # the safety step quoted from the topic's article, then the handoff.
+                    "answered_right": outcome.cited[:1] == [mapping["article"]] and outcome.kind == (
+                        "handoff" if mapping["needs_person"] else "answer"),
                     "cited_anywhere": mapping["article"] in outcome.cited, "conversation_id": conversation_id,
                     "handoff_opener": handoff_reason_from_words(outcome.texts) if outcome.kind == "handoff" else None,
                     "first_words": outcome.texts[0][:80] if outcome.texts else ""}
@@ -349,7 +352,8 @@ async def answer_accuracy(hub_url: str, limit: int, concurrency: int) -> dict[st
         ["  gap, bot vs search alone (aim ≤ 1 point)", f"{summary['gap_to_search_points']:.1f} points" if rows else "–"],
         ["  routine questions handed off (aim ≤ 1 %)",
          share(sum(r["kind"] == "handoff" for r in routine), len(routine))],
-        ["  answered directly with the right article", share(sum(r["answered_right"] for r in rows), len(rows))],
+        ["  answered directly with the right article (security: its safety step, then a person)",
+         share(sum(r["answered_right"] for r in rows), len(rows))],
         ["  right article cited anywhere in the reply (incl. suggestions)",
          share(sum(r["cited_anywhere"] for r in rows), len(rows))],
         ["  needs-a-person topics handed off", summary["needs_person_handed_off"]],

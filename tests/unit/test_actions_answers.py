@@ -569,13 +569,13 @@ async def test_frustration_without_an_answer_hands_off_with_high_priority(kb: KB
                            SlotSet("handoff_priority", "high")]
 
 
-@pytest.mark.parametrize(("lowest_tier", "hands_off"), [("suggest", True), ("answer", False)])
-async def test_a_security_article_winning_at_the_suggest_tier_follows_the_setting(
-        kb: KBSettings, lowest_tier: str, hands_off: bool) -> None:
-    # Raise the answer bar above this question's score so its winner (lost-or-stolen-card, a
-    # needs_person article) only reaches the suggest tier.
+@pytest.mark.parametrize(("min_score", "hands_off"), [(0.3, True), (1.01, False)])
+async def test_a_security_article_winning_at_the_suggest_tier_hands_off_above_the_score_floor(
+        kb: KBSettings, min_score: float, hands_off: bool) -> None:
+    # Raise the answer bar above every score so the winner (lost-or-stolen-card, a needs_person
+    # article) only reaches the suggest tier; HANDOFF_SECURITY_MIN_SCORE decides.
     strict = dataclasses.replace(kb, answer_threshold=1.01, suggest_threshold=0.3)
-    settings = dataclasses.replace(action_settings(strict), security_min_tier=lowest_tier)
+    settings = dataclasses.replace(action_settings(strict), security_min_score=min_score)
     kb_service.configure(Searcher(strict, kb_service.get_searcher().embedder), settings)
     events, messages = await run_answer(make_tracker("my card was stolen"))
     assert SlotSet("kb_last_tier", "suggest") in events
@@ -619,3 +619,10 @@ async def test_a_bare_no_with_nothing_to_rate_asks_what_else(kb: KBSettings) -> 
     events, messages = await run_feedback(make_tracker("no", intent="deny"))
     assert messages == [message(response="utter_anything_else")]
     assert events == [SlotSet("handoff_pending", False)]
+
+
+async def test_a_question_the_help_center_could_not_place_is_no_context(kb: KBSettings) -> None:
+    history, slots = after_a_question("the thing I mentioned earlier", "card-delivery")
+    slots.update({"kb_last_tier": "none", "kb_last_article": None})
+    events, _ = await run_answer(make_tracker("and express?", history=history, slots=slots))
+    assert events[0] == SlotSet("kb_last_query", "and express?")

@@ -37,6 +37,7 @@ def test_a_complaint_says_so(text: str, expected: bool) -> None:
     ("ask_question", "I ordered a card but it has not arrived. Help please!", Tier.ANSWER, False),
     ("frustration", "I ordered a card but it has not arrived. Help please!", Tier.ANSWER, False),
     ("ask_question", "the exchange rate applied is wrong!", Tier.SUGGEST, False),
+    ("ask_question", "took out cash in turkey and the rate was terrible", Tier.SUGGEST, False),
     # plainly angry: a person, even when there is an answer
     ("ask_question", "Three days and my transfer still hasn't arrived, this is disgraceful and I'm livid",
      Tier.ANSWER, True),

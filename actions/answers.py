@@ -96,10 +96,13 @@ async def search_with_context(text: str, previous: str | None) -> tuple[str, Sea
     alone = await kb_service.search(text, k=3)
     if not previous or not is_short(text):
         return text, alone
-    together = await kb_service.search_in_context(previous, text, k=3)
-    agree = alone.best is not None and together.best is not None and alone.best.article_id == together.best.article_id
+    # Which article the context picks is all this first look needs (no tier rescue, no extra
+    # embedding: both vectors are cached); the full search follows only if the context is used.
+    glance = await kb_service.search_in_context(previous, text, k=3, rescue_tier=False)
+    agree = alone.best is not None and glance.best is not None and alone.best.article_id == glance.best.article_id
     if alone.tier == Tier.ANSWER and agree:
         return text, alone
+    together = await kb_service.search_in_context(previous, text, k=3)
     if together.tier == Tier.NONE and alone.tier != Tier.NONE:
         return text, alone
     return in_context(previous, text), together

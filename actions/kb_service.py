@@ -63,10 +63,10 @@ async def passage_for(article_id: str, text: str) -> Hit | None:
         raise KnowledgeBaseUnavailable(str(exc)) from exc
 
 
-async def search_in_context(previous: str, text: str, k: int = 3) -> SearchResult:
+async def search_in_context(previous: str, text: str, k: int = 3, rescue_tier: bool = True) -> SearchResult:
     """`Searcher.search_in_context` off the event loop; any failure becomes KnowledgeBaseUnavailable."""
     try:
         searcher = await asyncio.to_thread(get_searcher)
-        return await asyncio.to_thread(searcher.search_in_context, previous, text, k)
+        return await asyncio.to_thread(searcher.search_in_context, previous, text, k, rescue_tier)
     except Exception as exc:  # as in search(): any failure means "no KB now"
         raise KnowledgeBaseUnavailable(str(exc)) from exc

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,12 +16,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ProgressCallback = Callable[[int, int], None]
+#: query vectors kept per Embedder by default (KB_QUERY_CACHE_SIZE): a follow-up question is
+#: searched with the question before it, which the same process embedded a turn earlier
+QUERY_CACHE_SIZE = 2048
 
 
 class Embedder:
     """Loads the model once; encodes text to L2-normalized float32 vectors."""
 
-    def __init__(self, model_path: Path, batch_size: int = 64) -> None:
+    def __init__(self, model_path: Path, batch_size: int = 64, query_cache_size: int = QUERY_CACHE_SIZE) -> None:
         from sentence_transformers import SentenceTransformer
 
         self.model_path = model_path
@@ -27,6 +32,9 @@ class Embedder:
         self._model = SentenceTransformer(str(model_path), device="cpu")
         dimension_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dimension = int(dimension_of() or 384)
+        self.query_cache_size = query_cache_size
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache_lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
         """Vectors in the order of `texts`. Texts are encoded longest first, in batches of similar
@@ -50,4 +58,16 @@ class Embedder:
         return vectors
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        """One query's vector (read-only), from a small LRU cache when this text was seen lately."""
+        with self._query_cache_lock:
+            cached = self._query_cache.get(text)
+            if cached is not None:
+                self._query_cache.move_to_end(text)
+                return cached
+        vector = self.encode([text])[0]
+        vector.flags.writeable = False
+        with self._query_cache_lock:
+            self._query_cache[text] = vector
+            while len(self._query_cache) > self.query_cache_size:
+                self._query_cache.popitem(last=False)
+        return vector

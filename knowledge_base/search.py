@@ -174,7 +174,7 @@ class Searcher:
                 log.warning("kb index names model %s, which is not here; embedding queries with %s",
                             model, getattr(self._fallback, "model_path", "the given embedder"))
                 return self._fallback
-            self._embedders[model] = Embedder(Path(model))
+            self._embedders[model] = Embedder(Path(model), query_cache_size=self.settings.query_cache_size)
         return self._embedders[model]
 
     @property
@@ -309,27 +309,30 @@ class Searcher:
                    "total_search": round(1000 * (time.perf_counter() - started), 3)}
         return SearchResult(query, tier, hits, loaded.version, timings)
 
-    def search_in_context(self, previous: str, text: str, k: int = 3) -> SearchResult:
+    def search_in_context(self, previous: str, text: str, k: int = 3, rescue_tier: bool = True) -> SearchResult:
         """Search a follow-up (`text`) together with the question before it (`previous`).
 
         The article comes from the follow-up's vector plus CONTEXT_WEIGHT × the previous question's
         (the follow-up says what is new, the previous question what it is about), scored lexically
-        on both texts. A mixed vector sits between two questions, so its cosines run low; when the
-        two texts embedded as one sentence pick the same article, the better of the two tiers and
-        scores counts.
+        on both texts. A mixed vector sits between two questions, so its cosines run low: with
+        `rescue_tier`, when the two texts embedded as one sentence pick the same article, the
+        better of the two tiers and scores counts (one more embedding; callers that only need the
+        winning article pass False). The previous question's vector usually comes from the
+        embedder's query cache: the same process searched it a turn earlier.
         """
         loaded = self._require_loaded()
         started = time.perf_counter()
-        follow_up, before, joint = loaded.embedder.encode([text, previous, f"{previous} {text}"])
-        mixed = follow_up + CONTEXT_WEIGHT * before
+        mixed = loaded.embedder.encode_query(text) + CONTEXT_WEIGHT * loaded.embedder.encode_query(previous)
         mixed = (mixed / np.linalg.norm(mixed)).astype(np.float32)
         embedded = time.perf_counter()
         result = self.search_vector(loaded, f"{text} {previous}", mixed, k)
-        as_one = self.search_vector(loaded, f"{previous} {text}", joint, 1)
-        if result.best and as_one.best and as_one.best.article_id == result.best.article_id \
-                and TIER_RANK[as_one.tier] > TIER_RANK[result.tier]:
-            best = replace(result.best, score=max(result.best.score, as_one.best.score))
-            result = replace(result, tier=as_one.tier, hits=[best, *result.hits[1:]])
+        if rescue_tier and result.best is not None and result.tier != Tier.ANSWER:
+            joint = f"{previous} {text}"
+            as_one = self.search_vector(loaded, joint, loaded.embedder.encode_query(joint), 1)
+            if as_one.best is not None and as_one.best.article_id == result.best.article_id \
+                    and TIER_RANK[as_one.tier] > TIER_RANK[result.tier]:
+                best = replace(result.best, score=max(result.best.score, as_one.best.score))
+                result = replace(result, tier=as_one.tier, hits=[best, *result.hits[1:]])
         result.timings_ms["embed"] = round(1000 * (embedded - started), 3)
         return result
 

@@ -68,6 +68,8 @@ class KBSettings:
     #: "off": builds use KB_MODEL_PATH as it is (knowledge_base/tuning.py).
     tune: str = "off"
     tuned_model_dir: Path = PROJECT_ROOT / "var" / "kb-model"
+    #: query vectors the searcher keeps (a follow-up reuses the previous question's); 0 = none
+    query_cache_size: int = 2048
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> KBSettings:
@@ -86,6 +88,7 @@ class KBSettings:
             ivf_min_passages=int(_float(env, "KB_IVF_MIN_PASSAGES", 10000)),
             tune=env.get("KB_TUNE", "off").strip().lower() or "off",
             tuned_model_dir=_path(env, "KB_TUNED_MODEL_DIR", PROJECT_ROOT / "var" / "kb-model"),
+            query_cache_size=int(_float(env, "KB_QUERY_CACHE_SIZE", 2048)),
         )
         if settings.tune not in ("auto", "off"):
             raise SettingsError(f"KB_TUNE={settings.tune!r} must be auto or off; set it in .env")
@@ -94,6 +97,8 @@ class KBSettings:
                 f"KB_MODEL_PATH={settings.model_path} does not exist; point it at a local "
                 "sentence-transformers model folder or unset it to use all-MiniLM-L6-v2"
             )
+        if settings.query_cache_size < 0:
+            raise SettingsError("KB_QUERY_CACHE_SIZE must be 0 (no cache) or more; set it in .env")
         if settings.suggest_threshold > settings.answer_threshold:
             raise SettingsError("KB_SUGGEST_THRESHOLD must not be above KB_ANSWER_THRESHOLD")
         return settings

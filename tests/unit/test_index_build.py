@@ -6,6 +6,7 @@ import dataclasses
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from knowledge_base import index_store
@@ -173,3 +174,19 @@ def test_duplicate_ids_and_a_corrupt_parse_cache_through_the_builder(kb_settings
     with pytest.raises(ArticleError, match="duplicate id 'card-delivery'.*card-delivery.md"):
         build_index(kb_settings, embedder)
     assert index_store.require_current_version(kb_settings.index_dir).name == first.version
+
+
+def test_query_vectors_are_cached_read_only_and_equal_to_a_fresh_encoding(embedder) -> None:
+    first = embedder.encode_query("How long does card delivery take?")
+    again = embedder.encode_query("How long does card delivery take?")
+    assert again is first and not first.flags.writeable
+    fresh = embedder.encode(["How long does card delivery take?"])[0]
+    assert np.allclose(first, fresh, atol=1e-6)
+
+
+def test_a_follow_up_in_context_finds_the_article_of_the_question_before_it(kb_settings: KBSettings, embedder) -> None:
+    build_index(kb_settings, embedder)
+    searcher = Searcher(kb_settings, embedder)
+    result = searcher.search_in_context("How long does card delivery take?", "and express?")
+    assert result.best is not None and result.best.article_id == "card-delivery"
+    assert searcher.passage_for("card-delivery", "and express?").section == "Express delivery"

@@ -626,3 +626,11 @@ async def test_a_question_the_help_center_could_not_place_is_no_context(kb: KBSe
     slots.update({"kb_last_tier": "none", "kb_last_article": None})
     events, _ = await run_answer(make_tracker("and express?", history=history, slots=slots))
     assert events[0] == SlotSet("kb_last_query", "and express?")
+
+
+async def test_a_long_follow_up_that_refers_back_is_still_searched_in_context(kb: KBSettings) -> None:
+    history, slots = after_a_question("How long does card delivery take?", "card-delivery")
+    text = "and what if I would like it to come a lot faster than that, is there some option for it?"
+    events, messages = await run_answer(make_tracker(text, history=history, slots=slots))
+    assert events[0] == SlotSet("kb_last_query", f"How long does card delivery take? {text}")
+    assert messages[1]["custom"]["article"]["id"] == "card-delivery"

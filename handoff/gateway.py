@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_SECONDS = 10
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+LEADING_SLASHES = re.compile(r"^[\s/]+")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$")
 routes = web.RouteTableDef()
 
@@ -148,6 +149,19 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+def typed_text_for_rasa(text: str) -> str | None:
+    """What Rasa gets for typed text, or None when the text goes as it is.
+
+    Rasa reads a message whose stripped text starts with "/" as an intent with slots
+    ("/handoff_resolved" would reset the bot, '/provide_reference{"transaction_ref": …}' set a
+    slot). Typed text is never that: every leading slash, and the whitespace around it (tabs,
+    no-break spaces: whatever `str.strip` removes), is dropped.
+    """
+    if not text.strip().startswith("/"):
+        return None
+    return LEADING_SLASHES.sub("", text) or "?"
+
+
 async def _customer_frame(request: web.Request, ws: web.WebSocketResponse, conversation: Conversation, data: str) -> None:
     settings, relay = request.app[SETTINGS], request.app[RELAY]
     try:
@@ -181,16 +195,22 @@ async def _customer_frame(request: web.Request, ws: web.WebSocketResponse, conve
         return
     if kind == "message":
         text, payload = frame.get("text"), None
-        # Typed text never reaches Rasa as an intent ("/handoff_resolved" would reset the bot).
-        rasa_text = text.lstrip("/ ") if isinstance(text, str) and text.lstrip().startswith("/") else None
+        rasa_text = typed_text_for_rasa(text) if isinstance(text, str) else None
     else:
-        text, rasa_text = frame.get("title"), frame.get("payload")
-        if not isinstance(rasa_text, str) or not rasa_text.strip() or len(rasa_text) > 200 \
-                or rasa_text.strip().startswith(RESOLVED_INTENT):
+        text, button_payload = frame.get("title"), frame.get("payload")
+        if not isinstance(button_payload, str) or not button_payload.strip() or len(button_payload) > 200 \
+                or button_payload.strip().startswith(RESOLVED_INTENT):
             await ws.send_json(error_frame("malformed", "A button frame needs its payload."))
             return
-        payload = {"button_payload": rasa_text}
-        text = text if isinstance(text, str) and text.strip() else rasa_text
+        text = text if isinstance(text, str) and text.strip() else button_payload
+        offered = await relay.store.offered_buttons(conversation.id)
+        if any(button.get("payload") == button_payload for button in offered):
+            rasa_text, payload = button_payload, {"button_payload": button_payload}
+        else:
+            # Not a button the bot offered in its latest message: nothing the customer sends is an
+            # intent, a slot or a priority ("/sensitive_topic", '/provide_reference{...}'), so the
+            # title is what they "said".
+            rasa_text, payload = typed_text_for_rasa(text), None
     if not isinstance(text, str) or not text.strip():
         await ws.send_json(error_frame("malformed", "The message is empty."))
         return

@@ -257,6 +257,19 @@ class Store:
         return await self._messages(sa.and_(T.messages.c.conversation_id == conversation_id,
                                             T.messages.c.seq > after_seq), limit)
 
+    async def offered_buttons(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The buttons of the bot's latest message in the conversation: the only button payloads
+        a customer may send back (anything else a "button" frame carries is treated as text)."""
+        query = (
+            sa.select(T.messages.c.payload)
+            .where(T.messages.c.conversation_id == conversation_id, T.messages.c.sender == "bot")
+            .order_by(T.messages.c.seq.desc()).limit(1)
+        )
+        async with self.read() as conn:
+            payload = (await conn.execute(query)).scalar_one_or_none()
+        buttons = (payload or {}).get("buttons") if isinstance(payload, dict) else None
+        return [b for b in buttons or [] if isinstance(b, dict)]
+
     async def _messages(self, where: Any, limit: int = 1000) -> list[StoredMessage]:
         query = (
             sa.select(T.messages, T.agents.c.name.label("agent_name"))

@@ -115,3 +115,23 @@ async def test_hub_killed_mid_conversation_loses_nothing_and_the_customer_resume
         mark = await resumed.say("and is there a fee for that?")
         assert await resumed.bot_reply(mark)
         await resumed.close()
+
+
+async def test_a_button_the_bot_did_not_offer_is_read_as_its_title(stack) -> None:  # noqa: ANN001
+    """Nothing a customer sends is an intent: a forged button payload ('/request_human' before the
+    bot offered it) is not obeyed, its title is the message; a button the bot offered still works."""
+    topics = json.loads((ROOT / "data" / "eval" / "banking77_topics.json").read_text())
+    delivery_article = topics["card_delivery_estimate"]["article"]
+    async with aiohttp.ClientSession() as session:
+        customer = await Customer(session, stack.hub_url).start()
+        mark = await customer.press("How long will it take for my new card to be delivered?", "/request_human")
+        reply = await customer.bot_reply(mark)
+        cited = [f for f in reply if f["article"]]
+        assert cited and cited[0]["article"]["id"] == delivery_article
+        assert not [f for f in reply if "name" in f["text"].lower() and "team" in f["text"].lower()]
+        assert not [f for f in customer.frames[mark:] if f["type"] == "state" and f["state"] == "queued"]
+
+        mark = await customer.press("Yes, thanks", "/feedback_helpful")
+        reply = await customer.bot_reply(mark)
+        assert any("Glad that helped" in f["text"] for f in reply)
+        await customer.close()

@@ -169,3 +169,17 @@ async def test_new_conversations_are_limited_per_address(aiohttp_client, tmp_pat
     client = await aiohttp_client(create_app(replace(hub_settings(tmp_path), address_conversations_per_hour=3)))
     statuses = [(await client.post("/api/conversations", json={})).status for _ in range(5)]
     assert statuses == [201, 201, 201, 429, 429]
+
+
+def test_typed_text_never_reaches_rasa_as_an_intent() -> None:
+    """Rasa reads a message as an intent when its *stripped* text starts with '/': whatever
+    whitespace str.strip removes (tabs, no-break spaces, …) must not smuggle one through."""
+    from handoff.gateway import typed_text_for_rasa
+
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    for prefix in ["", " ", *spaces, " / ", "//"]:
+        for command in ("/handoff_resolved", '/provide_reference{"transaction_ref": "TX-AAAAAAAA"}', "/restart"):
+            sent = typed_text_for_rasa(prefix + command)
+            assert sent is not None and not sent.strip().startswith("/"), repr(prefix + command)
+    assert typed_text_for_rasa("how do I top up?") is None
+    assert typed_text_for_rasa("/") == "?"

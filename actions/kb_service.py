@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from actions.settings import ActionSettings
 from knowledge_base.search import Hit, Searcher, SearchResult
+
+T = TypeVar("T")
 
 
 class KnowledgeBaseUnavailable(RuntimeError):
@@ -45,28 +49,26 @@ def get_searcher() -> Searcher:
         return _searcher
 
 
-async def search(query: str, k: int = 3) -> SearchResult:
-    """Search off the event loop; any failure becomes KnowledgeBaseUnavailable."""
+async def _off_loop(call: Callable[[Searcher], T]) -> T:
+    """Run `call` with the process's searcher on a worker thread; any failure becomes
+    KnowledgeBaseUnavailable."""
     try:
         searcher = await asyncio.to_thread(get_searcher)
-        return await asyncio.to_thread(searcher.search, query, k)
+        return await asyncio.to_thread(call, searcher)
     except Exception as exc:  # the model, the index files, FAISS: all mean "no KB now"
         raise KnowledgeBaseUnavailable(str(exc)) from exc
 
 
+async def search(query: str, k: int = 3) -> SearchResult:
+    """`Searcher.search` off the event loop."""
+    return await _off_loop(lambda searcher: searcher.search(query, k))
+
+
 async def passage_for(article_id: str, text: str) -> Hit | None:
-    """`Searcher.passage_for` off the event loop; any failure becomes KnowledgeBaseUnavailable."""
-    try:
-        searcher = await asyncio.to_thread(get_searcher)
-        return await asyncio.to_thread(searcher.passage_for, article_id, text)
-    except Exception as exc:  # as in search(): any failure means "no KB now"
-        raise KnowledgeBaseUnavailable(str(exc)) from exc
+    """`Searcher.passage_for` off the event loop."""
+    return await _off_loop(lambda searcher: searcher.passage_for(article_id, text))
 
 
 async def search_in_context(previous: str, text: str, k: int = 3, rescue_tier: bool = True) -> SearchResult:
-    """`Searcher.search_in_context` off the event loop; any failure becomes KnowledgeBaseUnavailable."""
-    try:
-        searcher = await asyncio.to_thread(get_searcher)
-        return await asyncio.to_thread(searcher.search_in_context, previous, text, k, rescue_tier)
-    except Exception as exc:  # as in search(): any failure means "no KB now"
-        raise KnowledgeBaseUnavailable(str(exc)) from exc
+    """`Searcher.search_in_context` off the event loop."""
+    return await _off_loop(lambda searcher: searcher.search_in_context(previous, text, k, rescue_tier))

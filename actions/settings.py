@@ -15,6 +15,10 @@ def _number(env: dict[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name}={raw!r} is not a number; fix it in .env (default {default})") from None
 
 
+#: every held-out BANKING77 security question that only reached the suggest tier scored ≥ 0.63
+SECURITY_MIN_SCORE = 0.6
+
+
 @dataclass(frozen=True)
 class ActionSettings:
     host: str
@@ -28,7 +32,7 @@ class ActionSettings:
     kb: KBSettings
     #: lowest search score (cosine) at which a winning needs_person article hands off as a
     #: security matter, from the suggest tier up (README, "Answers and handoffs")
-    security_min_score: float = 0.6
+    security_min_score: float = SECURITY_MIN_SCORE
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
@@ -40,5 +44,5 @@ class ActionSettings:
             rejection_limit=int(_number(env, "HANDOFF_REJECTED_ANSWERS", 2)),
             frustration_threshold=_number(env, "HANDOFF_FRUSTRATION_THRESHOLD", -0.6),
             kb=KBSettings.from_env(env),
-            security_min_score=_number(env, "HANDOFF_SECURITY_MIN_SCORE", 0.6),
+            security_min_score=_number(env, "HANDOFF_SECURITY_MIN_SCORE", SECURITY_MIN_SCORE),
         )

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge_base.settings import QUERY_CACHE_SIZE
+
 # The model ships on disk; never let a library try a hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ProgressCallback = Callable[[int, int], None]
-#: query vectors kept per Embedder by default (KB_QUERY_CACHE_SIZE): a follow-up question is
-#: searched with the question before it, which the same process embedded a turn earlier
-QUERY_CACHE_SIZE = 2048
 
 
 class Embedder:

@@ -15,6 +15,11 @@ from dotenv import dotenv_values
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+#: query vectors kept per Embedder by default (KB_QUERY_CACHE_SIZE): a follow-up question is
+#: searched with the question before it, which the same process embedded a turn earlier
+QUERY_CACHE_SIZE = 2048
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it and says what to do."""
 
@@ -69,7 +74,7 @@ class KBSettings:
     tune: str = "off"
     tuned_model_dir: Path = PROJECT_ROOT / "var" / "kb-model"
     #: query vectors the searcher keeps (a follow-up reuses the previous question's); 0 = none
-    query_cache_size: int = 2048
+    query_cache_size: int = QUERY_CACHE_SIZE
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> KBSettings:
@@ -88,7 +93,7 @@ class KBSettings:
             ivf_min_passages=int(_float(env, "KB_IVF_MIN_PASSAGES", 10000)),
             tune=env.get("KB_TUNE", "off").strip().lower() or "off",
             tuned_model_dir=_path(env, "KB_TUNED_MODEL_DIR", PROJECT_ROOT / "var" / "kb-model"),
-            query_cache_size=int(_float(env, "KB_QUERY_CACHE_SIZE", 2048)),
+            query_cache_size=int(_float(env, "KB_QUERY_CACHE_SIZE", QUERY_CACHE_SIZE)),
         )
         if settings.tune not in ("auto", "off"):
             raise SettingsError(f"KB_TUNE={settings.tune!r} must be auto or off; set it in .env")

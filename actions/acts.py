@@ -63,7 +63,14 @@ AIMED_AT_US = re.compile(
 )
 #: exasperation, sarcasm and giving up: weak alone, so they only back NLU's frustration intent
 EXASPERATION = re.compile(
-    r"\b(?:unbelievable|seriously|enough|done|pointless|waste|wasting|circles|same thing|again|forever|ages|nothing works|never works|nobody|no one|fix (?:it|this)|sort it out|kidding|give up|losing my mind|tether|had it|fed|sick|tired|wall|bend|review|1 star|leaving|leave|close my account|switch(?:ing)? banks?|thanks for nothing|great|wonderful|lovely|amazing|brilliant|perfect|impressive|slow clap|argh+|ugh+|jesus|god|christ|circus|amateur|bad|worse|clowns?|cares?|nightmare|abysmal|trash|seething|nowhere|patience|typical|bother|not happy|elsewhere|gone|jeez|omg|helpful,? not|not\.|so much for|throw my phone|how hard|how many times|never get back|all morning|for days|better answers|uselessness|nothing i try)\b",
+    r"\b(?:unbelievable|seriously|enough|done|pointless|waste|wasting|circles|same thing|again|forever|"
+    r"ages|nothing works|never works|nobody|no one|fix (?:it|this)|sort it out|kidding|give up|"
+    r"losing my mind|tether|had it|fed|sick|tired|wall|bend|review|1 star|leaving|leave|"
+    r"close my account|switch(?:ing)? banks?|thanks for nothing|great|wonderful|lovely|amazing|"
+    r"brilliant|perfect|impressive|slow clap|argh+|ugh+|jesus|god|christ|circus|amateur|bad|worse|"
+    r"clowns?|cares?|nightmare|abysmal|trash|seething|nowhere|patience|typical|bother|not happy|"
+    r"elsewhere|gone|jeez|omg|helpful,? not|not\.|so much for|throw my phone|how hard|"
+    r"how many times|never get back|all morning|for days|better answers|uselessness|nothing i try)\b",
     re.IGNORECASE,
 )
 #: NLU intents that would send the customer to a person

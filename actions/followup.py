@@ -7,8 +7,9 @@ The decision has two parts:
 - `refers_back(text)`: the wording itself points at what came before: it opens like a follow-up
   ("and …", "what about …", "same for …") or is a short message built around a pronoun
   ("how much does that cost?", "can I cancel it?"). Such a message is always searched in context.
-- otherwise a short message (at most `SHORT_WORDS` words) is searched alone first, and in
-  context only when alone it does not reach the answer tier.
+- otherwise a short message (at most `SHORT_WORDS` words) is searched both ways, and the
+  context wins unless the message alone reaches the answer tier with the same article
+  (`actions.answers.search_with_context`).
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def is_short(text: str) -> bool:
 
 def previous_question(tracker: Tracker) -> str | None:
     """The question the help center last answered or suggested articles for (as searched, context
-    included), if that was
-    within the last `CONTEXT_TURNS` customer turns before the latest one; else None."""
+    included), if that was within the last `CONTEXT_TURNS` customer turns before the latest one;
+    else None."""
     query = tracker.get_slot("kb_last_query")
     if not query or tracker.get_slot("kb_last_tier") not in ("answer", "suggest"):
         # A question the help center could not place at all ("the thing I mentioned earlier")

@@ -50,7 +50,8 @@ class ActionStartHandoff(Action):
 
 def handoff_reason_of(intent: str, text: str) -> str | None:
     """The reason code for a request_human or complain message, or None when its words show
-    neither (a typed '/handoff' command, which is never an intent, counts as asking)."""
+    neither. A message whose text is an intent (the offered "Talk to a person" button sends
+    "/request_human"; the hub never lets typed text start with "/") counts as asking."""
     if text.startswith("/") or intent not in ("request_human", "complain"):
         return "customer_request"
     if is_a_complaint(text):

@@ -68,8 +68,8 @@ def test_eval_tiny_against_the_running_stack(stack, tmp_path: Path) -> None:
 
 
 def test_eval_runs_in_a_clone_with_nothing_beside_it(stack, tmp_path: Path) -> None:
-    """Everything `make eval` reads lives in the repository: a clone in an empty folder (no
-    ../shared beside it) evaluates the running stack with its own files."""
+    """Everything `make eval` reads lives in the repository: a clone in an empty folder, with
+    nothing beside it, evaluates the running stack with its own files."""
     clone = tmp_path / "alone" / "repo"
     subprocess.run(["git", "clone", "--quiet", "--depth", "1", f"file://{ROOT}", str(clone)], check=True,
                    capture_output=True, timeout=120)

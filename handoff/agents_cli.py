@@ -1,4 +1,12 @@
-"""`supportbot-agent add EMAIL NAME` (asks for the password) and `supportbot-agent list`."""
+"""`supportbot-agent`: manage agent accounts from the command line.
+
+    supportbot-agent add EMAIL NAME [--role agent|editor|admin]   create, or reset the password
+    supportbot-agent list                                         every agent, role, state, sessions
+    supportbot-agent disable EMAIL / enable EMAIL                 lock an agent out, or let them back
+
+A password reset and `disable` end every session of that agent; the running hub closes their
+open inbox within HUB_AGENT_SESSION_CHECK_SECONDS.
+"""
 
 from __future__ import annotations
 
@@ -7,51 +15,100 @@ import asyncio
 import getpass
 import os
 import sys
+from collections.abc import Awaitable, Callable
 
 from handoff.auth import hash_password
 from handoff.settings import HubSettings
-from handoff.store import Store
+from handoff.store import ROLES, NotFound, Store
 from knowledge_base.settings import SettingsError
 
 MIN_PASSWORD = 10
 
 
-async def _set_agent(email: str, name: str, password: str) -> None:
+async def _with_store(work: Callable[[Store], Awaitable[None]]) -> None:
     store = await Store.open(str(HubSettings.from_env().database_url))
     try:
-        agent = await store.set_agent_password(email, name, hash_password(password))
-        print(f"agent {agent.email} ({agent.name}) is ready")
+        await work(store)
     finally:
         await store.close()
 
 
-def main(argv: list[str] | None = None) -> int:
+async def _add(store: Store, email: str, name: str, password: str, role: str | None) -> None:
+    agent = await store.set_agent_password(email, name, hash_password(password), role)
+    print(f"agent {agent.email} ({agent.name}, {agent.role}) is ready; any earlier sessions are signed out")
+
+
+async def _list(store: Store) -> None:
+    rows = await store.agents()
+    if not rows:
+        print("no agents yet: supportbot-agent add EMAIL NAME")
+        return
+    width = max(len(agent.email) for agent, _ in rows)
+    print(f"{'EMAIL':<{width}}  {'NAME':<20}  {'ROLE':<6}  {'STATE':<8}  SESSIONS")
+    for agent, sessions in rows:
+        state = "disabled" if agent.disabled else "active"
+        print(f"{agent.email:<{width}}  {agent.name[:20]:<20}  {agent.role:<6}  {state:<8}  {sessions}")
+
+
+async def _set_disabled(store: Store, email: str, disabled: bool) -> None:
+    agent = await store.set_agent_disabled(email, disabled)
+    print(f"agent {agent.email} is {'disabled; every session is signed out' if disabled else 'enabled'}")
+
+
+def _read_password(password_env: str | None) -> str | None:
+    if password_env:
+        return os.environ.get(password_env, "")
+    password = getpass.getpass("Password: ")
+    if password != getpass.getpass("Again: "):
+        print("error: the two passwords differ", file=sys.stderr)
+        return None
+    return password
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot-agent", description="Manage agent accounts")
     sub = parser.add_subparsers(dest="command", required=True)
-    add = sub.add_parser("add", help="create an agent, or reset an existing agent's password")
+    add = sub.add_parser("add", help="create an agent, or reset an existing agent's password (signs them out)")
     add.add_argument("email")
     add.add_argument("name")
+    add.add_argument("--role", choices=ROLES,
+                     help="agent: the inbox; editor: also edits articles; admin: also reads metrics "
+                          "(default: agent for a new account, unchanged for an existing one)")
     add.add_argument("--password-env", metavar="VAR",
                      help="read the password from this environment variable instead of asking")
-    args = parser.parse_args(argv)
-    if args.password_env:
-        password = os.environ.get(args.password_env, "")
-    else:
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Again: "):
-            print("error: the two passwords differ", file=sys.stderr)
+    sub.add_parser("list", help="every agent with their role, state and live sessions")
+    for command, what in (("disable", "lock an agent out and sign them out everywhere"),
+                          ("enable", "let a disabled agent sign in again")):
+        sub.add_parser(command, help=what).add_argument("email")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    work: Callable[[Store], Awaitable[None]]
+    if args.command == "add":
+        if "@" not in args.email:
+            print("error: the first argument must be the agent's email", file=sys.stderr)
             return 2
-    if len(password) < MIN_PASSWORD:
-        print(f"error: the password must have at least {MIN_PASSWORD} characters", file=sys.stderr)
-        return 2
-    if "@" not in args.email:
-        print("error: the first argument must be the agent's email", file=sys.stderr)
-        return 2
+        password = _read_password(args.password_env)
+        if password is None:
+            return 2
+        if len(password) < MIN_PASSWORD:
+            print(f"error: the password must have at least {MIN_PASSWORD} characters", file=sys.stderr)
+            return 2
+        work = lambda store: _add(store, args.email, args.name, password, args.role)
+    elif args.command == "list":
+        work = _list
+    else:
+        work = lambda store: _set_disabled(store, args.email, args.command == "disable")
     try:
-        asyncio.run(_set_agent(args.email, args.name, password))
+        asyncio.run(_with_store(work))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except NotFound as exc:
+        print(f"error: {exc}; see supportbot-agent list", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,10 +7,26 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from handoff import articles_api, gateway, inbox_api, pages
-from handoff import dashboard, metrics, metrics_api, prometheus  # metrics (issue 7)
+from handoff import (  # metrics (issue 7)
+    agent_sessions,
+    articles_api,
+    dashboard,
+    gateway,
+    inbox_api,
+    metrics,
+    metrics_api,
+    pages,
+    prometheus,
+)
 from handoff.app_keys import (
-    ADDRESS_CONVERSATION_LIMITER, ADDRESS_MESSAGE_LIMITER, FANOUT, RASA, RATE_LIMITER, RELAY, SETTINGS, STORE,
+    ADDRESS_CONVERSATION_LIMITER,
+    ADDRESS_MESSAGE_LIMITER,
+    FANOUT,
+    RASA,
+    RATE_LIMITER,
+    RELAY,
+    SETTINGS,
+    STORE,
 )
 from handoff.fanout import Fanout
 from handoff.openapi import openapi_document
@@ -72,6 +88,9 @@ def create_app(settings: HubSettings, rasa: RasaClient | None = None,
     app[ADDRESS_MESSAGE_LIMITER] = RateLimiter(settings.address_messages_per_minute, 60)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_rasa_ctx)
+    app.cleanup_ctx.append(agent_sessions.watch_sessions)
+    app[agent_sessions.LOGIN_GUARD] = agent_sessions.LoginGuard.create(
+        settings.login_attempts_per_address, settings.login_failures_per_account)
     app.on_shutdown.append(_close_sockets)
     app.router.add_routes(gateway.routes)
     app.router.add_routes(inbox_api.routes)

@@ -85,14 +85,22 @@ def _token_ok(request: web.Request) -> bool:
     return bool(expected) and header.startswith("Bearer ") and hmac.compare_digest(header[7:], str(expected))
 
 
-def content_auth(handler: Any) -> Any:
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        if _token_ok(request):
-            return await handler(request)
-        return await auth.agent_required(handler)(request)
+def content_auth(role: str) -> Any:
+    """The content API's bearer token (CONTENT_API_TOKEN, for pipelines), or a signed-in agent
+    whose role is `role` or above: every agent reads articles, editors and admins change them."""
 
-    wrapper.__name__ = handler.__name__
-    return wrapper
+    def decorate(handler: Any) -> Any:
+        with_role = auth.role_required(role)(handler)
+
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            if _token_ok(request):
+                return await handler(request)
+            return await with_role(request)
+
+        wrapper.__name__ = handler.__name__
+        return wrapper
+
+    return decorate
 
 
 def _articles_dir(request: web.Request) -> Path:
@@ -119,7 +127,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 @routes.get("/api/articles")
-@content_auth
+@content_auth("agent")
 async def list_articles(request: web.Request) -> web.StreamResponse:
     try:
         articles = load_articles(_articles_dir(request))
@@ -130,13 +138,13 @@ async def list_articles(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/articles/build")
-@content_auth
+@content_auth("agent")
 async def build_status(request: web.Request) -> web.StreamResponse:
     return web.json_response(request.app[REBUILDS].last)
 
 
 @routes.get("/api/articles/{article_id}")
-@content_auth
+@content_auth("agent")
 async def read_article(request: web.Request) -> web.StreamResponse:
     path = _path_for(request, request.match_info["article_id"])
     if path is None or not path.is_file():
@@ -177,7 +185,7 @@ async def _save(request: web.Request, article_id: str, markdown: str, creating: 
 
 
 @routes.post("/api/articles")
-@content_auth
+@content_auth("editor")
 async def create_article(request: web.Request) -> web.StreamResponse:
     markdown = await _markdown_body(request)
     if isinstance(markdown, web.Response):
@@ -190,7 +198,7 @@ async def create_article(request: web.Request) -> web.StreamResponse:
 
 
 @routes.put("/api/articles/{article_id}")
-@content_auth
+@content_auth("editor")
 async def update_article(request: web.Request) -> web.StreamResponse:
     markdown = await _markdown_body(request)
     if isinstance(markdown, web.Response):
@@ -199,7 +207,7 @@ async def update_article(request: web.Request) -> web.StreamResponse:
 
 
 @routes.delete("/api/articles/{article_id}")
-@content_auth
+@content_auth("editor")
 async def delete_article(request: web.Request) -> web.StreamResponse:
     article_id = request.match_info["article_id"]
     path = _path_for(request, article_id)

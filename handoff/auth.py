@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from handoff.agent_sessions import LOGIN_GUARD
 from handoff.app_keys import SETTINGS, STORE
 from handoff.errors import error_response
 from handoff.store import Agent
@@ -33,11 +35,15 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 async def authenticate(request: web.Request, email: str, password: str) -> Agent | None:
+    """The agent whose email and password these are (disabled or not), else None.
+
+    argon2 runs in a worker thread, at most two at a time: a flood of sign-ins queues here
+    instead of stalling every customer's socket on the event loop."""
     agent = await request.app[STORE].agent_by_email(email)
-    if agent is None:
-        verify_password(_DUMMY_HASH, password)
-        return None
-    return agent if verify_password(agent.password_hash, password) else None
+    async with request.app[LOGIN_GUARD].hashing:
+        # An unknown email is checked against a real hash too, so timing does not reveal accounts.
+        matches = await asyncio.to_thread(verify_password, agent.password_hash if agent else _DUMMY_HASH, password)
+    return agent if agent is not None and matches else None
 
 
 async def current_agent(request: web.Request) -> Agent | None:
@@ -64,16 +70,27 @@ def same_origin(request: web.Request) -> bool:
     return origin.rstrip("/") in own
 
 
-def agent_required(handler: Handler) -> Handler:
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        if request.method not in ("GET", "HEAD") and not same_origin(request):
-            return error_response(403, "origin_not_allowed", "Agent actions must come from the inbox page.")
-        agent = await current_agent(request)
-        if agent is None:
-            return error_response(401, "unauthorized", "Sign in to the agent inbox first.")
-        request[AGENT] = agent
-        return await handler(request)
+def role_required(role: str) -> Callable[[Handler], Handler]:
+    """A route for signed-in agents whose role is `role` or above (store.ROLES)."""
 
-    wrapper.__name__ = handler.__name__
-    wrapper.__doc__ = handler.__doc__
-    return wrapper
+    def decorate(handler: Handler) -> Handler:
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            if request.method not in ("GET", "HEAD") and not same_origin(request):
+                return error_response(403, "origin_not_allowed", "Agent actions must come from the inbox page.")
+            agent = await current_agent(request)
+            if agent is None:
+                return error_response(401, "unauthorized", "Sign in to the agent inbox first.")
+            if not agent.may(role):
+                return error_response(403, "forbidden", f"This needs the {role} role; ask an admin "
+                                      f"(supportbot-agent add --role {role}).")
+            request[AGENT] = agent
+            return await handler(request)
+
+        wrapper.__name__ = handler.__name__
+        wrapper.__doc__ = handler.__doc__
+        return wrapper
+
+    return decorate
+
+
+agent_required = role_required("agent")

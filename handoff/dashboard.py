@@ -288,6 +288,10 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     agent = await auth.current_agent(request)
     if agent is None:
         raise web.HTTPFound("/inbox")
+    if not agent.may("admin"):
+        body = '<section class="card"><p>The metrics dashboard is for admins. Ask an admin to give you the role ' \
+               '(<code>supportbot-agent add --role admin</code>), or go back to the <a href="/inbox">inbox</a>.</p></section>'
+        return web.Response(text=page("Metrics", body), content_type="text/html", status=403)
     try:
         period = period_of(request)
     except metrics.BadPeriod as exc:

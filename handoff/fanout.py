@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 class Fanout:
     def __init__(self) -> None:
         self._customers: dict[str, weakref.WeakSet[web.WebSocketResponse]] = {}
-        self._agents: dict[web.WebSocketResponse, int] = {}
+        #: each open inbox socket → (agent id, the hash of the session token it was opened with)
+        self._agents: dict[web.WebSocketResponse, tuple[int, str]] = {}
         self.all_sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
 
     def add_customer(self, conversation_id: str, ws: web.WebSocketResponse) -> None:
@@ -33,15 +34,21 @@ class Fanout:
             if not sockets:
                 self._customers.pop(conversation_id, None)
 
-    def add_agent(self, agent_id: int, ws: web.WebSocketResponse) -> None:
-        self._agents[ws] = agent_id
+    def add_agent(self, agent_id: int, session_hash: str, ws: web.WebSocketResponse) -> None:
+        self._agents[ws] = (agent_id, session_hash)
         self.all_sockets.add(ws)
+
+    def agent_session_hashes(self) -> set[str]:
+        return {session for _agent, session in self._agents.values()}
+
+    def agent_sockets_of(self, session_hashes: set[str]) -> list[web.WebSocketResponse]:
+        return [ws for ws, (_agent, session) in self._agents.items() if session in session_hashes]
 
     def remove_agent(self, ws: web.WebSocketResponse) -> None:
         self._agents.pop(ws, None)
 
     def agents_online(self) -> int:
-        return len(set(self._agents.values()))
+        return len({agent for agent, _session in self._agents.values()})
 
     def customer_connections(self) -> int:
         return sum(len(s) for s in self._customers.values())

@@ -11,11 +11,18 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from handoff.app_keys import (
-    ADDRESS_CONVERSATION_LIMITER, ADDRESS_MESSAGE_LIMITER, FANOUT, RATE_LIMITER, RELAY, SETTINGS, STORE,
+    ADDRESS_CONVERSATION_LIMITER,
+    ADDRESS_MESSAGE_LIMITER,
+    FANOUT,
+    RATE_LIMITER,
+    RELAY,
+    SETTINGS,
+    STORE,
 )
+from handoff.client_address import client_address
 from handoff.errors import error_frame, error_response
 from handoff.relay import RESOLVED_INTENT
-from handoff.store import Conversation
+from handoff.store import Conversation, RatingRefused
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +82,7 @@ def _customer_metadata(body: Any) -> dict[str, str]:
 async def create_conversation(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request):
         return error_response(403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS.")
-    if not request.app[ADDRESS_CONVERSATION_LIMITER].allow(request.remote or "unknown"):
+    if not request.app[ADDRESS_CONVERSATION_LIMITER].allow(client_address(request)):
         return _cors(request, error_response(429, "rate_limited",
                                              "Too many new conversations from your network; please try again later."))
     raw = await request.read()
@@ -182,12 +189,16 @@ async def _customer_frame(request: web.Request, ws: web.WebSocketResponse, conve
         if ces is not None and (not isinstance(ces, int) or isinstance(ces, bool) or not 1 <= ces <= 5):
             await ws.send_json(error_frame("malformed", "The effort score (ces) is optional, and a whole number from 1 to 5."))
             return
-        await relay.rating(conversation.id, score, comment.strip()[:1000], ces)
+        try:
+            await relay.store.add_rating(conversation.id, score, comment.strip()[:1000], ces)
+        except RatingRefused as exc:
+            await ws.send_json(error_frame(exc.code, str(exc)))
+            return
         await ws.send_json({"type": "rating_saved", "score": score, **({"ces": ces} if ces is not None else {})})
         # --- end customer-effort score ---
         return
     if kind not in ("message", "button"):
-        await ws.send_json(error_frame("malformed", f"Unknown frame type; use message, button or rating."))
+        await ws.send_json(error_frame("malformed", "Unknown frame type; use message, button or rating."))
         return
     client_id = frame.get("client_id")
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
@@ -219,7 +230,7 @@ async def _customer_frame(request: web.Request, ws: web.WebSocketResponse, conve
                                           "please shorten it or split it in two."), "client_id": client_id})
         return
     if not request.app[RATE_LIMITER].allow(conversation.id) or \
-            not request.app[ADDRESS_MESSAGE_LIMITER].allow(request.remote or "unknown"):
+            not request.app[ADDRESS_MESSAGE_LIMITER].allow(client_address(request)):
         await ws.send_json({**error_frame("rate_limited", "You're sending messages very quickly; please wait a few seconds."),
                             "client_id": client_id})
         return

@@ -9,9 +9,11 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from handoff import auth
+from handoff.agent_sessions import LOGIN_GUARD, end_session
 from handoff.app_keys import FANOUT, RELAY, SETTINGS, STORE
+from handoff.client_address import client_address
 from handoff.errors import error_response
-from handoff.store import Agent, Conflict, NotFound, NotYours, StoreError
+from handoff.store import Agent, Conflict, NotFound, NotYours, StoreError, hash_token
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -42,10 +44,25 @@ async def login(request: web.Request) -> web.StreamResponse:
     body = await _json_body(request)
     if body is None or not isinstance(body.get("email"), str) or not isinstance(body.get("password"), str):
         return error_response(400, "malformed", 'Send {"email": ..., "password": ...}.')
-    agent = await auth.authenticate(request, body["email"][:254], body["password"][:1024])
+    email, address, guard = body["email"][:254].strip().lower(), client_address(request), request.app[LOGIN_GUARD]
+    refusal = guard.refusal(address, email)
+    if refusal is not None:
+        why, wait = refusal
+        log.warning("agent sign-in throttled: %s", why)
+        response = error_response(429, "too_many_attempts", f"{why} Try again in {max(1, round(wait / 60))} "
+                                  "minute(s), or ask an admin to reset the password (supportbot-agent add).")
+        response.headers["Retry-After"] = str(wait)
+        return response
+    guard.attempted(address)
+    agent = await auth.authenticate(request, email, body["password"][:1024])
     if agent is None:
+        guard.failed(email)
         log.info("agent sign-in refused")
         return error_response(401, "invalid_credentials", "Wrong email or password.")
+    if agent.disabled:
+        log.info("disabled agent %s tried to sign in", agent.id)
+        return error_response(403, "agent_disabled", "This account is disabled; ask an admin to enable it "
+                              "(supportbot-agent enable).")
     token = await request.app[STORE].create_session(agent.id, request.app[SETTINGS].agent_session_hours * 3600)
     response = web.json_response({"agent": agent.public()})
     auth.set_session_cookie(request, response, token)
@@ -57,7 +74,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(auth.COOKIE)
     if token:
-        await request.app[STORE].delete_session(token[:200])
+        await end_session(request.app, token[:200])
     response = web.json_response({"ok": True})
     response.del_cookie(auth.COOKIE, path="/")
     return response
@@ -152,13 +169,14 @@ async def typing(request: web.Request) -> web.StreamResponse:
 async def agent_socket(request: web.Request) -> web.StreamResponse:
     if not auth.same_origin(request):
         return error_response(403, "origin_not_allowed", "Open the inbox from the hub's own page.")
+    token = request.cookies.get(auth.COOKIE, "")[:200]
     agent = await auth.current_agent(request)
     if agent is None:
         return error_response(401, "unauthorized", "Sign in to the agent inbox first.")
     settings, fanout = request.app[SETTINGS], request.app[FANOUT]
     ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=64 * 1024)
     await ws.prepare(request)
-    fanout.add_agent(agent.id, ws)
+    fanout.add_agent(agent.id, hash_token(token), ws)
     await fanout.to_agents({"type": "agents_online", "count": fanout.agents_online()})
     try:
         async for message in ws:

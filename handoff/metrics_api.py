@@ -63,7 +63,7 @@ def with_period(handler: PeriodHandler) -> Callable[[web.Request], Awaitable[web
 
 
 @routes.get("/api/metrics")
-@auth.agent_required
+@auth.role_required("admin")
 @with_period
 async def metrics_json(request: web.Request, period: metrics.Period) -> web.StreamResponse:
     return web.json_response(await period_report(request, period, gaps=wants_gaps(request)))
@@ -79,7 +79,7 @@ def csv_text(report: dict[str, Any]) -> str:
 
 
 @routes.get("/api/metrics.csv")
-@auth.agent_required
+@auth.role_required("admin")
 @with_period
 async def metrics_csv(request: web.Request, period: metrics.Period) -> web.StreamResponse:
     report = await period_report(request, period)
@@ -89,7 +89,7 @@ async def metrics_csv(request: web.Request, period: metrics.Period) -> web.Strea
 
 
 @routes.get("/api/metrics/gaps")
-@auth.agent_required
+@auth.role_required("editor")
 @with_period
 async def metrics_gaps(request: web.Request, period: metrics.Period) -> web.StreamResponse:
     rows = await metrics.load(request.app[STORE], period, time.time())

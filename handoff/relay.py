@@ -119,12 +119,6 @@ class Relay:
                 conversation_id, f"No one from our team is online right now. A person will follow up {where}.")
         await self.queue_changed(conversation_id)
 
-    async def rating(self, conversation_id: str, score: int, comment: str, ces: int | None = None) -> None:
-        if ces is None:
-            await self.store.add_rating(conversation_id, score, comment)
-        else:  # the optional customer-effort score (metrics, issue 7)
-            await self.store.add_rating_with_ces(conversation_id, score, comment, ces)
-
     # --- agent side ---------------------------------------------------------------------------
 
     async def claim(self, conversation_id: str, agent: Agent) -> None:

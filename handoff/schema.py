@@ -48,6 +48,8 @@ agents = sa.Table(
     sa.Column("name", sa.String(120), nullable=False),
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False, server_default="agent"),  # migration 4
+    sa.Column("disabled_at", sa.Float),  # migration 4: a disabled agent cannot sign in
 )
 
 agent_sessions = sa.Table(
@@ -121,6 +123,10 @@ schema_migrations = sa.Table(
 Migration = Callable[[AsyncConnection], Awaitable[None]]
 
 
+async def _columns(conn: AsyncConnection, table: str) -> set[str]:
+    return set(await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns(table)}))
+
+
 async def _v1_initial(conn: AsyncConnection) -> None:
     await conn.run_sync(metadata.create_all)
 
@@ -132,13 +138,35 @@ async def _v2_kb_queries(conn: AsyncConnection) -> None:
 # --- migration 3 (issue 7, metrics): ratings.ces ---
 async def _v3_ratings_ces(conn: AsyncConnection) -> None:
     """A database made by migration 1 before `ces` existed gains the column; a fresh one has it."""
-    columns = await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("ratings")})
-    if "ces" not in columns:
+    if "ces" not in await _columns(conn, "ratings"):
         await conn.execute(sa.text("ALTER TABLE ratings ADD COLUMN ces INTEGER"))
 # --- end migration 3 ---
 
 
-MIGRATIONS: list[tuple[int, Migration]] = [(1, _v1_initial), (2, _v2_kb_queries), (3, _v3_ratings_ces)]
+async def _v4_agent_roles(conn: AsyncConnection) -> None:
+    """Agents gain a role and a disabled flag. Agents that existed before roles could edit
+    articles, so they become admins and keep every right they had; new agents default to "agent"."""
+    columns = await _columns(conn, "agents")
+    if "role" not in columns:
+        await conn.execute(sa.text("ALTER TABLE agents ADD COLUMN role VARCHAR(16) NOT NULL DEFAULT 'agent'"))
+        await conn.execute(sa.text("UPDATE agents SET role = 'admin'"))
+    if "disabled_at" not in columns:
+        await conn.execute(sa.text("ALTER TABLE agents ADD COLUMN disabled_at FLOAT"))
+
+
+async def _v5_one_rating_per_handoff(conn: AsyncConnection) -> None:
+    """At most one rating per handoff. Before this, a customer could send any number (one
+    conversation held 500, all counted in CSAT): the first of each handoff is kept."""
+    await conn.execute(sa.text(
+        "DELETE FROM ratings WHERE handoff_id IS NOT NULL AND id NOT IN "
+        "(SELECT MIN(id) FROM ratings WHERE handoff_id IS NOT NULL GROUP BY handoff_id)"))
+    await conn.execute(sa.text("CREATE UNIQUE INDEX IF NOT EXISTS uq_ratings_handoff ON ratings (handoff_id)"))
+
+
+MIGRATIONS: list[tuple[int, Migration]] = [
+    (1, _v1_initial), (2, _v2_kb_queries), (3, _v3_ratings_ces), (4, _v4_agent_roles),
+    (5, _v5_one_rating_per_handoff),
+]
 
 
 async def migrate(conn: AsyncConnection, now: float) -> list[int]:

@@ -72,6 +72,10 @@ class HubSettings:
     address_messages_per_minute: int = 60
     ws_heartbeat_seconds: float = 25.0
     agent_session_hours: float = 12.0
+    agent_session_check_seconds: float = 5.0
+    login_attempts_per_address: int = 30
+    login_failures_per_account: int = 10
+    trusted_proxies: tuple[str, ...] = ()
     default_eta_seconds: int = 120
     articles_dir: Path = PROJECT_ROOT / "data" / "articles"
     cookie_secure: bool = False
@@ -109,6 +113,10 @@ class HubSettings:
             address_messages_per_minute=_int(env, "HUB_ADDRESS_MESSAGES_PER_MINUTE", 60),
             ws_heartbeat_seconds=_float(env, "HUB_WS_HEARTBEAT_SECONDS", 25.0),
             agent_session_hours=_float(env, "HUB_AGENT_SESSION_HOURS", 12.0),
+            agent_session_check_seconds=_float(env, "HUB_AGENT_SESSION_CHECK_SECONDS", 5.0),
+            login_attempts_per_address=_int(env, "HUB_LOGIN_ATTEMPTS_PER_ADDRESS", 30),
+            login_failures_per_account=_int(env, "HUB_LOGIN_FAILURES_PER_ACCOUNT", 10),
+            trusted_proxies=_list(env, "HUB_TRUSTED_PROXIES", ""),
             default_eta_seconds=_int(env, "HUB_DEFAULT_ETA_SECONDS", 120),
             articles_dir=(Path(articles) if articles else PROJECT_ROOT / "data" / "articles"),
             cookie_secure=public_url.startswith("https://"),

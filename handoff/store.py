@@ -51,6 +51,10 @@ class NotYours(StoreError):
     code = "not_yours"
 
 
+class RatingRefused(StoreError):
+    code = "rating_refused"
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -117,15 +121,36 @@ class Handoff:
         }
 
 
+#: What each role may do, from least to most: an agent works the inbox, an editor also edits
+#: help-center articles, an admin also reads the content-gap report and every metric.
+ROLES = ("agent", "editor", "admin")
+
+
 @dataclass(frozen=True)
 class Agent:
     id: int
     email: str
     name: str
     password_hash: str = field(repr=False)
+    role: str = "agent"
+    disabled: bool = False
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "email": self.email}
+        return {"id": self.id, "name": self.name, "email": self.email, "role": self.role}
+
+    def may(self, role: str) -> bool:
+        """True when this agent's role is `role` or above it."""
+        return ROLES.index(self.role if self.role in ROLES else "agent") >= ROLES.index(role)
+
+
+def _agent(row: Any) -> Agent:
+    return Agent(row.id, row.email, row.name, row.password_hash, row.role, row.disabled_at is not None)
+
+
+def _checked_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    return role
 
 
 def _conversation(row: Any) -> Conversation:
@@ -434,12 +459,21 @@ class Store:
 
     # --- ratings and feedback ---------------------------------------------------------------
 
-    async def add_rating(self, conversation_id: str, score: int, comment: str) -> None:
+    async def add_rating(self, conversation_id: str, score: int, comment: str, ces: int | None = None) -> None:
+        """The customer's rating of the conversation's latest handoff, with the optional
+        customer-effort score (1 very difficult .. 5 very easy). One per resolved handoff:
+        RatingRefused when there is none to rate or it is rated already (a unique index on
+        ratings.handoff_id settles two at once)."""
         latest = await self.latest_handoff(conversation_id)
-        async with self.write() as conn:
-            await conn.execute(T.ratings.insert().values(
-                conversation_id=conversation_id, handoff_id=latest.id if latest else None,
-                score=score, comment=comment, created_at=time.time()))
+        if latest is None or latest.status != "resolved":
+            raise RatingRefused("there is nothing to rate yet: ratings follow a conversation a person resolved")
+        try:
+            async with self.write() as conn:
+                await conn.execute(T.ratings.insert().values(
+                    conversation_id=conversation_id, handoff_id=latest.id, score=score, comment=comment, ces=ces,
+                    created_at=time.time()))
+        except IntegrityError:
+            raise RatingRefused("this conversation is rated already; thank you") from None
 
     async def add_article_feedback(self, conversation_id: str, article_id: str, helpful: bool) -> None:
         async with self.write() as conn:
@@ -475,27 +509,60 @@ class Store:
 
     # --- agents and sessions ----------------------------------------------------------------
 
-    async def create_agent(self, email: str, name: str, password_hash: str) -> Agent:
+    async def create_agent(self, email: str, name: str, password_hash: str, role: str = "agent") -> Agent:
         async with self.write() as conn:
             agent_id = (await conn.execute(T.agents.insert().values(
-                email=email.lower(), name=name, password_hash=password_hash, created_at=time.time()
+                email=email.lower(), name=name, password_hash=password_hash, role=_checked_role(role),
+                created_at=time.time(),
             ).returning(T.agents.c.id))).scalar_one()
-        return Agent(agent_id, email.lower(), name, password_hash)
+        return Agent(agent_id, email.lower(), name, password_hash, role)
 
-    async def set_agent_password(self, email: str, name: str, password_hash: str) -> Agent:
-        """Create the agent, or update the name and password of an existing one."""
+    async def set_agent_password(self, email: str, name: str, password_hash: str, role: str | None = None) -> Agent:
+        """Create the agent, or reset an existing agent's name, password (and role, when given).
+        A reset signs the agent out everywhere: every session ends, and the hub closes their
+        open inbox sockets at its next session check."""
         existing = await self.agent_by_email(email)
         if existing is None:
-            return await self.create_agent(email, name, password_hash)
+            return await self.create_agent(email, name, password_hash, role or "agent")
+        values: dict[str, Any] = {"name": name, "password_hash": password_hash}
+        if role is not None:
+            values["role"] = _checked_role(role)
+        async with self.write() as conn:
+            await conn.execute(T.agents.update().where(T.agents.c.id == existing.id).values(**values))
+            await conn.execute(T.agent_sessions.delete().where(T.agent_sessions.c.agent_id == existing.id))
+        return Agent(existing.id, existing.email, name, password_hash, values.get("role", existing.role), existing.disabled)
+
+    async def set_agent_disabled(self, email: str, disabled: bool) -> Agent:
+        """Disable (every session ends) or enable an agent; NotFound for an unknown email."""
+        existing = await self.agent_by_email(email)
+        if existing is None:
+            raise NotFound(f"no agent has the email {email}")
         async with self.write() as conn:
             await conn.execute(T.agents.update().where(T.agents.c.id == existing.id)
-                               .values(name=name, password_hash=password_hash))
-        return Agent(existing.id, existing.email, name, password_hash)
+                               .values(disabled_at=time.time() if disabled else None))
+            if disabled:
+                await conn.execute(T.agent_sessions.delete().where(T.agent_sessions.c.agent_id == existing.id))
+        return Agent(existing.id, existing.email, existing.name, existing.password_hash, existing.role, disabled)
+
+    async def agents(self) -> list[tuple[Agent, int]]:
+        """Every agent, by email, with how many live sessions they have."""
+        now = time.time()
+        live = (sa.select(sa.func.count()).select_from(T.agent_sessions)
+                .where(T.agent_sessions.c.agent_id == T.agents.c.id, T.agent_sessions.c.expires_at > now)
+                .scalar_subquery())
+        async with self.read() as conn:
+            rows = (await conn.execute(sa.select(T.agents, live.label("sessions")).order_by(T.agents.c.email))).all()
+        return [(_agent(row), int(row.sessions)) for row in rows]
 
     async def agent_by_email(self, email: str) -> Agent | None:
         async with self.read() as conn:
             row = (await conn.execute(sa.select(T.agents).where(T.agents.c.email == email.lower()))).first()
-        return Agent(row.id, row.email, row.name, row.password_hash) if row else None
+        return _agent(row) if row else None
+
+    async def agent_by_id(self, agent_id: int) -> Agent | None:
+        async with self.read() as conn:
+            row = (await conn.execute(sa.select(T.agents).where(T.agents.c.id == agent_id))).first()
+        return _agent(row) if row else None
 
     async def create_session(self, agent_id: int, ttl_seconds: float) -> str:
         token = secrets.token_urlsafe(32)
@@ -505,27 +572,32 @@ class Store:
                 token_hash=hash_token(token), agent_id=agent_id, created_at=now, expires_at=now + ttl_seconds))
         return token
 
+    def _live_sessions(self) -> Any:
+        """Sessions that have not expired, of agents who are not disabled."""
+        return (sa.select(T.agents, T.agent_sessions.c.token_hash)
+                .join(T.agent_sessions, T.agent_sessions.c.agent_id == T.agents.c.id)
+                .where(T.agent_sessions.c.expires_at > time.time(), T.agents.c.disabled_at.is_(None)))
+
     async def agent_for_session(self, token: str) -> Agent | None:
         async with self.read() as conn:
-            row = (await conn.execute(
-                sa.select(T.agents).join(T.agent_sessions, T.agent_sessions.c.agent_id == T.agents.c.id)
-                .where(T.agent_sessions.c.token_hash == hash_token(token),
-                       T.agent_sessions.c.expires_at > time.time()))).first()
-        return Agent(row.id, row.email, row.name, row.password_hash) if row else None
+            row = (await conn.execute(self._live_sessions().where(
+                T.agent_sessions.c.token_hash == hash_token(token)))).first()
+        return _agent(row) if row else None
+
+    async def live_session_hashes(self, token_hashes: set[str]) -> set[str]:
+        """Which of these session token hashes still sign someone in (one query for every open
+        inbox socket: the hub closes the sockets of the others)."""
+        if not token_hashes:
+            return set()
+        async with self.read() as conn:
+            rows = await conn.execute(self._live_sessions().where(T.agent_sessions.c.token_hash.in_(token_hashes)))
+            return {str(row.token_hash) for row in rows}
 
     async def delete_session(self, token: str) -> None:
         async with self.write() as conn:
             await conn.execute(T.agent_sessions.delete().where(T.agent_sessions.c.token_hash == hash_token(token)))
 
     # --- metrics (issue 7): read by handoff/metrics.py and handoff/prometheus.py ----------------
-
-    async def add_rating_with_ces(self, conversation_id: str, score: int, comment: str, ces: int | None) -> None:
-        """A CSAT rating with the optional customer-effort score (1 very difficult .. 5 very easy)."""
-        latest = await self.latest_handoff(conversation_id)
-        async with self.write() as conn:
-            await conn.execute(T.ratings.insert().values(
-                conversation_id=conversation_id, handoff_id=latest.id if latest else None,
-                score=score, comment=comment, ces=ces, created_at=time.time()))
 
     async def metrics_rows(self, start: float, end: float, returns_until: float) -> dict[str, list[dict[str, Any]]]:
         """The raw rows behind the CX metrics of the conversations started in [start, end):

@@ -13,7 +13,7 @@ from dotenv import dotenv_values, set_key
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handoff.auth import hash_password  # noqa: E402
+from handoff.auth import hash_password, verify_password  # noqa: E402
 from handoff.settings import HubSettings  # noqa: E402
 from handoff.store import Store  # noqa: E402
 
@@ -36,7 +36,10 @@ async def main() -> None:
     email, name, password = demo_credentials()
     store = await Store.open(str(HubSettings.from_env().database_url))
     try:
-        await store.set_agent_password(email, name, hash_password(password))
+        existing = await store.agent_by_email(email)
+        # Only a new or changed password is set: a reset would sign the demo agent out everywhere.
+        if existing is None or existing.name != name or not verify_password(existing.password_hash, password):
+            await store.set_agent_password(email, name, hash_password(password), role="admin")
     finally:
         await store.close()
     print(f"[setup] demo agent ready: {email} (password in .env, DEMO_AGENT_PASSWORD)")

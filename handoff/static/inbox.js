@@ -13,6 +13,7 @@
   var CUSTOMER_TYPING_MS = 8000;
   var BACKOFF_MIN_MS = 500;
   var BACKOFF_MAX_MS = 10000;
+  var SESSION_ENDED = 4401; // the hub closes the socket of a session that ended (agent_sessions.py)
   var POLL_MS = 30000;
 
   // ------------------------------------------------------------------ helpers
@@ -109,9 +110,20 @@
     return hr + "h " + (min < 10 ? "0" : "") + min + "m";
   }
 
-  function formatTime(iso) {
-    if (!iso) return "";
-    var d = new Date(iso);
+  // The API sends times as Unix seconds (floats); the inbox's own optimistic echo uses an ISO
+  // string. Date() takes milliseconds, so seconds are scaled here, once.
+  function toDate(value) {
+    return typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  }
+
+  function isoTime(value) {
+    var d = toDate(value);
+    return isNaN(d.getTime()) ? "" : d.toISOString();
+  }
+
+  function formatTime(value) {
+    if (!value) return "";
+    var d = toDate(value);
     if (isNaN(d.getTime())) return "";
     var sameDay = new Date().toDateString() === d.toDateString();
     try {
@@ -719,7 +731,7 @@
     });
     var head = h("div", { className: "msg__head" }, [
       h("span", { className: "msg__who", text: senderLabel({ sender: sender, agent: m.agent }) }),
-      m.created_at ? h("time", { className: "msg__time", datetime: str(m.created_at), text: formatTime(m.created_at) }) : null,
+      m.created_at ? h("time", { className: "msg__time", datetime: isoTime(m.created_at), text: formatTime(m.created_at) }) : null,
       seq !== null ? h("span", { className: "msg__seq", text: "#" + seq }) : null,
     ]);
     var body = h("div", { className: "msg__text" });
@@ -982,10 +994,15 @@
         if (window.console && console.error) console.error("[inbox] frame handling failed", err);
       }
     };
-    ws.onclose = function () {
+    ws.onclose = function (ev) {
       if (gen !== state.wsGen) return;
       state.ws = null;
       if (!state.me) return;
+      if (ev.code === SESSION_ENDED) {
+        // Signed out elsewhere, expired, password reset or account disabled: no reconnect.
+        signedOut();
+        return;
+      }
       setWsStatus("closed");
       scheduleWs();
     };

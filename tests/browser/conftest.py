@@ -15,10 +15,10 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
 
 
-def add_agent(stack, email: str, name: str, password: str) -> None:  # noqa: ANN001
+def add_agent(stack, email: str, name: str, password: str, role: str = "agent") -> None:  # noqa: ANN001
     """Through the real command line an operator uses."""
     env = {**stack.env(), "TEST_AGENT_PASSWORD": password}
-    done = subprocess.run([str(ROOT / ".venv" / "bin" / "supportbot-agent"), "add", email, name,
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "supportbot-agent"), "add", email, name, "--role", role,
                            "--password-env", "TEST_AGENT_PASSWORD"], env=env, capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr

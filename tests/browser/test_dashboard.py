@@ -40,7 +40,7 @@ def in_store(stack, work: Callable[[Store], Awaitable[R]]) -> R:
 
 
 def create_agent(stack) -> None:  # noqa: ANN001
-    add_agent(stack, AGENT_EMAIL, "Sasha", AGENT_PASSWORD)
+    add_agent(stack, AGENT_EMAIL, "Sasha", AGENT_PASSWORD, role="admin")
 
 
 def watch_errors(page: Page, console: bool = True) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,10 @@ def test_customer_and_agent_side_by_side(stack, browser: Browser) -> None:  # no
     card.click()
     expect(agent.get_by_test_id("inbox-summary")).to_contain_text("Customer asked for a person")
     expect(agent.get_by_test_id("inbox-details")).to_contain_text("TX-12345678")
+    # Times are Unix seconds on the wire: read as milliseconds they all showed "Jan 21" (1970).
+    stamp = agent.locator('[data-testid="inbox-message"] time').first
+    assert (stamp.get_attribute("datetime") or "")[:4] == time.strftime("%Y", time.gmtime())
+    assert re.fullmatch(r"\d{1,2}:\d{2}( [AP]M)?", stamp.inner_text().strip()), stamp.inner_text()
     agent.get_by_test_id("inbox-claim").click()
     expect(customer.get_by_test_id("kestrel-status")).to_contain_text("Robin", timeout=30_000)
 

@@ -41,7 +41,7 @@ def hub_settings(tmp_path: Path, **overrides: Any) -> HubSettings:
 @pytest.fixture
 async def hub(aiohttp_client: Any, tmp_path: Path) -> TestClient:
     client = await aiohttp_client(create_app(hub_settings(tmp_path)))
-    await client.app[STORE].create_agent("alex@kestrel.example", "Alex", hash_password(AGENT_PASSWORD))
+    await client.app[STORE].create_agent("alex@kestrel.example", "Alex", hash_password(AGENT_PASSWORD), "admin")
     await client.app[STORE].create_agent("bea@kestrel.example", "Bea", hash_password(AGENT_PASSWORD))
     return client
 

@@ -42,7 +42,8 @@ async def content_hub(aiohttp_client: Any, tmp_path: Path, kb_settings: KBSettin
     settings = replace(hub_settings(tmp_path), articles_dir=kb_settings.articles_dir,
                        content_api_token=TOKEN)  # type: ignore[arg-type]
     client = await aiohttp_client(create_app(settings, rebuilds=IndexRebuilds(lambda: kb_settings)))
-    await client.app[STORE].create_agent("alex@kestrel.example", "Alex", hash_password(AGENT_PASSWORD))
+    await client.app[STORE].create_agent("alex@kestrel.example", "Alex", hash_password(AGENT_PASSWORD), "editor")
+    await client.app[STORE].create_agent("bea@kestrel.example", "Bea", hash_password(AGENT_PASSWORD))
     return client
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from handoff.app import create_app
 from handoff.app_keys import RELAY
-from tests.unit.hub_fixtures import hub, receive_until, sign_in, start_conversation  # noqa: F401
+from tests.unit.hub_fixtures import hub, hub_settings, receive_until, sign_in, start_conversation
 
 
 async def _hello(client: TestClient, token: str, after_seq: int = 0) -> Any:
@@ -76,8 +77,10 @@ async def test_refused_input_gets_clear_errors_and_the_socket_stays_usable(hub: 
     assert (await ws.receive_json())["code"] == "malformed"
     await ws.send_json({"type": "button", "client_id": "b", "payload": "/handoff_resolved", "title": "x"})
     assert (await ws.receive_json())["code"] == "malformed"
-    await ws.send_json({"type": "rating", "score": 5, "comment": "great"})
-    assert (await ws.receive_json()) == {"type": "rating_saved", "score": 5}
+    await ws.send_json({"type": "rating", "score": 5, "comment": "great"})  # no person handled it yet
+    assert (await ws.receive_json())["code"] == "rating_refused"
+    await ws.send_json({"type": "message", "client_id": "still-usable", "text": "hello"})
+    assert (await receive_until(ws, lambda f: f["type"] == "ack"))[-1]["client_id"] == "still-usable"
     await ws.close()
 
 
@@ -160,13 +163,8 @@ async def test_openapi_and_security_headers(hub: TestClient) -> None:
     assert page.headers["X-Content-Type-Options"] == "nosniff"
 
 
-async def test_new_conversations_are_limited_per_address(aiohttp_client, tmp_path) -> None:  # noqa: ANN001
-    from dataclasses import replace
-
-    from handoff.app import create_app
-    from tests.unit.hub_fixtures import hub_settings
-
-    client = await aiohttp_client(create_app(replace(hub_settings(tmp_path), address_conversations_per_hour=3)))
+async def test_new_conversations_are_limited_per_address(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(create_app(hub_settings(tmp_path, address_conversations_per_hour=3)))
     statuses = [(await client.post("/api/conversations", json={})).status for _ in range(5)]
     assert statuses == [201, 201, 201, 429, 429]
 
@@ -183,3 +181,33 @@ def test_typed_text_never_reaches_rasa_as_an_intent() -> None:
             assert sent is not None and not sent.strip().startswith("/"), repr(prefix + command)
     assert typed_text_for_rasa("how do I top up?") is None
     assert typed_text_for_rasa("/") == "?"
+
+
+async def test_a_customer_cannot_stuff_ratings(hub: TestClient) -> None:
+    """Before: 500 ratings on a conversation no person handled were saved and CSAT read 1.0."""
+    conversation = await start_conversation(hub)
+    ws = await _hello(hub, conversation["token"])
+    for _ in range(20):
+        await ws.send_json({"type": "rating", "score": 1})
+    refusals = [await ws.receive_json(timeout=10) for _ in range(20)]
+    assert {frame["code"] for frame in refusals} == {"rating_refused"}
+    assert "nothing to rate" in refusals[0]["message"]
+    await sign_in(hub)
+    detail = await (await hub.get(f"/api/agent/conversations/{conversation['conversation_id']}")).json()
+    assert detail["ratings"] == []
+
+
+async def test_per_address_limits_read_forwarded_for_only_from_a_trusted_proxy(aiohttp_client, tmp_path) -> None:
+    async def created(client: TestClient, forwarded_for: str) -> int:
+        response = await client.post("/api/conversations", json={}, headers={"X-Forwarded-For": forwarded_for})
+        return response.status
+
+    direct = await aiohttp_client(create_app(hub_settings(tmp_path, address_conversations_per_hour=2)))
+    # Not behind a trusted proxy: a forged X-Forwarded-For does not dodge the limit.
+    assert [await created(direct, f"198.51.100.{n}") for n in range(3)] == [201, 201, 429]
+    proxied = await aiohttp_client(create_app(hub_settings(tmp_path / "p", address_conversations_per_hour=2,
+                                                           trusted_proxies=("127.0.0.1",))))
+    # Behind the proxy: each client has its own limit; what the client itself prepends is ignored.
+    assert [await created(proxied, "203.0.113.7") for _ in range(3)] == [201, 201, 429]
+    assert await created(proxied, "203.0.113.7, 203.0.113.8") == 201
+    assert await created(proxied, "10.9.9.9, 203.0.113.7") == 429

@@ -78,6 +78,14 @@ async def _handoff(db: Store, agent_id: int, conversation_id: str, reason: str, 
     await _update(db, T.handoffs, handoff.id, **times)
 
 
+async def _rating_from_before_migration_5(db: Store, conversation_id: str, score: int, ces: int | None = None) -> None:
+    """A rating of a conversation no person handled: the hub refuses those now (one rating per
+    resolved handoff), but databases from before migration 5 hold them and the figures count them."""
+    async with db.write() as conn:
+        await conn.execute(T.ratings.insert().values(conversation_id=conversation_id, score=score, comment="",
+                                                     ces=ces, created_at=0.0))
+
+
 async def seed(db: Store) -> dict[str, str]:
     """Ten conversations from 2026-03-01 to 03-03 (UTC), and three outside that period."""
     agent = await db.create_agent("metrics-agent@kestrel.example", "Mo", hash_password(AGENT_PASSWORD))
@@ -96,7 +104,7 @@ async def seed(db: Store) -> dict[str, str]:
     c["c3"] = await _conversation(db, D1 + 300, messages=0)  # opened, never written in
     c["c4"] = await _conversation(db, D1 + 900, "ana@example.com")
     await _handoff(db, agent.id, c["c4"], "customer_request", D1 + 1000, claim=60, respond=90, resolve=600)
-    await db.add_rating_with_ces(c["c4"], 5, "great", 4)
+    await db.add_rating(c["c4"], 5, "great", 4)
     c["c5"] = await _conversation(db, D1 + 1900, "Ben@Example.com")
     await db.add_kb_query(c["c5"], "can I buy bitcoin in the app", "none", None, 0.2)
     await _handoff(db, agent.id, c["c5"], "low_confidence", D1 + 2000, claim=120, respond=30, resolve=1200)
@@ -104,7 +112,7 @@ async def seed(db: Store) -> dict[str, str]:
     # 2026-03-02
     c["c6"] = await _conversation(db, D2 + 400, "ben@example.com")  # ben is back within 72 h
     await _handoff(db, agent.id, c["c6"], "customer_request", D2 + 500, claim=300, resolve=900)
-    await db.add_rating_with_ces(c["c6"], 2, "slow", 1)
+    await db.add_rating(c["c6"], 2, "slow", 1)
     c["c7"] = await _conversation(db, D2 + 900, messages=3)  # resolved, then back in the same conversation
     await _handoff(db, agent.id, c["c7"], "sensitive_topic", D2 + 1000, claim=30, respond=15, resolve=300)
     await db.add_rating(c["c7"], 3, "")
@@ -121,11 +129,11 @@ async def seed(db: Store) -> dict[str, str]:
     await db.add_kb_query(c["c10"], "how do I top up by bank transfer", "answer", "top-up-by-bank-transfer", 0.8)
     await db.add_article_feedback(c["c10"], "top-up-by-bank-transfer", False)
     await db.add_article_feedback(c["c10"], "card-delivery", True)
-    await db.add_rating_with_ces(c["c10"], 5, "", 5)
+    await _rating_from_before_migration_5(db, c["c10"], 5, 5)
     # outside, after: the first instant of 03-04, and ana back just after her 72 h window
     c["c11"] = await _conversation(db, D4)
     await db.add_kb_query(c["c11"], "do you have a metal card", "none", None, 0.1)
-    await db.add_rating(c["c11"], 1, "")
+    await _rating_from_before_migration_5(db, c["c11"], 1)
     c["c12"] = await _conversation(db, D4 + 20, "ana@example.com")
     await _handoff(db, agent.id, c["c12"], "customer_request", D1 + 1600 + 72 * 3600 + 1)
     return c
@@ -248,11 +256,11 @@ async def test_migration_3_adds_ces_to_an_older_database(database_url: str) -> N
     await opened.close()
     upgraded = await Store.open(database_url)
     try:
-        await upgraded.add_rating_with_ces(conversation.id, 4, "", 2)
+        await _rating_from_before_migration_5(upgraded, conversation.id, 4, 2)
         async with upgraded.read() as conn:
             assert (await conn.execute(sa.select(T.ratings.c.score, T.ratings.c.ces))).all() == [(4, 2)]
             versions = (await conn.execute(sa.select(schema.schema_migrations.c.version))).scalars().all()
-        assert sorted(versions) == [1, 2, 3]
+        assert sorted(versions) == [version for version, _ in schema.MIGRATIONS]
     finally:
         await upgraded.close()
 
@@ -288,7 +296,7 @@ def test_percentiles_interpolate_between_ranks() -> None:
 async def seeded_hub(aiohttp_client: Any, tmp_path: Path, database_url: str) -> TestClient:  # noqa: F811
     client = await aiohttp_client(create_app(hub_settings(tmp_path, database_url=database_url)))
     await seed(client.app[STORE])
-    await client.app[STORE].create_agent("alex@kestrel.example", "Alex", hash_password(AGENT_PASSWORD))
+    await client.app[STORE].create_agent("alex@kestrel.example", "Alex", hash_password(AGENT_PASSWORD), "admin")
     return client
 
 
@@ -428,12 +436,16 @@ async def test_rating_frame_takes_an_optional_effort_score(aiohttp_client: Any, 
     ready = (await receive_until(ws, lambda f: f["type"] == "ready"))[-1]
     assert ready["ask_ces"] is True
     await receive_until(ws, lambda f: f["type"] == "state")
+    db = client.app[STORE]
+    agent = await db.create_agent("mo@kestrel.example", "Mo", hash_password(AGENT_PASSWORD))
+    await _handoff(db, agent.id, conversation["conversation_id"], "customer_request", 0.0, claim=1, resolve=2)
     for bad in (0, 6, "4", True, 2.5):
         await ws.send_json({"type": "rating", "score": 4, "ces": bad})
         error = await ws.receive_json()
         assert error["code"] == "malformed" and "effort score" in error["message"]
     await ws.send_json({"type": "rating", "score": 4, "comment": "ok", "ces": 5})
     assert await ws.receive_json() == {"type": "rating_saved", "score": 4, "ces": 5}
+    await _handoff(db, agent.id, conversation["conversation_id"], "customer_request", 10.0, claim=1, resolve=2)
     await ws.send_json({"type": "rating", "score": 2, "ces": None})
     assert await ws.receive_json() == {"type": "rating_saved", "score": 2}
     await ws.close()

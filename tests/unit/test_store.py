@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from handoff.ownership import State
-from handoff.store import AlreadyClaimed, Conflict, NotYours, Store
+from handoff.store import AlreadyClaimed, Conflict, NotYours, RatingRefused, Store
 from tests.unit.db_fixtures import database_url, store  # noqa: F401  (fixtures)
 
 
@@ -95,9 +95,21 @@ async def test_sessions_expire_and_can_be_deleted(store: Store) -> None:
     assert await store.agent_for_session(token) is None
 
 
-async def test_ratings_and_article_feedback_are_stored(store: Store) -> None:
+async def test_one_rating_per_resolved_handoff(store: Store) -> None:
+    agent = await store.create_agent("a@example.com", "Alex", "hash")
     conversation, _ = await store.create_conversation({})
-    await store.add_rating(conversation.id, 4, "quick")
+    with pytest.raises(RatingRefused, match="nothing to rate"):
+        await store.add_rating(conversation.id, 1, "never handed off")
+    await store.enqueue_handoff(conversation.id, "customer_request", "normal", "h", "s", {})
+    await store.claim(conversation.id, agent.id)
+    with pytest.raises(RatingRefused, match="nothing to rate"):
+        await store.add_rating(conversation.id, 1, "still with a person")
+    await store.resolve(conversation.id, agent.id)
+    # Many at once (a double click, a script): exactly one is stored.
+    results = await asyncio.gather(*(store.add_rating(conversation.id, 4, "quick", 5) for _ in range(10)),
+                                   return_exceptions=True)
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, RatingRefused) for r in results if r is not None)
     await store.add_article_feedback(conversation.id, "card-delivery", True)
     assert [(r["score"], r["comment"]) for r in await store.ratings_for(conversation.id)] == [(4, "quick")]
 

@@ -383,19 +383,35 @@ class Store:
     async def release(self, conversation_id: str, agent_id: int) -> None:
         """agent → queued, keeping its place by the original queue time."""
         async with self.write() as conn:
-            handoff_id = await self._owned(conn, conversation_id, agent_id)
-            await conn.execute(T.handoffs.update().where(T.handoffs.c.id == handoff_id)
-                               .values(status="queued", agent_id=None, claimed_at=None))
-            await self._transition(conn, conversation_id, State.QUEUED)
+            await self._move_claimed_handoff(conn, conversation_id, agent_id,
+                                             {"status": "queued", "agent_id": None, "claimed_at": None})
+            await self._transition_or_conflict(conn, conversation_id, State.QUEUED)
 
     async def resolve(self, conversation_id: str, agent_id: int) -> Handoff:
         async with self.write() as conn:
-            handoff_id = await self._owned(conn, conversation_id, agent_id)
-            await conn.execute(T.handoffs.update().where(T.handoffs.c.id == handoff_id)
-                               .values(status="resolved", resolved_at=time.time()))
-            await self._transition(conn, conversation_id, State.RESOLVED)
+            handoff_id = await self._move_claimed_handoff(conn, conversation_id, agent_id,
+                                                          {"status": "resolved", "resolved_at": time.time()})
+            await self._transition_or_conflict(conn, conversation_id, State.RESOLVED)
             row = (await conn.execute(sa.select(T.handoffs).where(T.handoffs.c.id == handoff_id))).first()
         return _handoff(row)
+
+    async def _move_claimed_handoff(self, conn: AsyncConnection, conversation_id: str, agent_id: int,
+                                    values: dict[str, Any]) -> int:
+        """Change the handoff this agent has claimed, in one conditional UPDATE whose row count is
+        checked: of a release and a resolve at the same moment (or a double-clicked resolve) one
+        wins and the other gets Conflict, and the transaction rolls back whole."""
+        handoff_id = await self._owned(conn, conversation_id, agent_id)
+        result = await conn.execute(
+            T.handoffs.update()
+            .where(T.handoffs.c.id == handoff_id, T.handoffs.c.status == "claimed", T.handoffs.c.agent_id == agent_id)
+            .values(**values))
+        if result.rowcount != 1:
+            raise Conflict("the conversation changed at the same moment (released or resolved); reload it")
+        return handoff_id
+
+    async def _transition_or_conflict(self, conn: AsyncConnection, conversation_id: str, to: State) -> None:
+        if not await self._transition(conn, conversation_id, to):
+            raise Conflict(f"the conversation cannot become {to.value} from its current state; reload it")
 
     async def note_agent_reply(self, conversation_id: str, agent_id: int) -> None:
         """Check ownership and stamp the first response time (once)."""

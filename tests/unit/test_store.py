@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
 from handoff.ownership import State
-from handoff.store import AlreadyClaimed, Conflict, NotYours, RatingRefused, Store
+from handoff.store import AlreadyClaimed, Conflict, NotYours, RatingRefused, Store, StoreError
 from tests.unit.db_fixtures import database_url, store  # noqa: F401  (fixtures)
 
 
@@ -69,6 +72,55 @@ async def test_fifty_concurrent_claims_have_exactly_one_winner(store: Store) -> 
     winners = [r for r in results if not isinstance(r, BaseException)]
     assert len(winners) == 1
     assert all(isinstance(r, AlreadyClaimed) for r in results if isinstance(r, BaseException))
+
+
+async def _claim_in_this_process(database_url: str, conversation_id: str, agent_id: int, start_at: float) -> str:
+    store = await Store.open(database_url)
+    try:
+        await asyncio.sleep(max(0.0, start_at - time.time()))  # every process claims at the same instant
+        await store.claim(conversation_id, agent_id)
+        return "won"
+    except StoreError as exc:
+        return exc.code
+    finally:
+        await store.close()
+
+
+def claim_from_another_process(database_url: str, conversation_id: str, agent_id: int, start_at: float) -> str:
+    return asyncio.run(_claim_in_this_process(database_url, conversation_id, agent_id, start_at))
+
+
+async def test_claims_from_separate_processes_have_one_winner_and_a_consistent_end(
+        store: Store, database_url: str) -> None:  # noqa: F811
+    """Separate processes, so SQLite's in-process write lock cannot serialise them: the database does."""
+    conversation_id = await _queued(store)
+    agents = [await store.create_agent(f"proc{i}@example.com", f"Agent {i}", "hash") for i in range(6)]
+    start_at = time.time() + 8  # after every process has started and opened the store
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(len(agents), mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = await asyncio.gather(*(loop.run_in_executor(
+            pool, claim_from_another_process, database_url, conversation_id, a.id, start_at) for a in agents))
+    assert sorted(results) == ["already_claimed"] * 5 + ["won"]
+    winner = agents[results.index("won")]
+    handoff = await store.open_handoff(conversation_id)
+    assert handoff is not None and handoff.status == "claimed" and handoff.agent_id == winner.id
+    assert (await store.get_conversation(conversation_id)).state == State.AGENT
+
+
+async def test_release_and_resolve_at_once_leave_a_consistent_conversation(store: Store) -> None:
+    """Before: 34 of 60 tries on PostgreSQL left a queued conversation with a resolved handoff."""
+    agent = await store.create_agent("racer@example.com", "Racer", "hash")
+    for _ in range(15):
+        conversation_id = await _queued(store)
+        await store.claim(conversation_id, agent.id)
+        results = await asyncio.gather(store.release(conversation_id, agent.id), store.resolve(conversation_id, agent.id),
+                                       store.resolve(conversation_id, agent.id), return_exceptions=True)
+        assert sum(not isinstance(r, BaseException) for r in results) == 1, results
+        assert all(isinstance(r, Conflict) for r in results if isinstance(r, BaseException)), results
+        state = (await store.get_conversation(conversation_id)).state
+        handoff = await store.latest_handoff(conversation_id)
+        assert handoff is not None
+        assert (state, handoff.status) in {(State.QUEUED, "queued"), (State.RESOLVED, "resolved")}
 
 
 async def test_queue_order_is_priority_then_age_and_positions_follow(store: Store) -> None:

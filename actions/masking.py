@@ -1,20 +1,55 @@
-"""Mask secrets (card numbers, CVV, IBAN, passwords) before text reaches a summary or log."""
+"""Mask secrets (card numbers, CVV, IBAN, passwords, PINs) before text reaches a summary, a log
+or the hub's content-gap questions.
+
+Numbers are masked only when they are what they look like: a card number passes the Luhn check
+and an IBAN the ISO 13616 mod-97 check (python-stdnum), so a phone number, an order reference or
+an amount is left readable for the agent. Words that announce a secret ("password is:", "cvv2",
+"pin number") mask whatever follows them, checked or not.
+"""
 
 from __future__ import annotations
 
 import re
 
-CARD_NUMBER = re.compile(r"\b(?:\d[ -]?){9,15}(\d{4})\b")
-CVV = re.compile(r"\b(cvv|cvc|security code)\b(?:\s*(?:is|:|=))?\W{0,3}\d{3,4}\b", re.IGNORECASE)
-IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,30}\b")
-PASSWORD = re.compile(r"\b(password|passcode)\b(\s*(?:is|:|=)\s*)\S+", re.IGNORECASE)
-PIN = re.compile(r"\b(pin)\b(\s*(?:is|:|=)?\s*)\d{4,6}\b", re.IGNORECASE)
+from stdnum import iban as iban_number
+from stdnum import luhn
+
+#: 13 to 19 digits, in groups split by a space or two, a dash or " - " (how people type cards)
+CARD_CANDIDATE = re.compile(r"(?<![\w-])\d(?:(?:[ \t]{0,2}[-.–][ \t]{0,2}|[ \t]{1,2})?\d){12,18}(?![\w-])")
+IBAN_CANDIDATE = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}\b")
+CVV = re.compile(r"\b(cvv2?|cvc2?|cid|csc|security code)\b(?:\s*(?:number\s*)?(?:is|:|=|-)\s*)*\W{0,3}\d{3,4}\b",
+                 re.IGNORECASE)
+PASSWORD = re.compile(r"\b(password|passcode|passwd|passphrase|pwd)\b(\s*(?:is\s*[:=]?|[:=])\s*)\S+", re.IGNORECASE)
+PIN = re.compile(r"\b(pin(?:\s+(?:number|code))?)\b(\s*(?:is\s*[:=]?|[:=])?\s*)\d{4,6}\b", re.IGNORECASE)
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _card(match: re.Match[str]) -> str:
+    digits = _digits(match.group(0))
+    if 13 <= len(digits) <= 19 and luhn.is_valid(digits):
+        return f"[card ending {digits[-4:]}]"
+    return match.group(0)
+
+
+def _iban(match: re.Match[str]) -> str:
+    """The longest run of the match's space-separated groups that is a valid IBAN is masked
+    (the pattern alone would also swallow the words after a spaced IBAN)."""
+    groups = match.group(0).split(" ")
+    for end in range(len(groups), 0, -1):
+        compact = "".join(groups[:end]).upper()
+        if iban_number.is_valid(compact):
+            rest = " ".join(groups[end:])
+            return f"[IBAN ending {compact[-4:]}]" + (f" {rest}" if rest else "")
+    return match.group(0)
 
 
 def mask_secrets(text: str) -> str:
     # IBANs first: a spaced IBAN also looks like a run of card digits.
-    text = IBAN.sub(lambda m: f"[IBAN ending {m.group(0).replace(' ', '')[-4:]}]", text)
-    text = CARD_NUMBER.sub(lambda m: f"[card ending {m.group(1)}]", text)
+    text = IBAN_CANDIDATE.sub(_iban, text)
+    text = CARD_CANDIDATE.sub(_card, text)
     text = CVV.sub(lambda m: f"{m.group(1)} [masked]", text)
     text = PASSWORD.sub(lambda m: f"{m.group(1)}{m.group(2)}[masked]", text)
     text = PIN.sub(lambda m: f"{m.group(1)}{m.group(2)}[masked]", text)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from actions.masking import mask_secrets
 from handoff.fanout import Fanout
 from handoff.ownership import State, bot_owns
 from handoff.rasa_client import BotTurn, BotUnavailable, RasaClient
@@ -93,7 +94,8 @@ class Relay:
         for outcome in turn.kb_results:
             if question and isinstance(outcome.get("tier"), str):
                 score = outcome.get("score")
-                await self.store.add_kb_query(conversation_id, question, outcome["tier"], outcome.get("article_id"),
+                # Content-gap reports show these questions to editors: no card number or password in them.
+                await self.store.add_kb_query(conversation_id, mask_secrets(question), outcome["tier"], outcome.get("article_id"),
                                               float(score) if isinstance(score, (int, float)) else None)
         if turn.handoff is not None:
             await self.enqueue(conversation_id, turn.handoff)

@@ -232,11 +232,11 @@ async def test_skipped_issue_falls_back_to_the_first_real_sentence() -> None:
 
 async def test_card_numbers_are_masked_everywhere_in_the_handoff() -> None:
     slots = {"handoff_reason": "sensitive_topic", "customer_name": "Ana Souza",
-             "issue_description": "Someone used my card 4111 1111 1111 1234 without asking",
+             "issue_description": "Someone used my card 4111 1111 1311 1234 without asking",
              "transaction_ref": "not given", "issue_category": "cards"}
-    turns = [user("someone used my card 4111 1111 1111 1234, CVV: 123, I'm scared"),
+    turns = [user("someone used my card 4111 1111 1311 1234, CVV: 123, I'm scared"),
              bot("This needs a person from our security team, and I'll connect you now."),
-             user("Someone used my card 4111 1111 1111 1234 without asking")]
+             user("Someone used my card 4111 1111 1311 1234 without asking")]
     _, messages = await run_handoff(handoff_tracker(slots, turns))
     payload = messages[0]["custom"]["handoff"]
     assert payload["headline"] == ("Security matter (card, fraud, unrecognised payment): "
@@ -257,18 +257,32 @@ async def test_card_numbers_are_masked_everywhere_in_the_handoff() -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("my card 4111 1111 1111 1234 was charged", "my card [card ending 1234] was charged"),
-    ("4111-1111-1111-1234", "[card ending 1234]"),
-    ("card 4111111111111234.", "card [card ending 1234]."),
-    ("CVV: 123", "CVV [masked]"),
-    ("cvc 4567 on the back", "cvc [masked] on the back"),
-    ("the security code 999", "the security code [masked]"),
+    # cards: Luhn-valid, however they are spaced
+    ("my card 4111 1111 1311 1234 was charged", "my card [card ending 1234] was charged"),
+    ("4111-1111-1311-1234", "[card ending 1234]"),
+    ("card 4111111113111234.", "card [card ending 1234]."),
+    ("4111  1111  1311  1234", "[card ending 1234]"),
+    ("4111 - 1111 - 1311 - 1234", "[card ending 1234]"),
+    ("Amex 3782 822463 10005", "Amex [card ending 0005]"),
+    ("Diners 3056 930902 5904", "Diners [card ending 5904]"),
+    # IBANs: the mod-97 check, any case, spaced or not
     ("IBAN DE89370400440532013000", "IBAN [IBAN ending 3000]"),
     ("to GB29 NWBK 6016 1331 9268 19 please", "to [IBAN ending 6819] please"),
+    ("iban gb29nwbk60161331926819", "iban [IBAN ending 6819]"),
+    ("IBAN DE89 3704 0044 0532 0130 00", "IBAN [IBAN ending 3000]"),
+    # words that announce a secret
+    ("CVV: 123", "CVV [masked]"),
+    ("my CVV is 123", "my CVV [masked]"),
+    ("cvv2 123", "cvv2 [masked]"),
+    ("cvc 4567 on the back", "cvc [masked] on the back"),
+    ("the security code is 987", "the security code [masked]"),
     ("my password is hunter2 ok", "my password is [masked] ok"),
+    ("my password is: hunter2", "my password is: [masked]"),
     ("Password: s3cret!", "Password: [masked]"),
     ("passcode = 0000", "passcode = [masked]"),
     ("my PIN is 1234", "my PIN is [masked]"),
+    ("pin number is 1234", "pin number is [masked]"),
+    ("PIN code: 998877", "PIN code: [masked]"),
 ])
 def test_mask_secrets(text: str, expected: str) -> None:
     assert mask_secrets(text) == expected
@@ -278,28 +292,14 @@ def test_mask_secrets(text: str, expected: str) -> None:
     "My reference is TX-12AB34CD",
     "Express delivery costs EUR 15 and arrives in 2 to 3 business days",
     "call me on +44 20 7946 0958",
+    "call me on +44 7700 900123 after 5",
+    "order 1234 5678 9012 3456 never came",  # 16 digits, not a card number (Luhn)
+    "transfer reference 20261130123456",
+    "GB00 NWBK 6016 1331 9268 19 looks like an IBAN but fails its check",
+    "I paid EUR 1,234,567.89",
     "I typed my pin wrong",
     "",
 ])
 def test_mask_secrets_leaves_ordinary_text_alone(text: str) -> None:
     assert mask_secrets(text) == text
 
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("my CVV is 123", "my CVV [masked]"),
-    ("the security code is 987", "the security code [masked]"),
-])
-def test_mask_secrets_cvv_written_as_a_sentence(text: str, expected: str) -> None:
-    assert mask_secrets(text) == expected
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Amex 3782 822463 10005", "Amex [card ending 0005]"),
-    ("Diners 3056 930902 5904", "Diners [card ending 5904]"),
-])
-def test_mask_secrets_shorter_card_numbers(text: str, expected: str) -> None:
-    assert mask_secrets(text) == expected
-
-
-def test_mask_secrets_spaced_iban_is_masked_as_an_iban() -> None:
-    assert mask_secrets("IBAN DE89 3704 0044 0532 0130 00") == "IBAN [IBAN ending 3000]"

@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from handoff.app import create_app
-from handoff.app_keys import RELAY
+from handoff.app_keys import RELAY, STORE
+from handoff.rasa_client import BotTurn
 from tests.unit.hub_fixtures import hub, hub_settings, receive_until, sign_in, start_conversation
 
 
@@ -211,3 +212,12 @@ async def test_per_address_limits_read_forwarded_for_only_from_a_trusted_proxy(a
     assert [await created(proxied, "203.0.113.7") for _ in range(3)] == [201, 201, 429]
     assert await created(proxied, "203.0.113.7, 203.0.113.8") == 201
     assert await created(proxied, "10.9.9.9, 203.0.113.7") == 429
+
+
+async def test_questions_kept_for_content_gaps_are_masked(hub: TestClient) -> None:
+    conversation = await start_conversation(hub)
+    turn = BotTurn(kb_results=[{"tier": "none", "score": 0.1}])
+    question = "my card 4111 1111 1311 1234 and password: hunter2 fail, ref 1234 5678 9012 3456"
+    await hub.app[RELAY]._deliver(conversation["conversation_id"], turn, question=question)
+    assert await hub.app[STORE].unanswered_questions() == [
+        "my card [card ending 1234] and password: [masked] fail, ref 1234 5678 9012 3456"]

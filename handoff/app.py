@@ -33,7 +33,7 @@ from handoff.openapi import openapi_document
 from handoff.rasa_client import RasaClient
 from handoff.rate_limit import RateLimiter
 from handoff.relay import Relay
-from handoff.security_headers import security_headers
+from handoff.security_headers import add_security_headers
 from handoff.settings import HubSettings
 from handoff.store import Store
 
@@ -79,7 +79,8 @@ async def openapi(_request: web.Request) -> web.StreamResponse:
 
 def create_app(settings: HubSettings, rasa: RasaClient | None = None,
                rebuilds: articles_api.IndexRebuilds | None = None) -> web.Application:
-    app = web.Application(middlewares=[prometheus.request_latency, security_headers], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[prometheus.request_latency], client_max_size=64 * 1024)
+    app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
     app[FANOUT] = Fanout()
     app[RASA] = rasa or RasaClient(settings.rasa_urls, settings.rasa_timeout_seconds)
@@ -95,6 +96,7 @@ def create_app(settings: HubSettings, rasa: RasaClient | None = None,
     app.router.add_routes(gateway.routes)
     app.router.add_routes(inbox_api.routes)
     app.router.add_routes(pages.routes)
+    app[pages.ARTICLE_PATHS] = pages.ArticlePaths()
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()
     app.router.add_routes(articles_api.routes)
     # --- metrics (issue 7): CX metrics API, dashboard, Prometheus /metrics ---

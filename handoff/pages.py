@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -30,18 +31,38 @@ async def inbox(_request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / "inbox.html")
 
 
-def _article_path(articles_dir: Path, article_id: str) -> Path | None:
-    if not article_id.replace("-", "").isalnum():
-        return None
-    direct = articles_dir / f"{article_id}.md"
-    if direct.is_file():
-        return direct
-    return next((p for p in articles_dir.rglob(f"{article_id}.md")), None)
+class ArticlePaths:
+    """Where each article file is (articles may sit in subfolders). The folder is walked at most
+    once per `REFRESH_SECONDS`, not per request: before, every miss ran a recursive glob, so a
+    flood of /help/<random> requests walked the disk at the flood's rate."""
+
+    REFRESH_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self._paths: dict[str, Path] = {}
+        self._walked_at = float("-inf")
+        self.walks = 0
+
+    def find(self, articles_dir: Path, article_id: str) -> Path | None:
+        if not article_id.replace("-", "").isalnum():
+            return None
+        direct = articles_dir / f"{article_id}.md"
+        if direct.is_file():
+            return direct
+        now = time.monotonic()
+        if now - self._walked_at >= self.REFRESH_SECONDS:
+            self._paths = {path.stem: path for path in articles_dir.rglob("*.md")}
+            self._walked_at, self.walks = now, self.walks + 1
+        found = self._paths.get(article_id)
+        return found if found is not None and found.is_file() else None
+
+
+ARTICLE_PATHS = web.AppKey("article_paths", ArticlePaths)
 
 
 @routes.get("/help/{article_id}")
 async def help_article(request: web.Request) -> web.StreamResponse:
-    path = _article_path(request.app[SETTINGS].articles_dir, request.match_info["article_id"])
+    path = request.app[ARTICLE_PATHS].find(request.app[SETTINGS].articles_dir, request.match_info["article_id"])
     if path is None:
         raise web.HTTPNotFound(text="No such help-center article.")
     try:

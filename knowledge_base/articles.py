@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import frontmatter
 import yaml
@@ -48,6 +48,22 @@ def _as_str_list(path: Path, name: str, value: object) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in value if str(v).strip())
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: "*name" repeats an anchored value, and nested repeats expand to
+    gigabytes from a few lines ("billion laughs"). Front matter never needs them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "uses a YAML alias (*name); write the value out instead", self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+class _FrontMatterWithoutAliases(frontmatter.YAMLHandler):
+    def load(self, fm: str, **kwargs: Any) -> Any:
+        return yaml.load(fm, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_article(path: Path, text: str | None = None) -> Article:
     """Parse one article file; raise ArticleError naming the file on any problem."""
     try:
@@ -57,7 +73,7 @@ def parse_article(path: Path, text: str | None = None) -> Article:
     if not raw.lstrip().startswith("---"):
         raise ArticleError(path, "has no front matter; start the file with a '---' block")
     try:
-        post = frontmatter.loads(raw)
+        post = frontmatter.loads(raw, handler=_FrontMatterWithoutAliases())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

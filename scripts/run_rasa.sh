@@ -24,6 +24,14 @@ if [ "${RASA_TRACKER_DIALECT:-sqlite}" = "postgresql" ]; then
 else
   export RASA_TRACKER_DB="${RASA_TRACKER_DB:-$root/var/rasa-tracker.sqlite3}"
 fi
+# Every ${VAR} the endpoints file names must be set: Rasa would otherwise use the text "${VAR}"
+# itself (a tracker database file of that name, an action server at that "URL").
+for name in $(grep -o '\${[A-Z_]*}' "bot/$endpoints" | tr -d '${}' | sort -u); do
+  if [ -z "${!name:-}" ] && [ "$name" != "RASA_TRACKER_PASSWORD" ]; then
+    echo "rasa: $name is not set, and bot/$endpoints needs it; set it in .env (see .env.example)" >&2
+    exit 2
+  fi
+done
 mkdir -p "$root/var"
 model="${RASA_MODEL:-$root/bot/models/kestrel.tar.gz}"
 if [ ! -f "$model" ]; then

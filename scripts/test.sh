@@ -18,11 +18,11 @@ echo "[test] rasa data validate: clean"
 
 echo "[test] 2/3 rasa test: dialogue stories, then end-to-end conversations (user text through NLU and policies)"
 (cd bot && ../.venv-rasa/bin/rasa test core --stories tests/test_conversations.yml --model models/kestrel.tar.gz \
-   --out results --fail-on-prediction-errors > ../var/rasa-test.log 2>&1) || {
+   --endpoints tests/endpoints.yml --out results --fail-on-prediction-errors > ../var/rasa-test.log 2>&1) || {
   tail -40 var/rasa-test.log; echo "[test] conversation tests failed (bot/results/failed_test_stories.yml)"; exit 1; }
 grep -E "Correct:|Accuracy" var/rasa-test.log | head -5 || true
 (cd bot && ../.venv-rasa/bin/rasa test core --e2e --stories tests/e2e --model models/kestrel.tar.gz \
-   --out results/e2e --fail-on-prediction-errors > ../var/rasa-test-e2e.log 2>&1) || {
+   --endpoints tests/endpoints.yml --out results/e2e --fail-on-prediction-errors > ../var/rasa-test-e2e.log 2>&1) || {
   tail -40 var/rasa-test-e2e.log; echo "[test] end-to-end conversation tests failed (var/rasa-test-e2e.log)"; exit 1; }
 grep -E "Correct:|Accuracy" var/rasa-test-e2e.log | head -5 || true
 echo "[test] conversation tests passed"

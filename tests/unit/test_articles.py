@@ -23,6 +23,10 @@ def test_parses_front_matter_and_body(tmp_path: Path) -> None:
         ("---\nid: a-b\ntitle: T\ncategory: cards\nupdated: 2026-01-01\n---\n   \n", "has an empty body"),
         ("---\nid: Bad Id\ntitle: T\ncategory: cards\nupdated: 2026-01-01\n---\nbody", "must be lowercase"),
         ("---\nid: a-b\ntitle: T\ncategory: cards\nupdated: someday\n---\nbody", "is not a date"),
+        # "billion laughs": nine levels of nine aliases would expand to 9^9 strings
+        ("---\nid: a-b\ntitle: T\ncategory: cards\nupdated: 2026-01-01\na: &a [lol, lol, lol]\n"
+         "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n---\nbody",
+         "uses a YAML alias (*name); write the value out instead"),
     ],
 )
 def test_broken_articles_name_the_file_and_the_problem(tmp_path: Path, text: str, problem: str) -> None:

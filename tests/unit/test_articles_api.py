@@ -13,6 +13,7 @@ from handoff.app import create_app
 from handoff.app_keys import STORE
 from handoff.articles_api import REBUILDS, IndexRebuilds
 from handoff.auth import hash_password
+from handoff.pages import ARTICLE_PATHS
 from knowledge_base import index_store
 from knowledge_base.builder import build_index
 from knowledge_base.search import Searcher
@@ -93,3 +94,26 @@ async def test_create_update_delete_reach_the_index(content_hub: TestClient, kb_
     await content_hub.app[REBUILDS].wait()
     manifest = index_store.require_current_version(kb_settings.index_dir).read_manifest()
     assert "savings-pots" not in manifest["articles"]
+
+
+async def test_articles_up_to_the_documented_200_kb_are_accepted(content_hub: TestClient) -> None:
+    """The hub's 64 KiB body limit made the documented 200 kB article limit unreachable."""
+    section = "\n\n## More\nPots let you set money aside, and you can rename a pot whenever you like."
+    large = NEW_ARTICLE + section * (150_000 // len(section))
+    assert 150_000 < len(large.encode()) < 200_000
+    created = await content_hub.post("/api/articles", json={"markdown": large}, headers=bearer())
+    assert created.status == 201, await created.text()
+    too_large = NEW_ARTICLE.replace("savings-pots", "big-pots") + section * (210_000 // len(section))
+    refused = await content_hub.post("/api/articles", json={"markdown": too_large}, headers=bearer())
+    assert refused.status == 413 and "up to 200 kB" in (await refused.json())["error"]["message"]
+    # Error replies carry the security headers too (a 404 aiohttp answers on its own, a 413).
+    for response in (refused, await content_hub.get("/no-such-page")):
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_help_page_misses_do_not_walk_the_folder_each_time(content_hub: TestClient) -> None:
+    assert (await content_hub.get("/help/card-delivery")).status == 200
+    for n in range(30):
+        assert (await content_hub.get(f"/help/no-such-article-{n}")).status == 404
+    assert content_hub.app[ARTICLE_PATHS].walks == 1

@@ -1,0 +1,16 @@
+"""Rasa's files in bot/: nothing Rasa writes by accident is left there."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_no_file_is_named_after_an_unexpanded_variable() -> None:
+    """`make test` runs Rasa's conversation tests before pytest: with the tracker store of
+    bot/endpoints.yml and no RASA_TRACKER_DB they wrote a database named "${RASA_TRACKER_DB}"."""
+    assert [p.name for p in (ROOT / "bot").iterdir() if "${" in p.name] == []
+    tracked = subprocess.run(["git", "ls-files", "bot"], cwd=ROOT, capture_output=True, text=True, check=False).stdout
+    assert "${" not in tracked

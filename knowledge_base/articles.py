@@ -61,7 +61,7 @@ class _NoAliasLoader(yaml.SafeLoader):
 
 class _FrontMatterWithoutAliases(frontmatter.YAMLHandler):
     def load(self, fm: str, **kwargs: Any) -> Any:
-        return yaml.load(fm, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(fm, Loader=_NoAliasLoader)  # a SafeLoader subclass
 
 
 def parse_article(path: Path, text: str | None = None) -> Article:

@@ -51,6 +51,7 @@ async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     rasa = app[RASA]
     await rasa.start()
     app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT])
+    await app[RELAY].resume_bot_turns()  # customer messages a killed hub stored but never answered
     app[prometheus.PROMETHEUS].watch(app[RELAY])  # metrics (issue 7): handoff and Rasa error counters
     yield
     await app[RELAY].drain()

@@ -6,10 +6,10 @@ This is the one place that knows who owns a conversation (handoff.ownership) and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import statistics
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from actions.masking import mask_secrets
@@ -25,13 +25,38 @@ RESOLVED_INTENT = "/handoff_resolved"
 ETA_STEP_SECONDS = 15
 
 
+class ConversationLocks:
+    """One lock per conversation, so its turns reach Rasa one at a time and in order. A lock
+    lives only while someone holds or waits for it: conversation ids come from the outside
+    world, and a dict of every lock ever made would grow for as long as the hub runs."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, conversation_id: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+        self._users[conversation_id] = self._users.get(conversation_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[conversation_id] -= 1
+            if self._users[conversation_id] == 0:
+                del self._users[conversation_id], self._locks[conversation_id]
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 class Relay:
     def __init__(self, settings: HubSettings, store: Store, rasa: RasaClient, fanout: Fanout) -> None:
         self.settings = settings
         self.store = store
         self.rasa = rasa
         self.fanout = fanout
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks = ConversationLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         # --- metrics hooks (issue 7): handoff/prometheus.py counts these ---
         self.on_handoff: Callable[[str], None] = lambda reason: None
@@ -44,23 +69,44 @@ class Relay:
         self, conversation: Conversation, text: str, client_id: str, rasa_text: str | None = None,
         payload: dict[str, Any] | None = None,
     ) -> tuple[StoredMessage, bool]:
-        """Store the message (the caller acks it), then relay it in the background."""
+        """Store the message as a pending bot turn (the caller acks it), then relay it in the
+        background. A hub killed before the turn is handled resends it at start
+        (`resume_bot_turns`)."""
         stored, created = await self.store.append_message(
-            conversation.id, "customer", text, payload=payload, client_id=client_id)
+            conversation.id, "customer", text, payload=payload, client_id=client_id, bot_text=rasa_text or text)
         if created:
             await self.fanout.to_conversation(conversation.id, stored.to_frame())
             await self.fanout.to_agents(self._agent_frame(stored))
-            self._spawn(self._after_customer_message(conversation.id, rasa_text or text))
+            self._spawn(self._bot_turn(conversation.id, stored.seq))
         return stored, created
 
-    async def _after_customer_message(self, conversation_id: str, text: str) -> None:
-        async with self._locks[conversation_id]:
+    async def resume_bot_turns(self) -> int:
+        """At start: hand every pending bot turn to Rasa again, each conversation's in order."""
+        pending = await self.store.pending_bot_turns()
+        for conversation_id, seqs in pending.items():
+            self._spawn(self._bot_turns(conversation_id, seqs))
+        if pending:
+            log.info("resuming %d unanswered customer message(s) in %d conversation(s)",
+                     sum(map(len, pending.values())), len(pending))
+        return sum(map(len, pending.values()))
+
+    async def _bot_turns(self, conversation_id: str, seqs: list[int]) -> None:
+        for seq in seqs:
+            await self._bot_turn(conversation_id, seq)
+
+    async def _bot_turn(self, conversation_id: str, seq: int) -> None:
+        """One customer message: to Rasa when the bot owns the conversation, then marked handled.
+        Each is handled once: a turn already handled (a resume racing a live relay) is skipped."""
+        async with self._locks.hold(conversation_id):
+            text = await self.store.pending_bot_text(conversation_id, seq)
+            if text is None:
+                return
             conversation = await self.store.get_conversation(conversation_id)
-            if not bot_owns(conversation.state):
-                return  # a person owns it (or it waits for one): nothing goes to Rasa
-            if conversation.state == State.RESOLVED and await self.store.set_state(conversation_id, State.BOT):
-                await self.publish_state(conversation_id)
-            await self._ask_bot(conversation, text)
+            if bot_owns(conversation.state):  # else a person owns it (or it waits for one): not for Rasa
+                if conversation.state == State.RESOLVED and await self.store.set_state(conversation_id, State.BOT):
+                    await self.publish_state(conversation_id)
+                await self._ask_bot(conversation, text)
+            await self.store.finish_bot_turn(conversation_id, seq)
 
     async def _ask_bot(self, conversation: Conversation, text: str) -> None:
         await self.fanout.to_conversation(conversation.id, {"type": "typing", "sender": "bot"})
@@ -148,7 +194,7 @@ class Relay:
 
     async def _tell_bot_resolved(self, conversation_id: str) -> None:
         """The bot resets its handoff state; its welcome-back reply reaches the customer."""
-        async with self._locks[conversation_id]:
+        async with self._locks.hold(conversation_id):
             try:
                 turn = await self.rasa.send(conversation_id, RESOLVED_INTENT)
             except BotUnavailable as exc:

@@ -37,6 +37,10 @@ messages = sa.Table(
     sa.Column("client_id", sa.String(64)),
     sa.Column("agent_id", sa.Integer),
     sa.Column("created_at", sa.Float, nullable=False),
+    # migration 6: a customer message is a bot turn until the relay has handled it (answered, or
+    # passed by because a person owns the conversation); the hub resends unhandled ones at start.
+    sa.Column("bot_text", sa.Text),  # what Rasa gets (typed text without leading slashes, a button payload)
+    sa.Column("bot_pending", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_seq"),
     sa.UniqueConstraint("conversation_id", "client_id", name="uq_messages_client_id"),
 )
@@ -163,9 +167,19 @@ async def _v5_one_rating_per_handoff(conn: AsyncConnection) -> None:
     await conn.execute(sa.text("CREATE UNIQUE INDEX IF NOT EXISTS uq_ratings_handoff ON ratings (handoff_id)"))
 
 
+async def _v6_durable_bot_turns(conn: AsyncConnection) -> None:
+    columns = await _columns(conn, "messages")
+    if "bot_text" not in columns:
+        await conn.execute(sa.text("ALTER TABLE messages ADD COLUMN bot_text TEXT"))
+    if "bot_pending" not in columns:
+        await conn.execute(sa.text("ALTER TABLE messages ADD COLUMN bot_pending BOOLEAN NOT NULL DEFAULT false"))
+    await conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_messages_bot_pending "
+                               "ON messages (conversation_id, seq) WHERE bot_pending"))
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_initial), (2, _v2_kb_queries), (3, _v3_ratings_ces), (4, _v4_agent_roles),
-    (5, _v5_one_rating_per_handoff),
+    (5, _v5_one_rating_per_handoff), (6, _v6_durable_bot_turns),
 ]
 
 

@@ -241,10 +241,11 @@ class Store:
 
     async def append_message(
         self, conversation_id: str, sender: str, text: str, payload: dict[str, Any] | None = None,
-        client_id: str | None = None, agent_id: int | None = None,
+        client_id: str | None = None, agent_id: int | None = None, bot_text: str | None = None,
     ) -> tuple[StoredMessage, bool]:
         """Store a message under the next sequence number; a repeated client_id returns the
-        stored one (False) instead of storing it twice."""
+        stored one (False) instead of storing it twice. With `bot_text` the message is a pending
+        bot turn (see `pending_bot_turns`) in the same transaction, so a crash cannot lose it."""
         if client_id:
             existing = await self._by_client_id(conversation_id, client_id)
             if existing is not None:
@@ -260,7 +261,8 @@ class Store:
                     raise NotFound(f"conversation {conversation_id} does not exist")
                 await conn.execute(T.messages.insert().values(
                     conversation_id=conversation_id, seq=seq, sender=sender, text=text, payload=payload,
-                    client_id=client_id, agent_id=agent_id, created_at=now))
+                    client_id=client_id, agent_id=agent_id, created_at=now, bot_text=bot_text,
+                    bot_pending=bot_text is not None))
                 agent_name = None
                 if agent_id is not None:
                     agent_name = (await conn.execute(sa.select(T.agents.c.name).where(
@@ -281,6 +283,30 @@ class Store:
     async def messages_after(self, conversation_id: str, after_seq: int = 0, limit: int = 1000) -> list[StoredMessage]:
         return await self._messages(sa.and_(T.messages.c.conversation_id == conversation_id,
                                             T.messages.c.seq > after_seq), limit)
+
+    async def pending_bot_text(self, conversation_id: str, seq: int) -> str | None:
+        """What Rasa should get for this customer message, or None once its turn is handled."""
+        async with self.read() as conn:
+            return (await conn.execute(sa.select(T.messages.c.bot_text).where(
+                T.messages.c.conversation_id == conversation_id, T.messages.c.seq == seq,
+                T.messages.c.bot_pending.is_(True)))).scalar_one_or_none()
+
+    async def finish_bot_turn(self, conversation_id: str, seq: int) -> None:
+        async with self.write() as conn:
+            await conn.execute(T.messages.update().where(
+                T.messages.c.conversation_id == conversation_id, T.messages.c.seq == seq).values(bot_pending=False))
+
+    async def pending_bot_turns(self) -> dict[str, list[int]]:
+        """Customer messages stored and acked but never handled (the hub stopped before Rasa
+        answered): each conversation's, in order."""
+        async with self.read() as conn:
+            rows = (await conn.execute(
+                sa.select(T.messages.c.conversation_id, T.messages.c.seq).where(T.messages.c.bot_pending.is_(True))
+                .order_by(T.messages.c.conversation_id, T.messages.c.seq))).all()
+        pending: dict[str, list[int]] = {}
+        for conversation_id, seq in rows:
+            pending.setdefault(conversation_id, []).append(seq)
+        return pending
 
     async def offered_buttons(self, conversation_id: str) -> list[dict[str, Any]]:
         """The buttons of the bot's latest message in the conversation: the only button payloads

@@ -148,7 +148,7 @@
   var el = {};
   [
     "boot", "signin-view", "signin-form", "signin-email", "signin-password", "signin-error", "signin-button",
-    "app-view", "agents-online", "connection", "agent-name", "signout", "queue", "queue-refresh",
+    "app-view", "agents-online", "connection", "agent-name", "dashboard-link", "signout", "queue", "queue-refresh",
     "conversation", "conv-empty", "conv-view", "conv-title", "conv-meta", "btn-claim", "btn-release",
     "btn-resolve", "conv-notice", "conv-body", "handoff-meta", "summary", "details", "transcript",
     "customer-typing", "reply-form", "reply", "reply-hint", "reply-send",
@@ -255,6 +255,7 @@
   function signedIn(agent) {
     state.me = agent && typeof agent === "object" ? agent : {};
     el.agentName.textContent = str(state.me.name) || str(state.me.email) || "Agent";
+    el.dashboardLink.hidden = state.me.role !== "admin"; // the metrics are for admins (README, roles)
     showSigninError("");
     showView("app");
     loadQueue();

@@ -67,7 +67,8 @@ def test_dashboard_shows_the_seeded_period(stack, browser: Browser) -> None:
     expect(page.get_by_test_id("inbox-agent-name")).to_have_text("Sasha")
     errors.clear()  # the inbox's own signed-out probe (401) is not this test's business
 
-    page.goto(f"{stack.hub_url}/dashboard")
+    page.get_by_test_id("inbox-dashboard-link").click()  # shown to admins
+    page.wait_for_url(re.compile(r"/dashboard$"))
     page.get_by_test_id("dashboard-from").fill("2026-03-01")
     page.get_by_test_id("dashboard-to").fill("2026-03-03")
     page.get_by_test_id("dashboard-apply").click()

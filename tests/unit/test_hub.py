@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 from handoff.app import create_app
 from handoff.app_keys import RELAY, STORE
 from handoff.rasa_client import BotTurn
+from handoff.store import Store
 from tests.unit.hub_fixtures import hub, hub_settings, receive_until, sign_in, start_conversation
 
 
@@ -221,3 +222,25 @@ async def test_questions_kept_for_content_gaps_are_masked(hub: TestClient) -> No
     await hub.app[RELAY]._deliver(conversation["conversation_id"], turn, question=question)
     assert await hub.app[STORE].unanswered_questions() == [
         "my card [card ending 1234] and password: [masked] fail, ref 1234 5678 9012 3456"]
+
+
+async def test_a_turn_stored_before_a_crash_is_answered_at_start(aiohttp_client, tmp_path) -> None:
+    """A hub killed after storing and acking a message, before Rasa answered: the next start
+    sends it on (here Rasa is down, so the answer is the bot_unavailable handoff), once."""
+    settings = hub_settings(tmp_path)
+    store = await Store.open(str(settings.database_url))
+    conversation, _token = await store.create_conversation({})
+    await store.append_message(conversation.id, "customer", "/restart please", client_id="c1", bot_text="restart please")
+    assert await store.pending_bot_turns() == {conversation.id: [1]}
+    await store.close()
+
+    client = await aiohttp_client(create_app(settings))
+    await client.app[RELAY].drain()
+    store = client.app[STORE]
+    assert await store.pending_bot_turns() == {}
+    handoff = await store.latest_handoff(conversation.id)
+    assert handoff is not None and handoff.reason == "bot_unavailable"
+    messages = await store.messages_after(conversation.id)
+    assert [m.sender for m in messages] == ["customer", "system", "system"]  # sorry, passed on; nobody online
+    assert "having trouble" in messages[1].text
+    assert len(client.app[RELAY]._locks) == 0  # no lock is kept for a conversation nobody is using

@@ -21,6 +21,7 @@ from handoff import (  # metrics (issue 7)
 from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER,
     ADDRESS_MESSAGE_LIMITER,
+    ADDRESS_SOCKET_LIMITER,
     FANOUT,
     RASA,
     RATE_LIMITER,
@@ -88,6 +89,7 @@ def create_app(settings: HubSettings, rasa: RasaClient | None = None,
     app[RATE_LIMITER] = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds)
     app[ADDRESS_CONVERSATION_LIMITER] = RateLimiter(settings.address_conversations_per_hour, 3600)
     app[ADDRESS_MESSAGE_LIMITER] = RateLimiter(settings.address_messages_per_minute, 60)
+    app[ADDRESS_SOCKET_LIMITER] = RateLimiter(settings.socket_opens_per_minute, 60)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_rasa_ctx)
     app.cleanup_ctx.append(agent_sessions.watch_sessions)

@@ -50,6 +50,9 @@ class Fanout:
     def agents_online(self) -> int:
         return len({agent for agent, _session in self._agents.values()})
 
+    def sockets_of(self, conversation_id: str) -> int:
+        return len(self._customers.get(conversation_id, ()))
+
     def customer_connections(self) -> int:
         return sum(len(s) for s in self._customers.values())
 

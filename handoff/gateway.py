@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER,
     ADDRESS_MESSAGE_LIMITER,
+    ADDRESS_SOCKET_LIMITER,
     FANOUT,
     RATE_LIMITER,
     RELAY,
@@ -22,7 +23,7 @@ from handoff.app_keys import (
 from handoff.client_address import client_address
 from handoff.errors import error_frame, error_response
 from handoff.relay import RESOLVED_INTENT
-from handoff.store import Conversation, RatingRefused
+from handoff.store import Conversation, RatingRefused, Store
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,8 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     if not origin_allowed(request):
         return error_response(403, "origin_not_allowed", "This site may not open the chat; add it to HUB_ALLOWED_ORIGINS.")
+    if not request.app[ADDRESS_SOCKET_LIMITER].allow(client_address(request)):
+        return error_response(429, "rate_limited", "Too many chat connections from your network; please wait a minute.")
     ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=settings.max_frame_bytes)
     await ws.prepare(request)
     hello = await _hello(ws, request)
@@ -135,14 +138,18 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
         return ws
     conversation, after_seq = hello
     fanout, relay, store = request.app[FANOUT], request.app[RELAY], request.app[STORE]
+    if fanout.sockets_of(conversation.id) >= settings.sockets_per_conversation:
+        await ws.send_json(error_frame("too_many_connections", "This conversation is open in too many tabs; "
+                                       "close one and reload this page."))
+        await ws.close(code=4429, message=b"too many connections")
+        return ws
     fanout.add_customer(conversation.id, ws)
     try:
         ready = {"type": "ready", "conversation_id": conversation.id, "state": conversation.state.value}
         if settings.ask_ces:  # issue 7: the widget also asks "How easy was it to get help today?"
             ready["ask_ces"] = True
         await ws.send_json(ready)
-        for stored in await store.messages_after(conversation.id, after_seq):
-            await ws.send_json(stored.to_frame())
+        await _replay(ws, store, conversation.id, after_seq)
         await ws.send_json(await relay.state_frame(conversation.id))
         async for message in ws:
             if message.type == WSMsgType.TEXT:
@@ -154,6 +161,21 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
     finally:
         fanout.remove_customer(conversation.id, ws)
     return ws
+
+
+REPLAY_PAGE = 100
+
+
+async def _replay(ws: web.WebSocketResponse, store: Store, conversation_id: str, after_seq: int) -> None:
+    """Everything after `after_seq`, a page at a time: a hello costs one page of memory however
+    long the conversation is (before, one hello loaded the whole conversation, and cut it at 1,000)."""
+    while True:
+        page = await store.messages_after(conversation_id, after_seq, REPLAY_PAGE)
+        for stored in page:
+            await ws.send_json(stored.to_frame())
+        if len(page) < REPLAY_PAGE:
+            return
+        after_seq = page[-1].seq
 
 
 def typed_text_for_rasa(text: str) -> str | None:

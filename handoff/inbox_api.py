@@ -13,11 +13,13 @@ from handoff.agent_sessions import LOGIN_GUARD, end_session
 from handoff.app_keys import FANOUT, RELAY, SETTINGS, STORE
 from handoff.client_address import client_address
 from handoff.errors import error_response
-from handoff.store import Agent, Conflict, NotFound, NotYours, StoreError, hash_token
+from handoff.store import Agent, Conflict, NotFound, NotYours, StoredMessage, StoreError, hash_token
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 STATUS_OF = {NotFound: 404, NotYours: 403, Conflict: 409}
+#: messages per transcript page: a conversation of any length opens at its latest page
+TRANSCRIPT_PAGE = 500
 
 
 def _agent(request: web.Request) -> Agent:
@@ -106,19 +108,41 @@ async def conversation(request: web.Request) -> web.StreamResponse:
     agent_json = None
     if handoff and handoff.agent_id:
         agent_json = next((i["agent"] for i in await store.queue_items() if i["agent"] and i["agent"]["id"] == handoff.agent_id), None)
-    messages = [
-        {"seq": m.seq, "sender": m.sender, "text": m.text, "created_at": m.created_at,
-         "agent": {"name": m.agent_name} if m.agent_name else None, "article": (m.payload or {}).get("article")}
-        for m in await store.messages_after(conversation_id, 0)
-    ]
+    messages = await store.messages_before(conversation_id, None, TRANSCRIPT_PAGE)
     return web.json_response({
         "conversation": {"id": found.id, "state": found.state.value, "created_at": found.created_at,
                          "metadata": found.metadata,
                          "customer": {"name": found.customer_name, "email": found.customer_email}},
         "handoff": handoff.to_json(agent_json) if handoff else None,
-        "messages": messages,
+        **_transcript_page(messages),
         "ratings": await store.ratings_for(conversation_id),
     })
+
+
+def _transcript_page(messages: list[StoredMessage]) -> dict[str, Any]:
+    """A page of the transcript and whether there is more before it (`earlier`)."""
+    return {
+        "messages": [{"seq": m.seq, "sender": m.sender, "text": m.text, "created_at": m.created_at,
+                      "agent": {"name": m.agent_name} if m.agent_name else None,
+                      "article": (m.payload or {}).get("article")} for m in messages],
+        "earlier": bool(messages) and messages[0].seq > 1,
+    }
+
+
+@routes.get("/api/agent/conversations/{conversation_id}/messages")
+@auth.agent_required
+async def earlier_messages(request: web.Request) -> web.StreamResponse:
+    """`?before_seq=N`: the page of the transcript before message N (the inbox's "Load earlier")."""
+    try:
+        before_seq = int(request.query.get("before_seq", ""))
+    except ValueError:
+        return error_response(400, "malformed", "Add ?before_seq=N, the seq of the earliest message you have.")
+    store, conversation_id = request.app[STORE], request.match_info["conversation_id"]
+    try:
+        await store.get_conversation(conversation_id)
+    except NotFound as exc:
+        return _store_error(exc)
+    return web.json_response(_transcript_page(await store.messages_before(conversation_id, before_seq, TRANSCRIPT_PAGE)))
 
 
 def _action(name: str) -> Any:

@@ -76,6 +76,8 @@ class HubSettings:
     login_attempts_per_address: int = 30
     login_failures_per_account: int = 10
     trusted_proxies: tuple[str, ...] = ()
+    sockets_per_conversation: int = 5
+    socket_opens_per_minute: int = 60
     default_eta_seconds: int = 120
     articles_dir: Path = PROJECT_ROOT / "data" / "articles"
     cookie_secure: bool = False
@@ -117,6 +119,8 @@ class HubSettings:
             login_attempts_per_address=_int(env, "HUB_LOGIN_ATTEMPTS_PER_ADDRESS", 30),
             login_failures_per_account=_int(env, "HUB_LOGIN_FAILURES_PER_ACCOUNT", 10),
             trusted_proxies=_list(env, "HUB_TRUSTED_PROXIES", ""),
+            sockets_per_conversation=_int(env, "HUB_SOCKETS_PER_CONVERSATION", 5),
+            socket_opens_per_minute=_int(env, "HUB_SOCKET_OPENS_PER_MINUTE", 60),
             default_eta_seconds=_int(env, "HUB_DEFAULT_ETA_SECONDS", 120),
             articles_dir=(Path(articles) if articles else PROJECT_ROOT / "data" / "articles"),
             cookie_secure=public_url.startswith("https://"),

@@ -281,8 +281,16 @@ class Store:
         return rows[0] if rows else None
 
     async def messages_after(self, conversation_id: str, after_seq: int = 0, limit: int = 1000) -> list[StoredMessage]:
+        """Up to `limit` messages after `after_seq`, oldest first (page through longer ones)."""
         return await self._messages(sa.and_(T.messages.c.conversation_id == conversation_id,
                                             T.messages.c.seq > after_seq), limit)
+
+    async def messages_before(self, conversation_id: str, before_seq: int | None, limit: int) -> list[StoredMessage]:
+        """The `limit` messages just before `before_seq` (None: the latest ones), oldest first."""
+        where = T.messages.c.conversation_id == conversation_id
+        if before_seq is not None:
+            where = sa.and_(where, T.messages.c.seq < before_seq)
+        return list(reversed(await self._messages(where, limit, newest_first=True)))
 
     async def pending_bot_text(self, conversation_id: str, seq: int) -> str | None:
         """What Rasa should get for this customer message, or None once its turn is handled."""
@@ -321,11 +329,11 @@ class Store:
         buttons = (payload or {}).get("buttons") if isinstance(payload, dict) else None
         return [b for b in buttons or [] if isinstance(b, dict)]
 
-    async def _messages(self, where: Any, limit: int = 1000) -> list[StoredMessage]:
+    async def _messages(self, where: Any, limit: int = 1000, newest_first: bool = False) -> list[StoredMessage]:
         query = (
             sa.select(T.messages, T.agents.c.name.label("agent_name"))
             .select_from(T.messages.outerjoin(T.agents, T.agents.c.id == T.messages.c.agent_id))
-            .where(where).order_by(T.messages.c.seq).limit(limit)
+            .where(where).order_by(T.messages.c.seq.desc() if newest_first else T.messages.c.seq).limit(limit)
         )
         async with self.read() as conn:
             rows = (await conn.execute(query)).all()

@@ -401,7 +401,8 @@ class Bench:
                     if "rate_limited" in str(exc):
                         raise SystemExit(
                             "the hub refused new conversations (rate_limited): start it with "
-                            "HUB_ADDRESS_CONVERSATIONS_PER_HOUR=100000 HUB_ADDRESS_MESSAGES_PER_MINUTE=100000, "
+                            "HUB_ADDRESS_CONVERSATIONS_PER_HOUR=100000 HUB_ADDRESS_MESSAGES_PER_MINUTE=100000 "
+                             "HUB_SOCKET_OPENS_PER_MINUTE=100000, "
                             "or leave out --hub-url so the bench starts its own stack") from None
                     raise
                 if result is not None:

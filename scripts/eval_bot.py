@@ -246,7 +246,8 @@ async def first_reply(session: aiohttp.ClientSession, hub_url: str, text: str,
     except AssertionError as exc:
         if "rate_limited" in str(exc):
             raise SystemExit("the hub refused new conversations (rate_limited): start it with "
-                             "HUB_ADDRESS_CONVERSATIONS_PER_HOUR=100000 HUB_ADDRESS_MESSAGES_PER_MINUTE=100000, "
+                             "HUB_ADDRESS_CONVERSATIONS_PER_HOUR=100000 HUB_ADDRESS_MESSAGES_PER_MINUTE=100000 "
+                             "HUB_SOCKET_OPENS_PER_MINUTE=100000, "
                              "or leave out --hub-url so the evaluation starts its own stack") from None
         raise
     try:

@@ -150,7 +150,7 @@
     "boot", "signin-view", "signin-form", "signin-email", "signin-password", "signin-error", "signin-button",
     "app-view", "agents-online", "connection", "agent-name", "dashboard-link", "signout", "queue", "queue-refresh",
     "conversation", "conv-empty", "conv-view", "conv-title", "conv-meta", "btn-claim", "btn-release",
-    "btn-resolve", "conv-notice", "conv-body", "handoff-meta", "summary", "details", "transcript",
+    "btn-resolve", "conv-notice", "conv-body", "handoff-meta", "summary", "details", "transcript", "load-earlier",
     "customer-typing", "reply-form", "reply", "reply-hint", "reply-send",
   ].forEach(function (id) {
     el[id.replace(/-([a-z])/g, function (_, c) { return c.toUpperCase(); })] = $(id);
@@ -166,6 +166,8 @@
     openId: null,
     conv: null,
     seqs: new Set(),
+    // Transcript pages loaded with "Load earlier messages": kept across refreshes of the latest page.
+    earlier: [],
     newActivity: new Set(),
     busy: false,
     loadToken: 0,
@@ -274,6 +276,7 @@
     state.openId = null;
     state.conv = null;
     state.seqs = new Set();
+    state.earlier = [];
     state.newActivity = new Set();
     state.loadToken++;
     clear(el.queue);
@@ -561,6 +564,7 @@
     if (switching) {
       state.conv = null;
       state.seqs = new Set();
+      state.earlier = [];
       clear(el.transcript);
       clearTimeout(state.customerTypingTimer);
       el.customerTyping.hidden = true;
@@ -682,12 +686,48 @@
     var wasNearBottom = transcriptNearBottom();
     clear(el.transcript);
     state.seqs = new Set();
-    var messages = Array.isArray(data.messages) ? data.messages.slice() : [];
+    var messages = state.earlier.concat(Array.isArray(data.messages) ? data.messages : []);
     messages.forEach(function (m) {
       if (m && typeof m === "object") appendMessage(m, true);
     });
+    el.loadEarlier.hidden = earliestSeq() <= 1;
     if (wasNearBottom) scrollTranscript();
     updateControls();
+  }
+
+  function earliestSeq() {
+    var earliest = Infinity;
+    state.seqs.forEach(function (seq) {
+      if (seq < earliest) earliest = seq;
+    });
+    return earliest === Infinity ? 1 : earliest;
+  }
+
+  // A long conversation opens at its latest page; each click loads the page before the earliest shown.
+  function loadEarlier() {
+    var id = state.openId;
+    var before = earliestSeq();
+    if (!id || before <= 1) return;
+    el.loadEarlier.disabled = true;
+    api("GET", convPath(id, "messages") + "?before_seq=" + encodeURIComponent(String(before)))
+      .then(function (page) {
+        if (!sameId(state.openId, id)) return;
+        var messages = Array.isArray(page.messages) ? page.messages : [];
+        state.earlier = messages.concat(state.earlier);
+        var box = el.convBody;
+        var fromBottom = box.scrollHeight - box.scrollTop;
+        messages.forEach(function (m) {
+          if (m && typeof m === "object") appendMessage(m, true);
+        });
+        box.scrollTop = box.scrollHeight - fromBottom; // keep the reader's place
+        el.loadEarlier.hidden = earliestSeq() <= 1;
+      })
+      .catch(function (err) {
+        if (!(err instanceof AuthError)) showNotice(err.message);
+      })
+      .then(function () {
+        el.loadEarlier.disabled = false;
+      });
   }
 
   function senderLabel(m) {
@@ -833,6 +873,7 @@
       });
   }
 
+  el.loadEarlier.addEventListener("click", loadEarlier);
   el.btnClaim.addEventListener("click", function () {
     doAction("claim");
   });

@@ -69,6 +69,7 @@ class Stack:
             # Every test client comes from 127.0.0.1: the per-address limits are tested in unit tests.
             "HUB_ADDRESS_CONVERSATIONS_PER_HOUR": "100000",
             "HUB_ADDRESS_MESSAGES_PER_MINUTE": "100000",
+            "HUB_SOCKET_OPENS_PER_MINUTE": "100000",
             "KB_INDEX_DIR": str(ROOT / "var" / "kb-index"),
             "KB_ARTICLES_DIR": str(ROOT / "data" / "articles"),
         })

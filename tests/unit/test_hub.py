@@ -7,11 +7,12 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from handoff import schema
 from handoff.app import create_app
 from handoff.app_keys import RELAY, STORE
 from handoff.rasa_client import BotTurn
 from handoff.store import Store
-from tests.unit.hub_fixtures import hub, hub_settings, receive_until, sign_in, start_conversation
+from tests.unit.hub_fixtures import hub_settings, receive_until, sign_in, start_conversation
 
 
 async def _hello(client: TestClient, token: str, after_seq: int = 0) -> Any:
@@ -244,3 +245,49 @@ async def test_a_turn_stored_before_a_crash_is_answered_at_start(aiohttp_client,
     assert [m.sender for m in messages] == ["customer", "system", "system"]  # sorry, passed on; nobody online
     assert "having trouble" in messages[1].text
     assert len(client.app[RELAY]._locks) == 0  # no lock is kept for a conversation nobody is using
+
+
+async def test_sockets_are_limited_per_conversation_and_per_address(aiohttp_client, tmp_path) -> None:
+    client = await aiohttp_client(create_app(hub_settings(tmp_path, sockets_per_conversation=2,
+                                                          socket_opens_per_minute=4)))
+    conversation = await start_conversation(client)
+    tabs = [await _hello(client, conversation["token"]) for _ in range(2)]
+    third = await client.ws_connect("/ws")
+    await third.send_json({"type": "hello", "token": conversation["token"]})
+    refused = await third.receive_json(timeout=5)
+    assert refused["code"] == "too_many_connections" and "too many tabs" in refused["message"]
+    await third.receive(timeout=5)
+    assert third.close_code == 4429
+    fourth = await client.ws_connect("/ws")  # the address's fourth socket this minute
+    await fourth.close()
+    flood = await client.get("/ws", headers={"Connection": "Upgrade", "Upgrade": "websocket",
+                                             "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert flood.status == 429 and "connections from your network" in (await flood.json())["error"]["message"]
+    for tab in tabs:
+        await tab.close()
+
+
+async def test_long_conversations_are_paged_not_cut(hub: TestClient) -> None:
+    """Before: the inbox silently showed the first 1,000 messages, and one hello loaded them all."""
+    conversation = await start_conversation(hub)
+    cid, store = conversation["conversation_id"], hub.app[STORE]
+    async with store.write() as conn:
+        await conn.execute(schema.messages.insert(), [
+            {"conversation_id": cid, "seq": seq, "sender": "customer", "text": f"message {seq}", "created_at": 0.0}
+            for seq in range(1, 1201)])
+        await conn.execute(schema.conversations.update().where(schema.conversations.c.id == cid).values(last_seq=1200))
+    ws = await hub.ws_connect("/ws")
+    await ws.send_json({"type": "hello", "token": conversation["token"], "after_seq": 0})
+    frames = await receive_until(ws, lambda f: f["type"] == "state", limit=1300)
+    assert [f["seq"] for f in frames if f["type"] == "message"] == list(range(1, 1201))
+    await ws.close()
+
+    await sign_in(hub)
+    latest = await (await hub.get(f"/api/agent/conversations/{cid}")).json()
+    seqs, earlier = [m["seq"] for m in latest["messages"]], latest["earlier"]
+    while earlier:
+        page = await (await hub.get(f"/api/agent/conversations/{cid}/messages?before_seq={seqs[0]}")).json()
+        seqs, earlier = [m["seq"] for m in page["messages"]] + seqs, page["earlier"]
+    assert seqs == list(range(1, 1201))
+    assert len(latest["messages"]) == 500 and latest["messages"][-1]["text"] == "message 1200"
+    assert (await hub.get(f"/api/agent/conversations/{cid}/messages?before_seq=x")).status == 400

@@ -12,7 +12,7 @@ from handoff.app import create_app
 from handoff.app_keys import RELAY, STORE
 from handoff.rasa_client import BotTurn
 from handoff.store import Store
-from tests.unit.hub_fixtures import hub_settings, receive_until, sign_in, start_conversation
+from tests.unit.hub_fixtures import hub, hub_settings, receive_until, sign_in, start_conversation  # noqa: F401
 
 
 async def _hello(client: TestClient, token: str, after_seq: int = 0) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from handoff import identity
 from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER,
     ADDRESS_MESSAGE_LIMITER,
@@ -60,14 +61,15 @@ async def conversations_preflight(request: web.Request) -> web.StreamResponse:
     return _cors(request, response)
 
 
-def _customer_metadata(body: Any) -> dict[str, str]:
-    """The website's metadata for a logged-in customer: name and email, checked and trimmed."""
+def _customer_metadata(body: Any, identity_secret: str) -> dict[str, Any]:
+    """The website's metadata for a logged-in customer: name and email, checked and trimmed, and
+    `verified` when the email carries a valid signature (handoff/identity.py)."""
     if body is None:
         return {}
     if not isinstance(body, dict) or not isinstance(body.get("metadata", {}), dict):
         raise ValueError('the body must be {"metadata": {"name": ..., "email": ...}}')
     metadata = body.get("metadata", {})
-    clean: dict[str, str] = {}
+    clean: dict[str, Any] = {}
     name = metadata.get("name")
     if isinstance(name, str) and name.strip():
         clean["name"] = " ".join(name.split())[:120]
@@ -76,6 +78,7 @@ def _customer_metadata(body: Any) -> dict[str, str]:
         if not EMAIL.match(email.strip()):
             raise ValueError("metadata.email is not an email address")
         clean["email"] = email.strip()[:254]
+    clean["verified"] = identity.is_verified(identity_secret, clean.get("email"), metadata.get("signature"))
     return clean
 
 
@@ -91,7 +94,7 @@ async def create_conversation(request: web.Request) -> web.StreamResponse:
         return _cors(request, error_response(413, "too_large", "The request body is over 8 KiB."))
     try:
         body = json.loads(raw) if raw.strip() else None
-        metadata = _customer_metadata(body)
+        metadata = _customer_metadata(body, str(request.app[SETTINGS].identity_secret))
     except ValueError as exc:
         message = str(exc) if not isinstance(exc, json.JSONDecodeError) else "The body is not valid JSON."
         return _cors(request, error_response(400, "malformed", message))

@@ -112,7 +112,8 @@ async def conversation(request: web.Request) -> web.StreamResponse:
     return web.json_response({
         "conversation": {"id": found.id, "state": found.state.value, "created_at": found.created_at,
                          "metadata": found.metadata,
-                         "customer": {"name": found.customer_name, "email": found.customer_email}},
+                         "customer": {"name": found.customer_name, "email": found.customer_email,
+                                      "verified": found.customer_verified}},
         "handoff": handoff.to_json(agent_json) if handoff else None,
         **_transcript_page(messages),
         "ratings": await store.ratings_for(conversation_id),

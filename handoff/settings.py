@@ -82,6 +82,7 @@ class HubSettings:
     articles_dir: Path = PROJECT_ROOT / "data" / "articles"
     cookie_secure: bool = False
     content_api_token: Secret = Secret("")
+    identity_secret: Secret = Secret("")
     # --- metrics settings (issue 7) ---
     fcr_window_hours: float = 72.0
     ask_ces: bool = False
@@ -125,6 +126,7 @@ class HubSettings:
             articles_dir=(Path(articles) if articles else PROJECT_ROOT / "data" / "articles"),
             cookie_secure=public_url.startswith("https://"),
             content_api_token=Secret(env.get("CONTENT_API_TOKEN", "")),
+            identity_secret=Secret(env.get("HUB_IDENTITY_SECRET", "")),
             # --- metrics settings (issue 7) ---
             fcr_window_hours=_float(env, "HUB_FCR_WINDOW_HOURS", 72.0),
             ask_ces=_bool(env, "HUB_ASK_CES", False),

@@ -69,6 +69,11 @@ class Conversation:
     metadata: dict[str, Any]
     created_at: float
 
+    @property
+    def customer_verified(self) -> bool:
+        """The website signed this customer's email (handoff/identity.py)."""
+        return self.metadata.get("verified") is True
+
 
 @dataclass(frozen=True)
 class StoredMessage:
@@ -372,7 +377,10 @@ class Store:
             name, email = details.get("customer_name"), details.get("customer_email")
             values = {k: v for k, v in (("customer_name", name), ("customer_email", email))
                       if v and v != "not given"}
-            if values:
+            metadata = (await conn.execute(sa.select(T.conversations.c.metadata_json).where(
+                T.conversations.c.id == conversation_id))).scalar_one()
+            if values and not (metadata or {}).get("verified") is True:
+                # What the customer typed names an unverified customer; a verified one stays as signed.
                 await conn.execute(T.conversations.update().where(T.conversations.c.id == conversation_id).values(**values))
         return await self.open_handoff(conversation_id)
 
@@ -459,7 +467,7 @@ class Store:
         """Open handoffs: queued ones by priority then age, then claimed ones."""
         query = (
             sa.select(T.handoffs, T.conversations.c.customer_name, T.conversations.c.customer_email,
-                      T.agents.c.name.label("agent_name"))
+                      T.conversations.c.metadata_json, T.agents.c.name.label("agent_name"))
             .select_from(T.handoffs.join(T.conversations, T.conversations.c.id == T.handoffs.c.conversation_id)
                          .outerjoin(T.agents, T.agents.c.id == T.handoffs.c.agent_id))
             .where(T.handoffs.c.status.in_(OPEN_HANDOFF))
@@ -478,7 +486,8 @@ class Store:
             "wait_seconds": round(now - r.queued_at, 1),
             "headline": r.headline,
             "agent": {"id": r.agent_id, "name": r.agent_name} if r.agent_id else None,
-            "customer": {"name": r.customer_name, "email": r.customer_email},
+            "customer": {"name": r.customer_name, "email": r.customer_email,
+                         "verified": (r.metadata_json or {}).get("verified") is True},
         } for r in rows]
 
     async def queue_position(self, conversation_id: str) -> int | None:

@@ -440,7 +440,9 @@
       card.appendChild(
         h("span", {
           className: "card__customer",
-          text: [str(customer.name), str(customer.email)].filter(Boolean).join(" · "),
+          text: [str(customer.name), str(customer.email) + (customer.email && customer.verified !== true ? " (unverified)" : "")]
+            .filter(Boolean)
+            .join(" · "),
         })
       );
     }
@@ -628,11 +630,13 @@
     var item = queueItem(state.openId);
     var customer = (item && item.customer) || {};
 
-    var name = str(meta.name) || str(customer.name);
-    var email = str(meta.email) || str(customer.email);
+    var signed = conv.customer && typeof conv.customer === "object" ? conv.customer : {};
+    var name = str(signed.name) || str(meta.name) || str(customer.name);
+    var email = str(signed.email) || str(meta.email) || str(customer.email);
     el.convTitle.textContent = name || "Anonymous customer";
     el.convMeta.textContent = [
-      email,
+      // Only an email the website signed is the customer's for sure (README, identity verification).
+      email ? email + (signed.verified === true ? " (verified)" : " (unverified)") : "",
       "Conversation " + str(conv.id !== undefined ? conv.id : state.openId),
       conv.state ? "State: " + str(conv.state) : "",
       conv.created_at ? "Started " + formatTime(conv.created_at) : "",

@@ -8,6 +8,8 @@
  *   data-hub             hub base URL (default: the origin this script was loaded from)
  *   data-customer-name   logged-in customer's name  (sent as conversation metadata)
  *   data-customer-email  logged-in customer's email (sent as conversation metadata)
+ *   data-customer-signature  HMAC-SHA256 of the email with HUB_IDENTITY_SECRET, made by the
+ *                        website's server: without it agents see the identity as unverified
  *   data-max-length      max characters per message (default 4000)
  *
  * Plain JavaScript, no dependencies, no build step. Everything lives in a Shadow DOM so the
@@ -75,6 +77,11 @@
   var WS_URL = HUB.replace(/^http/i, "ws") + "/ws";
   var CUSTOMER_NAME = scriptAttr("data-customer-name");
   var CUSTOMER_EMAIL = scriptAttr("data-customer-email");
+  var CUSTOMER_SIGNATURE = scriptAttr("data-customer-signature");
+  // Whose conversation the stored one is. On a shared browser, a different (or no) logged-in
+  // customer must never get the previous one's conversation: a stored conversation of another
+  // identity is dropped and a new one started.
+  var IDENTITY = CUSTOMER_EMAIL.toLowerCase();
   var MAX_LENGTH = (function () {
     var n = parseInt(scriptAttr("data-max-length"), 10);
     return n > 0 ? n : DEFAULT_MAX_LENGTH;
@@ -214,14 +221,16 @@
       data = null;
     }
     if (!data || typeof data !== "object") data = {};
+    var sameCustomer = (data.identity || "") === IDENTITY;
     var hasConversation =
-      data.token !== null && data.token !== undefined && data.token !== "" &&
+      sameCustomer && data.token !== null && data.token !== undefined && data.token !== "" &&
       data.conversation_id !== null && data.conversation_id !== undefined;
     return {
+      identity: IDENTITY,
       conversation_id: hasConversation ? data.conversation_id : null,
       token: hasConversation ? str(data.token) : null,
       last_seq: hasConversation ? toSeq(data.last_seq) || 0 : 0,
-      outbox: Array.isArray(data.outbox)
+      outbox: sameCustomer && Array.isArray(data.outbox)
         ? data.outbox.filter(function (e) {
             return e && typeof e.client_id === "string" && (e.kind === "message" || e.kind === "button");
           })
@@ -1307,6 +1316,7 @@
     var metadata = {};
     if (CUSTOMER_NAME) metadata.name = CUSTOMER_NAME;
     if (CUSTOMER_EMAIL) metadata.email = CUSTOMER_EMAIL;
+    if (CUSTOMER_EMAIL && CUSTOMER_SIGNATURE) metadata.signature = CUSTOMER_SIGNATURE;
     var request;
     try {
       request = fetch(HUB + "/api/conversations", {

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from handoff import schema
+from handoff import identity, schema
 from handoff.app import create_app
 from handoff.app_keys import RELAY, STORE
 from handoff.rasa_client import BotTurn
@@ -148,7 +148,7 @@ async def test_claim_reply_resolve_with_live_frames(hub: TestClient) -> None:
     await receive_until(ws, lambda f: f["type"] == "ack")
     detail = await (await hub.get(f"/api/agent/conversations/{cid}")).json()
     assert [m["sender"] for m in detail["messages"]][-2:] == ["agent", "customer"]
-    assert detail["conversation"]["customer"] == {"name": "Ana", "email": "ana@example.com"}
+    assert detail["conversation"]["customer"] == {"name": "Ana", "email": "ana@example.com", "verified": False}
     resolved = await hub.post(f"/api/agent/conversations/{cid}/resolve")
     assert resolved.status == 200
     await receive_until(ws, lambda f: f["type"] == "state" and f["state"] == "resolved")
@@ -291,3 +291,19 @@ async def test_long_conversations_are_paged_not_cut(hub: TestClient) -> None:
     assert seqs == list(range(1, 1201))
     assert len(latest["messages"]) == 500 and latest["messages"][-1]["text"] == "message 1200"
     assert (await hub.get(f"/api/agent/conversations/{cid}/messages?before_seq=x")).status == 400
+
+
+async def test_only_a_signed_identity_is_verified_and_it_is_never_overwritten(aiohttp_client, tmp_path) -> None:  # noqa: ANN001
+    client = await aiohttp_client(create_app(hub_settings(tmp_path, identity_secret="shop-secret-0123456789")))
+    store = client.app[STORE]
+    signed = await start_conversation(client, {"name": "Ana", "email": "Ana@Example.com",
+                                               "signature": identity.sign("shop-secret-0123456789", "ana@example.com")})
+    forged = await start_conversation(client, {"name": "Ana", "email": "ana@example.com", "signature": "0" * 64})
+    unsigned = await start_conversation(client, {"name": "Bo", "email": "bo@example.com"})
+    typed_later = {"customer_name": "Mallory", "customer_email": "mallory@example.com"}
+    for conversation in (signed, forged, unsigned):
+        await store.enqueue_handoff(conversation["conversation_id"], "customer_request", "normal", "h", "s", typed_later)
+    customers = {item["conversation_id"]: item["customer"] for item in await store.queue_items()}
+    assert customers[signed["conversation_id"]] == {"name": "Ana", "email": "Ana@Example.com", "verified": True}
+    assert customers[forged["conversation_id"]] == {"name": "Mallory", "email": "mallory@example.com", "verified": False}
+    assert customers[unsigned["conversation_id"]]["verified"] is False

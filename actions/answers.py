@@ -16,6 +16,7 @@ from actions.acts import is_frustrated
 from actions.conversation import handoff_events, latest_intent, latest_text
 from actions.followup import in_context, is_short, previous_question, refers_back, words
 from actions.sentiment import compound_score
+from actions.slots import Slot
 from knowledge_base.search import Hit, SearchResult, Tier
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def search_outcome(result: SearchResult) -> dict[str, Any]:
 
 
 def shown(tracker: Tracker, *article_ids: str) -> list[str]:
-    return list(tracker.get_slot("kb_articles_shown") or []) + list(article_ids)
+    return list(tracker.get_slot(Slot.KB_ARTICLES_SHOWN) or []) + list(article_ids)
 
 
 def kb_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker, error: Exception,
@@ -120,12 +121,12 @@ class ActionAnswerFromKB(Action):
         try:
             query, result = await search_with_context(text, previous_question(tracker))
         except kb_service.KnowledgeBaseUnavailable as exc:
-            return [SlotSet("kb_last_query", text[:300])] + kb_unavailable(dispatcher, tracker, exc, issue=text)
+            return [SlotSet(Slot.KB_LAST_QUERY, text[:300])] + kb_unavailable(dispatcher, tracker, exc, issue=text)
         log.info("kb tier=%s article=%s score=%.3f context=%s", result.tier.value,
                  result.best.article_id if result.best else "-", result.best.score if result.best else 0,
                  query != text)
         dispatcher.utter_message(json_message=search_outcome(result))
-        events: list[dict[str, Any]] = [SlotSet("kb_last_query", query[:300]), SlotSet("kb_last_tier", result.tier.value)]
+        events: list[dict[str, Any]] = [SlotSet(Slot.KB_LAST_QUERY, query[:300]), SlotSet(Slot.KB_LAST_TIER, result.tier.value)]
 
         best = result.best
         if is_security_matter(result, config.security_min_score):
@@ -134,8 +135,8 @@ class ActionAnswerFromKB(Action):
             dispatcher.utter_message(text=trim_passage(best.lead or best.passage))
             dispatcher.utter_message(json_message=citation(best))
             dispatcher.utter_message(text="This needs a person from our security team. I'll connect you now.")
-            return events + [SlotSet("kb_last_article", best.article_id),
-                             SlotSet("kb_articles_shown", shown(tracker, best.article_id))] + \
+            return events + [SlotSet(Slot.KB_LAST_ARTICLE, best.article_id),
+                             SlotSet(Slot.KB_ARTICLES_SHOWN, shown(tracker, best.article_id))] + \
                 handoff_events(tracker, "sensitive_topic", issue=text)
 
         if is_frustrated(latest_intent(tracker), text, compound_score(text), result.tier, config.frustration_threshold):
@@ -160,10 +161,10 @@ class ActionAnswerFromKB(Action):
         dispatcher.utter_message(json_message=citation(hit))
         dispatcher.utter_message(text="Did that help?", buttons=FEEDBACK_BUTTONS)
         return [
-            SlotSet("kb_last_article", hit.article_id),
-            SlotSet("kb_articles_shown", shown(tracker, hit.article_id)),
-            SlotSet("low_confidence_turns", 0),
-            SlotSet("handoff_pending", False),
+            SlotSet(Slot.KB_LAST_ARTICLE, hit.article_id),
+            SlotSet(Slot.KB_ARTICLES_SHOWN, shown(tracker, hit.article_id)),
+            SlotSet(Slot.LOW_CONFIDENCE_TURNS, 0),
+            SlotSet(Slot.HANDOFF_PENDING, False),
         ]
 
     def _suggest(self, dispatcher: CollectingDispatcher, tracker: Tracker, result: SearchResult) -> list[dict[str, Any]]:
@@ -171,18 +172,18 @@ class ActionAnswerFromKB(Action):
         hits = [h for h in result.hits[:3] if h.score >= floor] or result.hits[:1]
         suggest_articles(dispatcher, hits, "I'm not completely sure, but one of these articles may help:")
         return [
-            SlotSet("kb_last_article", hits[0].article_id if hits else None),
-            SlotSet("kb_articles_shown", shown(tracker, *[h.article_id for h in hits])),
-            SlotSet("low_confidence_turns", 0),
-            SlotSet("handoff_pending", False),
+            SlotSet(Slot.KB_LAST_ARTICLE, hits[0].article_id if hits else None),
+            SlotSet(Slot.KB_ARTICLES_SHOWN, shown(tracker, *[h.article_id for h in hits])),
+            SlotSet(Slot.LOW_CONFIDENCE_TURNS, 0),
+            SlotSet(Slot.HANDOFF_PENDING, False),
         ]
 
     def _no_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
         config = kb_service.settings()
-        turns = int(tracker.get_slot("low_confidence_turns") or 0) + 1
+        turns = int(tracker.get_slot(Slot.LOW_CONFIDENCE_TURNS) or 0) + 1
         if turns >= config.low_confidence_limit:
             dispatcher.utter_message(text="I'm still not finding an answer, so I'll pass you to a person who can help.")
-            return [SlotSet("low_confidence_turns", 0)] + handoff_events(tracker, "low_confidence")
+            return [SlotSet(Slot.LOW_CONFIDENCE_TURNS, 0)] + handoff_events(tracker, "low_confidence")
         if latest_intent(tracker) == "frustration":
             # NLU heard frustration that the wording does not back (actions/acts.py): offer a person
             # rather than send one unasked; the turn counts toward a low-confidence handoff.
@@ -202,7 +203,7 @@ class ActionAnswerFromKB(Action):
                 "Or I can pass you to a person.",
                 buttons=[PERSON_BUTTON],
             )
-        return [SlotSet("low_confidence_turns", turns), SlotSet("kb_last_article", None), SlotSet("handoff_pending", False)]
+        return [SlotSet(Slot.LOW_CONFIDENCE_TURNS, turns), SlotSet(Slot.KB_LAST_ARTICLE, None), SlotSet(Slot.HANDOFF_PENDING, False)]
 
 
 def suggest_articles(dispatcher: CollectingDispatcher, hits: list[Hit], intro: str) -> None:
@@ -225,7 +226,7 @@ class ActionRecordFeedback(Action):
         return "action_record_feedback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        article = tracker.get_slot("kb_last_article")
+        article = tracker.get_slot(Slot.KB_LAST_ARTICLE)
         helpful = latest_intent(tracker) in ("feedback_helpful", "affirm")
         if not article:
             if len(words(latest_text(tracker))) > MAX_BARE_FEEDBACK_WORDS:
@@ -233,26 +234,26 @@ class ActionRecordFeedback(Action):
                 # ("my partner says there's a problem") is a question for the help center.
                 return await ActionAnswerFromKB().run(dispatcher, tracker, domain)
             dispatcher.utter_message(response="utter_anything_else")
-            return [SlotSet("handoff_pending", False)]
-        feedback = list(tracker.get_slot("kb_feedback") or []) + [{"article": article, "helpful": helpful}]
+            return [SlotSet(Slot.HANDOFF_PENDING, False)]
+        feedback = list(tracker.get_slot(Slot.KB_FEEDBACK) or []) + [{"article": article, "helpful": helpful}]
         dispatcher.utter_message(json_message={"feedback": {"article_id": article, "helpful": helpful}})
-        events: list[dict[str, Any]] = [SlotSet("kb_feedback", feedback), SlotSet("kb_last_article", None)]
+        events: list[dict[str, Any]] = [SlotSet(Slot.KB_FEEDBACK, feedback), SlotSet(Slot.KB_LAST_ARTICLE, None)]
         if helpful:
             dispatcher.utter_message(response="utter_glad_it_helped")
-            return events + [SlotSet("kb_rejections", 0), SlotSet("handoff_pending", False)]
+            return events + [SlotSet(Slot.KB_REJECTIONS, 0), SlotSet(Slot.HANDOFF_PENDING, False)]
 
-        rejections = int(tracker.get_slot("kb_rejections") or 0) + 1
-        events.append(SlotSet("kb_rejections", rejections))
-        if rejections >= kb_service.settings().rejection_limit or tracker.get_slot("kb_last_tier") == Tier.SUGGEST.value:
+        rejections = int(tracker.get_slot(Slot.KB_REJECTIONS) or 0) + 1
+        events.append(SlotSet(Slot.KB_REJECTIONS, rejections))
+        if rejections >= kb_service.settings().rejection_limit or tracker.get_slot(Slot.KB_LAST_TIER) == Tier.SUGGEST.value:
             dispatcher.utter_message(text="Sorry that didn't help. I'll pass you to a person.")
             return events + handoff_events(tracker, "answer_rejected")
 
-        query = tracker.get_slot("kb_last_query") or ""
+        query = tracker.get_slot(Slot.KB_LAST_QUERY) or ""
         try:
             result = await kb_service.search(query, k=4) if query else None
         except kb_service.KnowledgeBaseUnavailable as exc:
             return events + kb_unavailable(dispatcher, tracker, exc)
-        already = set(tracker.get_slot("kb_articles_shown") or [])
+        already = set(tracker.get_slot(Slot.KB_ARTICLES_SHOWN) or [])
         floor = kb_service.settings().kb.suggest_threshold
         others = [h for h in (result.hits if result else []) if h.article_id not in already and h.score >= floor][:3]
         if not others:
@@ -260,8 +261,8 @@ class ActionRecordFeedback(Action):
             return events + handoff_events(tracker, "answer_rejected")
         suggest_articles(dispatcher, others, "Sorry about that. Maybe one of these is closer:")
         return events + [
-            SlotSet("kb_last_tier", Tier.SUGGEST.value),
-            SlotSet("kb_last_article", others[0].article_id),
-            SlotSet("kb_articles_shown", shown(tracker, *[h.article_id for h in others])),
-            SlotSet("handoff_pending", False),
+            SlotSet(Slot.KB_LAST_TIER, Tier.SUGGEST.value),
+            SlotSet(Slot.KB_LAST_ARTICLE, others[0].article_id),
+            SlotSet(Slot.KB_ARTICLES_SHOWN, shown(tracker, *[h.article_id for h in others])),
+            SlotSet(Slot.HANDOFF_PENDING, False),
         ]

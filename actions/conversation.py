@@ -8,11 +8,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 
 from actions.handoff_reasons import reason
+from actions.slots import Slot
 
 #: slots cleared when a person resolves a conversation (name and email are kept)
 HANDOFF_SLOTS = (
-    "issue_category", "transaction_ref", "issue_description", "handoff_reason",
-    "handoff_priority", "kb_last_query", "kb_last_tier", "kb_last_article",
+    Slot.ISSUE_CATEGORY, Slot.TRANSACTION_REF, Slot.ISSUE_DESCRIPTION, Slot.HANDOFF_REASON,
+    Slot.HANDOFF_PRIORITY, Slot.KB_LAST_QUERY, Slot.KB_LAST_TIER, Slot.KB_LAST_ARTICLE,
 )
 
 
@@ -66,16 +67,16 @@ def handoff_events(tracker: Tracker, code: str, issue: str | None = None) -> lis
     (the website's customer metadata; the issue in the customer's own words)."""
     why = reason(code)
     events = [
-        SlotSet("handoff_pending", True),
-        SlotSet("handoff_reason", why.code),
-        SlotSet("handoff_priority", why.priority),
+        SlotSet(Slot.HANDOFF_PENDING, True),
+        SlotSet(Slot.HANDOFF_REASON, why.code),
+        SlotSet(Slot.HANDOFF_PRIORITY, why.priority),
     ]
     customer = customer_metadata(tracker)
-    if customer.get("name") and not tracker.get_slot("customer_name"):
-        events.append(SlotSet("customer_name", str(customer["name"])[:80]))
-    if customer.get("email") and not tracker.get_slot("customer_email"):
-        events.append(SlotSet("customer_email", str(customer["email"])[:254]))
-    query = issue or tracker.get_slot("kb_last_query")
-    if query and not tracker.get_slot("issue_description"):
-        events.append(SlotSet("issue_description", str(query)[:300]))
+    if customer.get("name") and not tracker.get_slot(Slot.CUSTOMER_NAME):
+        events.append(SlotSet(Slot.CUSTOMER_NAME, str(customer["name"])[:80]))
+    if customer.get("email") and not tracker.get_slot(Slot.CUSTOMER_EMAIL):
+        events.append(SlotSet(Slot.CUSTOMER_EMAIL, str(customer["email"])[:254]))
+    query = issue or tracker.get_slot(Slot.KB_LAST_QUERY)
+    if query and not tracker.get_slot(Slot.ISSUE_DESCRIPTION):
+        events.append(SlotSet(Slot.ISSUE_DESCRIPTION, str(query)[:300]))
     return events

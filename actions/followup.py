@@ -19,6 +19,8 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from actions.slots import Slot
+
 #: openings that continue the previous question
 FOLLOW_UP_OPENERS = re.compile(
     r"^(?:and|&|also|plus|or|but|so|then|ok(?:ay)?\s+and|what about|how about|what if|what for|"
@@ -60,8 +62,8 @@ def previous_question(tracker: Tracker) -> str | None:
     """The question the help center last answered or suggested articles for (as searched, context
     included), if that was within the last `CONTEXT_TURNS` customer turns before the latest one;
     else None."""
-    query = tracker.get_slot("kb_last_query")
-    if not query or tracker.get_slot("kb_last_tier") not in ("answer", "suggest"):
+    query = tracker.get_slot(Slot.KB_LAST_QUERY)
+    if not query or tracker.get_slot(Slot.KB_LAST_TIER) not in ("answer", "suggest"):
         # A question the help center could not place at all ("the thing I mentioned earlier")
         # is no context: it would only pull the follow-up toward a random article.
         return None

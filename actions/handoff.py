@@ -14,6 +14,7 @@ from actions.acts import anger_words, asks_for_a_person, is_a_complaint
 from actions.answers import ActionAnswerFromKB
 from actions.conversation import HANDOFF_SLOTS, handoff_events, latest_intent, latest_text
 from actions.handoff_reasons import reason
+from actions.slots import Slot
 from actions.summary import build_summary
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        why = reason(str(tracker.get_slot("handoff_reason") or "customer_request"))
+        why = reason(str(tracker.get_slot(Slot.HANDOFF_REASON) or "customer_request"))
         summary = build_summary(tracker)
         log.info("handoff reason=%s priority=%s", why.code, why.priority)
         dispatcher.utter_message(json_message={"handoff": {
@@ -81,13 +82,13 @@ class ActionHandoff(Action):
             "articles": summary.articles,
             "sentiment": round(summary.sentiment, 3),
         }})
-        name = summary.details.get("customer_name", "")
+        name = summary.details.get(Slot.CUSTOMER_NAME, "")
         thanks = f"Thanks, {name}." if name and name != "not given" else "Thanks."
         dispatcher.utter_message(
             text=f"{thanks} A person from our team will take it from here. They can see everything "
             "you've told me, so you won't need to repeat yourself."
         )
-        return [SlotSet("handoff_pending", False), SlotSet("requested_slot", None)]
+        return [SlotSet(Slot.HANDOFF_PENDING, False), SlotSet(Slot.REQUESTED_SLOT, None)]
 
 
 class ActionHandoffResolved(Action):
@@ -98,9 +99,9 @@ class ActionHandoffResolved(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         return [SlotSet(slot, None) for slot in HANDOFF_SLOTS] + [
-            SlotSet("handoff_pending", False),
-            SlotSet("kb_rejections", 0),
-            SlotSet("low_confidence_turns", 0),
-            SlotSet("kb_articles_shown", []),
-            SlotSet("kb_feedback", []),
+            SlotSet(Slot.HANDOFF_PENDING, False),
+            SlotSet(Slot.KB_REJECTIONS, 0),
+            SlotSet(Slot.LOW_CONFIDENCE_TURNS, 0),
+            SlotSet(Slot.KB_ARTICLES_SHOWN, []),
+            SlotSet(Slot.KB_FEEDBACK, []),
         ]

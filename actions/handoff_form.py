@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import latest_intent, latest_text
+from actions.slots import Slot
 from actions.summary import NOT_GIVEN
 
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
@@ -46,12 +47,12 @@ def wants_a_person_now(tracker: Tracker) -> bool:
 def wants_to_skip(tracker: Tracker, slot: str) -> bool:
     """Whether the customer declined to give `slot`. Only an answer to that very question counts:
     when the form starts, Rasa validates pre-filled slots against the message that started it."""
-    if tracker.get_slot("requested_slot") != slot:
+    if tracker.get_slot(Slot.REQUESTED_SLOT) != slot:
         return False
     if wants_a_person_now(tracker):  # "just get me a person" is not the detail asked for
         return True
     text = re.sub(r"[^\w/' ]", "", latest_text(tracker).lower()).strip()
-    if slot == "customer_name":  # NLU reads many plain names as "skip": trust only the words
+    if slot == Slot.CUSTOMER_NAME:  # NLU reads many plain names as "skip": trust only the words
         return text in SKIP_WORDS
     return latest_intent(tracker) == "skip" or text in SKIP_WORDS
 
@@ -74,48 +75,48 @@ class ValidateHandoffForm(FormValidationAction):
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
         # "Just get me a person" while the form is asking: stop asking, hand off now.
-        if tracker.get_slot("requested_slot") and wants_a_person_now(tracker):
+        if tracker.get_slot(Slot.REQUESTED_SLOT) and wants_a_person_now(tracker):
             return []
         slots = list(domain_slots)
-        category = tracker.get_slot("issue_category")
-        if category and category not in TRANSACTIONAL and tracker.get_slot("handoff_reason") != "sensitive_topic":
-            slots.remove("transaction_ref")
+        category = tracker.get_slot(Slot.ISSUE_CATEGORY)
+        if category and category not in TRANSACTIONAL and tracker.get_slot(Slot.HANDOFF_REASON) != "sensitive_topic":
+            slots.remove(Slot.TRANSACTION_REF)
         return slots
 
     def validate_customer_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        if wants_to_skip(tracker, "customer_name"):
-            return {"customer_name": NOT_GIVEN}
+        if wants_to_skip(tracker, Slot.CUSTOMER_NAME):
+            return {Slot.CUSTOMER_NAME: NOT_GIVEN}
         name = " ".join(str(value or "").split())
         name = re.sub(r"^(my name is|i am|i'm|it's|this is)\s+", "", name, flags=re.IGNORECASE)
         if not name or EMAIL_IN_TEXT.search(name):
             dispatcher.utter_message(text="Just your name is fine, or say 'skip'.")
-            return {"customer_name": None}
-        return {"customer_name": name[:80]}
+            return {Slot.CUSTOMER_NAME: None}
+        return {Slot.CUSTOMER_NAME: name[:80]}
 
     def validate_customer_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        if wants_to_skip(tracker, "customer_email"):
-            return {"customer_email": NOT_GIVEN}
+        if wants_to_skip(tracker, Slot.CUSTOMER_EMAIL):
+            return {Slot.CUSTOMER_EMAIL: NOT_GIVEN}
         found = EMAIL_IN_TEXT.search(str(value or ""))
         if found and EMAIL.match(found.group(0)):
-            return {"customer_email": found.group(0)[:254]}
+            return {Slot.CUSTOMER_EMAIL: found.group(0)[:254]}
         dispatcher.utter_message(text="That doesn't look like an email address (like name@example.com). Try again, or say 'skip'.")
-        return {"customer_email": None}
+        return {Slot.CUSTOMER_EMAIL: None}
 
     def validate_issue_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        if wants_to_skip(tracker, "issue_category"):
-            return {"issue_category": "other"}
-        return {"issue_category": category_of(str(value or ""))}
+        if wants_to_skip(tracker, Slot.ISSUE_CATEGORY):
+            return {Slot.ISSUE_CATEGORY: "other"}
+        return {Slot.ISSUE_CATEGORY: category_of(str(value or ""))}
 
     def validate_transaction_ref(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        if wants_to_skip(tracker, "transaction_ref"):
-            return {"transaction_ref": NOT_GIVEN}
+        if wants_to_skip(tracker, Slot.TRANSACTION_REF):
+            return {Slot.TRANSACTION_REF: NOT_GIVEN}
         found = TRANSACTION_REF.search(str(value or ""))
         if found:
-            return {"transaction_ref": found.group(0).upper()}
+            return {Slot.TRANSACTION_REF: found.group(0).upper()}
         dispatcher.utter_message(text="References look like TX-12345678. Try again, or say 'skip' if you don't have it.")
-        return {"transaction_ref": None}
+        return {Slot.TRANSACTION_REF: None}
 
     def validate_issue_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        if wants_to_skip(tracker, "issue_description"):
-            return {"issue_description": NOT_GIVEN}
-        return {"issue_description": " ".join(str(value or "").split())[:300] or NOT_GIVEN}
+        if wants_to_skip(tracker, Slot.ISSUE_DESCRIPTION):
+            return {Slot.ISSUE_DESCRIPTION: NOT_GIVEN}
+        return {Slot.ISSUE_DESCRIPTION: " ".join(str(value or "").split())[:300] or NOT_GIVEN}

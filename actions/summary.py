@@ -11,13 +11,14 @@ from actions.conversation import customer_turns, transcript
 from actions.handoff_reasons import reason
 from actions.masking import mask_secrets
 from actions.sentiment import compound_score, label
+from actions.slots import Slot
 
 DETAIL_SLOTS = {
-    "customer_name": "Name",
-    "customer_email": "Email",
-    "issue_category": "Category",
-    "transaction_ref": "Transaction",
-    "issue_description": "Issue",
+    Slot.CUSTOMER_NAME: "Name",
+    Slot.CUSTOMER_EMAIL: "Email",
+    Slot.ISSUE_CATEGORY: "Category",
+    Slot.TRANSACTION_REF: "Transaction",
+    Slot.ISSUE_DESCRIPTION: "Issue",
 }
 NOT_GIVEN = "not given"
 LAST_TURNS = 6
@@ -47,17 +48,17 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def build_summary(tracker: Tracker) -> Summary:
-    why = reason(str(tracker.get_slot("handoff_reason") or "customer_request"))
+    why = reason(str(tracker.get_slot(Slot.HANDOFF_REASON) or "customer_request"))
     details = collected_details(tracker)
     turns = [mask_secrets(t) for t in customer_turns(tracker)]
     first_real_turn = next((t for t in turns if len(t.split()) >= 3), turns[0] if turns else "")
-    described = details.get("issue_description", "")
+    described = details.get(Slot.ISSUE_DESCRIPTION, "")
     issue = described if described and described != NOT_GIVEN else first_real_turn
     sentiment = min((compound_score(t) for t in turns), default=0.0)
 
-    feedback = {f["article"]: f["helpful"] for f in (tracker.get_slot("kb_feedback") or [])}
+    feedback = {f["article"]: f["helpful"] for f in (tracker.get_slot(Slot.KB_FEEDBACK) or [])}
     articles = [
-        {"id": a, "helpful": feedback.get(a)} for a in dict.fromkeys(tracker.get_slot("kb_articles_shown") or [])
+        {"id": a, "helpful": feedback.get(a)} for a in dict.fromkeys(tracker.get_slot(Slot.KB_ARTICLES_SHOWN) or [])
     ]
 
     headline = f"{why.label}: {_shorten(issue, 90)}" if issue else why.label
@@ -65,7 +66,7 @@ def build_summary(tracker: Tracker) -> Summary:
         f"{why.label} [{why.code}], priority {why.priority}.",
         f"Issue, in the customer's words: \"{_shorten(issue, 300)}\"" if issue else "Issue: not stated.",
     ]
-    known = [f"{DETAIL_SLOTS[k]}: {v}" for k, v in details.items() if k != "issue_description"]
+    known = [f"{DETAIL_SLOTS[k]}: {v}" for k, v in details.items() if k != Slot.ISSUE_DESCRIPTION]
     lines.append("Details: " + ("; ".join(known) if known else "none collected."))
     if articles:
         tried = []

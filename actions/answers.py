@@ -52,7 +52,7 @@ def trim_passage(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
 
 
 def citation(hit: Hit) -> dict[str, Any]:
-    """The custom payload that travels next to an answer's text (DESIGN.md)."""
+    """The custom payload that travels next to an answer's text (handoff/contract.py and the README's wire contract)."""
     return {"article": {"id": hit.article_id, "title": hit.title, "url": hit.url}}
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 
-from actions.handoff_reasons import reason
 from actions.slots import Slot
+from handoff.contract import reason
 
 #: slots cleared when a person resolves a conversation (name and email are kept)
 HANDOFF_SLOTS = (

@@ -13,13 +13,12 @@ from rasa_sdk.types import DomainDict
 from actions.acts import anger_words, asks_for_a_person, is_a_complaint
 from actions.answers import ActionAnswerFromKB
 from actions.conversation import HANDOFF_SLOTS, handoff_events, latest_intent, latest_text
-from actions.handoff_reasons import reason
 from actions.slots import Slot
 from actions.summary import build_summary
+from handoff.contract import HandoffPayload, reason
 
 log = logging.getLogger(__name__)
 
-HANDOFF_PAYLOAD_VERSION = 1
 OPENERS = {
     "customer_request": "Sure, I'll connect you with a person.",
     "frustration": "I'm sorry this has been frustrating. I'll get you to a person.",
@@ -72,16 +71,10 @@ class ActionHandoff(Action):
         why = reason(str(tracker.get_slot(Slot.HANDOFF_REASON) or "customer_request"))
         summary = build_summary(tracker)
         log.info("handoff reason=%s priority=%s", why.code, why.priority)
-        dispatcher.utter_message(json_message={"handoff": {
-            "version": HANDOFF_PAYLOAD_VERSION,
-            "reason": why.code,
-            "priority": why.priority,
-            "headline": summary.headline,
-            "summary": summary.text,
-            "details": summary.details,
-            "articles": summary.articles,
-            "sentiment": round(summary.sentiment, 3),
-        }})
+        payload = HandoffPayload(reason=why.code, priority=why.priority, headline=summary.headline,
+                                 summary=summary.text, details=summary.details, articles=summary.articles,
+                                 sentiment=summary.sentiment)
+        dispatcher.utter_message(json_message={"handoff": payload.to_json()})
         name = summary.details.get(Slot.CUSTOMER_NAME, "")
         thanks = f"Thanks, {name}." if name and name != "not given" else "Thanks."
         dispatcher.utter_message(

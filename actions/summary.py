@@ -8,10 +8,10 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from actions.conversation import customer_turns, transcript
-from actions.handoff_reasons import reason
 from actions.masking import mask_secrets
 from actions.sentiment import compound_score, label
 from actions.slots import Slot
+from handoff.contract import reason
 
 DETAIL_SLOTS = {
     Slot.CUSTOMER_NAME: "Name",

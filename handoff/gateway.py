@@ -1,4 +1,4 @@
-"""The customer gateway: conversation creation and the widget's WebSocket (DESIGN.md contract)."""
+"""The customer gateway: conversation creation and the widget's WebSocket (frames in handoff/contract.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from handoff import identity
+from handoff import contract, identity
 from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER,
     ADDRESS_MESSAGE_LIMITER,
@@ -22,7 +24,8 @@ from handoff.app_keys import (
     STORE,
 )
 from handoff.client_address import client_address
-from handoff.errors import error_frame, error_response
+from handoff.contract import error_frame
+from handoff.errors import error_response
 from handoff.relay import RESOLVED_INTENT
 from handoff.store import Conversation, RatingRefused, Store
 
@@ -148,10 +151,8 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
         return ws
     fanout.add_customer(conversation.id, ws)
     try:
-        ready = {"type": "ready", "conversation_id": conversation.id, "state": conversation.state.value}
-        if settings.ask_ces:  # issue 7: the widget also asks "How easy was it to get help today?"
-            ready["ask_ces"] = True
-        await ws.send_json(ready)
+        await ws.send_json(contract.ready_frame(conversation.id, conversation.state.value, settings.max_message_chars,
+                                                settings.ask_ces))
         await _replay(ws, store, conversation.id, after_seq)
         await ws.send_json(await relay.state_frame(conversation.id))
         async for message in ws:
@@ -194,8 +195,17 @@ def typed_text_for_rasa(text: str) -> str | None:
     return LEADING_SLASHES.sub("", text) or "?"
 
 
+@dataclass(frozen=True)
+class FrameContext:
+    """What a customer frame handler needs: the request (app state, client address), the socket
+    it came on and the conversation that socket is signed in to."""
+
+    request: web.Request
+    ws: web.WebSocketResponse
+    conversation: Conversation
+
+
 async def _customer_frame(request: web.Request, ws: web.WebSocketResponse, conversation: Conversation, data: str) -> None:
-    settings, relay = request.app[SETTINGS], request.app[RELAY]
     try:
         frame = json.loads(data)
     except ValueError:
@@ -203,61 +213,84 @@ async def _customer_frame(request: web.Request, ws: web.WebSocketResponse, conve
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         await ws.send_json(error_frame("malformed", "Frames are JSON objects with a 'type'."))
         return
-    kind = frame["type"]
-    if kind == "rating":
-        score, comment = frame.get("score"), frame.get("comment") or ""
-        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5 or not isinstance(comment, str):
-            await ws.send_json(error_frame("malformed", "A rating is a score from 1 to 5 and an optional comment."))
-            return
-        # --- optional customer-effort score (issue 7): "ces" 1..5, or absent / null ---
-        ces = frame.get("ces")
-        if ces is not None and (not isinstance(ces, int) or isinstance(ces, bool) or not 1 <= ces <= 5):
-            await ws.send_json(error_frame("malformed", "The effort score (ces) is optional, and a whole number from 1 to 5."))
-            return
-        try:
-            await relay.store.add_rating(conversation.id, score, comment.strip()[:1000], ces)
-        except RatingRefused as exc:
-            await ws.send_json(error_frame(exc.code, str(exc)))
-            return
-        await ws.send_json({"type": "rating_saved", "score": score, **({"ces": ces} if ces is not None else {})})
-        # --- end customer-effort score ---
+    handler = FRAME_HANDLERS.get(frame["type"])
+    if handler is None:
+        await ws.send_json(error_frame("malformed", f"Unknown frame type; use {', '.join(FRAME_HANDLERS)}."))
         return
-    if kind not in ("message", "button"):
-        await ws.send_json(error_frame("malformed", "Unknown frame type; use message, button or rating."))
+    await handler(FrameContext(request, ws, conversation), frame)
+
+
+async def _rating(ctx: FrameContext, frame: dict[str, Any]) -> None:
+    """`{"type": "rating", "score": 1..5, "comment"?, "ces"?: 1..5}`: one per resolved handoff."""
+    score, comment, ces = frame.get("score"), frame.get("comment") or "", frame.get("ces")
+    if not _whole_number_from_1_to_5(score) or not isinstance(comment, str):
+        await ctx.ws.send_json(error_frame("malformed", "A rating is a score from 1 to 5 and an optional comment."))
         return
+    if ces is not None and not _whole_number_from_1_to_5(ces):
+        await ctx.ws.send_json(error_frame("malformed", "The effort score (ces) is optional, and a whole number from 1 to 5."))
+        return
+    try:
+        await ctx.request.app[STORE].add_rating(ctx.conversation.id, score, comment.strip()[:1000], ces)
+    except RatingRefused as exc:
+        await ctx.ws.send_json(error_frame(exc.code, str(exc)))
+        return
+    await ctx.ws.send_json(contract.rating_saved_frame(score, ces))
+
+
+def _whole_number_from_1_to_5(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5
+
+
+async def _typed_message(ctx: FrameContext, frame: dict[str, Any]) -> None:
+    """`{"type": "message", "client_id", "text"}`: what the customer typed; never an intent."""
+    text = frame.get("text")
+    rasa_text = typed_text_for_rasa(text) if isinstance(text, str) else None
+    await _customer_message(ctx, frame, text, rasa_text, None)
+
+
+async def _button(ctx: FrameContext, frame: dict[str, Any]) -> None:
+    """`{"type": "button", "client_id", "payload", "title"}`: the payload goes to Rasa only when the
+    bot offered that button in its latest message; otherwise the title is what the customer "said"
+    (nothing a customer sends is an intent, a slot or a priority: "/sensitive_topic",
+    '/provide_reference{...}')."""
+    title, button_payload = frame.get("title"), frame.get("payload")
+    if not isinstance(button_payload, str) or not button_payload.strip() or len(button_payload) > 200 \
+            or button_payload.strip().startswith(RESOLVED_INTENT):
+        await ctx.ws.send_json(error_frame("malformed", "A button frame needs its payload."))
+        return
+    text = title if isinstance(title, str) and title.strip() else button_payload
+    offered = await ctx.request.app[STORE].offered_buttons(ctx.conversation.id)
+    if any(button.get("payload") == button_payload for button in offered):
+        await _customer_message(ctx, frame, text, button_payload, {"button_payload": button_payload})
+    else:
+        await _customer_message(ctx, frame, text, typed_text_for_rasa(text), None)
+
+
+async def _customer_message(ctx: FrameContext, frame: dict[str, Any], text: Any, rasa_text: str | None,
+                            payload: dict[str, Any] | None) -> None:
+    """The checks every customer message passes (client_id, empty, length, rate), then store and ack."""
+    settings, ws = ctx.request.app[SETTINGS], ctx.ws
     client_id = frame.get("client_id")
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         await ws.send_json(error_frame("malformed", "Each message needs a client_id (1-64 letters, digits, - _ . :)."))
         return
-    if kind == "message":
-        text, payload = frame.get("text"), None
-        rasa_text = typed_text_for_rasa(text) if isinstance(text, str) else None
-    else:
-        text, button_payload = frame.get("title"), frame.get("payload")
-        if not isinstance(button_payload, str) or not button_payload.strip() or len(button_payload) > 200 \
-                or button_payload.strip().startswith(RESOLVED_INTENT):
-            await ws.send_json(error_frame("malformed", "A button frame needs its payload."))
-            return
-        text = text if isinstance(text, str) and text.strip() else button_payload
-        offered = await relay.store.offered_buttons(conversation.id)
-        if any(button.get("payload") == button_payload for button in offered):
-            rasa_text, payload = button_payload, {"button_payload": button_payload}
-        else:
-            # Not a button the bot offered in its latest message: nothing the customer sends is an
-            # intent, a slot or a priority ("/sensitive_topic", '/provide_reference{...}'), so the
-            # title is what they "said".
-            rasa_text, payload = typed_text_for_rasa(text), None
     if not isinstance(text, str) or not text.strip():
-        await ws.send_json(error_frame("malformed", "The message is empty."))
+        await ws.send_json(error_frame("malformed", "The message is empty.", client_id))
         return
     if len(text) > settings.max_message_chars:
-        await ws.send_json({**error_frame("too_long", f"Messages can be up to {settings.max_message_chars} characters; "
-                                          "please shorten it or split it in two."), "client_id": client_id})
+        await ws.send_json(error_frame("too_long", f"Messages can be up to {settings.max_message_chars} characters; "
+                                       "please shorten it or split it in two.", client_id))
         return
-    if not request.app[RATE_LIMITER].allow(conversation.id) or \
-            not request.app[ADDRESS_MESSAGE_LIMITER].allow(client_address(request)):
-        await ws.send_json({**error_frame("rate_limited", "You're sending messages very quickly; please wait a few seconds."),
-                            "client_id": client_id})
+    if not ctx.request.app[RATE_LIMITER].allow(ctx.conversation.id) or \
+            not ctx.request.app[ADDRESS_MESSAGE_LIMITER].allow(client_address(ctx.request)):
+        await ws.send_json(error_frame("rate_limited", "You're sending messages very quickly; please wait a few seconds.",
+                                       client_id))
         return
-    stored, _created = await relay.customer_message(conversation, text.strip(), client_id, rasa_text, payload)
-    await ws.send_json({"type": "ack", "client_id": client_id, "seq": stored.seq})
+    stored, _created = await ctx.request.app[RELAY].customer_message(ctx.conversation, text.strip(), client_id,
+                                                                     rasa_text, payload)
+    await ws.send_json(contract.ack_frame(client_id, stored.seq))
+
+
+FrameHandler = Callable[[FrameContext, dict[str, Any]], Awaitable[None]]
+#: what a customer may send after hello, by frame type (README, "The customer wire contract")
+FRAME_HANDLERS: dict[str, FrameHandler] = {"message": _typed_message, "button": _button, "rating": _rating}

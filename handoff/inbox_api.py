@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from handoff import auth
+from handoff import auth, contract
 from handoff.agent_sessions import LOGIN_GUARD, end_session
 from handoff.app_keys import FANOUT, RELAY, SETTINGS, STORE
 from handoff.client_address import client_address
@@ -24,6 +24,11 @@ TRANSCRIPT_PAGE = 500
 
 def _agent(request: web.Request) -> Agent:
     return request[auth.AGENT]
+
+
+def _signed_in(request: web.Request, agent: Agent) -> dict[str, Any]:
+    """The agent and the limits the inbox enforces as they type (the hub's own settings)."""
+    return {"agent": agent.public(), "limits": {"max_message_chars": request.app[SETTINGS].max_message_chars}}
 
 
 def _store_error(exc: StoreError) -> web.Response:
@@ -66,7 +71,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return error_response(403, "agent_disabled", "This account is disabled; ask an admin to enable it "
                               "(supportbot-agent enable).")
     token = await request.app[STORE].create_session(agent.id, request.app[SETTINGS].agent_session_hours * 3600)
-    response = web.json_response({"agent": agent.public()})
+    response = web.json_response(_signed_in(request, agent))
     auth.set_session_cookie(request, response, token)
     log.info("agent %s signed in", agent.id)
     return response
@@ -85,7 +90,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/agent/me")
 @auth.agent_required
 async def me(request: web.Request) -> web.StreamResponse:
-    return web.json_response({"agent": _agent(request).public()})
+    return web.json_response(_signed_in(request, _agent(request)))
 
 
 @routes.get("/api/agent/queue")
@@ -202,7 +207,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=64 * 1024)
     await ws.prepare(request)
     fanout.add_agent(agent.id, hash_token(token), ws)
-    await fanout.to_agents({"type": "agents_online", "count": fanout.agents_online()})
+    await fanout.to_agents(contract.agents_online_frame(fanout.agents_online()))
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
@@ -211,8 +216,8 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 except ValueError:
                     continue
                 if isinstance(frame, dict) and frame.get("type") == "ping":
-                    await ws.send_json({"type": "pong"})
+                    await ws.send_json(contract.pong_frame())
     finally:
         fanout.remove_agent(ws)
-        await fanout.to_agents({"type": "agents_online", "count": fanout.agents_online()})
+        await fanout.to_agents(contract.agents_online_frame(fanout.agents_online()))
     return ws

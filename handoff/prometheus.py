@@ -28,14 +28,14 @@ from prometheus_client import (
 )
 
 from handoff.app_keys import FANOUT, SETTINGS, STORE
+from handoff.contract import REASONS
 from handoff.errors import error_response
 from handoff.relay import Relay
 
 #: a conversation in the bot's hands counts as active for this long after its last message
 ACTIVE_SECONDS = 30 * 60
-#: the reasons the bot and the hub send (README, "Handoff payload"); anything else is "other"
-KNOWN_REASONS = ("customer_request", "low_confidence", "answer_rejected", "frustration", "complaint",
-                 "sensitive_topic", "kb_unavailable", "bot_unavailable")
+#: the reasons the bot and the hub send (handoff/contract.py); anything else is "other"
+KNOWN_REASONS = tuple(REASONS)
 RASA_ERROR_CODES = ("rasa_error", "rasa_timeout", "rasa_unreachable")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 routes = web.RouteTableDef()

@@ -13,6 +13,8 @@ from typing import Any
 
 import aiohttp
 
+from handoff.contract import HandoffPayload
+
 
 class BotUnavailable(Exception):
     """Rasa is down, too slow, or answered with an error; `code` says which."""
@@ -42,7 +44,7 @@ class BotTurn:
     """One Rasa reply, split into what the customer sees and what the hub acts on."""
 
     messages: list[BotMessage] = field(default_factory=list)
-    handoff: dict[str, Any] | None = None
+    handoff: HandoffPayload | None = None
     feedback: list[dict[str, Any]] = field(default_factory=list)
     kb_results: list[dict[str, Any]] = field(default_factory=list)
 
@@ -66,7 +68,7 @@ def parse_reply(items: list[dict[str, Any]]) -> BotTurn:
             if "article" in custom and turn.messages and turn.messages[-1].article is None:
                 turn.messages[-1].article = _safe_article(custom["article"])
             if isinstance(custom.get("handoff"), dict):
-                turn.handoff = custom["handoff"]
+                turn.handoff = HandoffPayload.from_json(custom["handoff"])
             if isinstance(custom.get("feedback"), dict):
                 turn.feedback.append(custom["feedback"])
             if isinstance(custom.get("kb_result"), dict):

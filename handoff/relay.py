@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from actions.masking import mask_secrets
+from handoff import contract
 from handoff.fanout import Fanout
 from handoff.ownership import State, bot_owns
 from handoff.rasa_client import BotTurn, BotUnavailable, RasaClient
@@ -109,7 +110,7 @@ class Relay:
             await self.store.finish_bot_turn(conversation_id, seq)
 
     async def _ask_bot(self, conversation: Conversation, text: str) -> None:
-        await self.fanout.to_conversation(conversation.id, {"type": "typing", "sender": "bot"})
+        await self.fanout.to_conversation(conversation.id, contract.typing_frame("bot"))
         metadata = {"customer": {k: v for k, v in (("name", conversation.customer_name),
                                                    ("email", conversation.customer_email)) if v}}
         try:
@@ -120,12 +121,9 @@ class Relay:
             await self.system_message(
                 conversation.id,
                 "Sorry, our assistant is having trouble right now, so I've passed your conversation to a person.")
-            await self.enqueue(conversation.id, {
-                "reason": "bot_unavailable", "priority": "normal",
-                "headline": "Bot unavailable: the customer needs a person",
-                "summary": f"Bot unavailable [{exc.code}]. The customer's last message is in the transcript.",
-                "details": {},
-            })
+            await self.enqueue(conversation.id, contract.HandoffPayload(
+                reason="bot_unavailable", priority="normal", headline=contract.reason("bot_unavailable").label,
+                summary=f"Bot unavailable [{exc.code}]. The customer's last message is in the transcript."))
             return
         await self._deliver(conversation.id, turn, question=text)
 
@@ -146,15 +144,10 @@ class Relay:
         if turn.handoff is not None:
             await self.enqueue(conversation_id, turn.handoff)
 
-    async def enqueue(self, conversation_id: str, handoff: dict[str, Any]) -> None:
-        details = handoff.get("details") if isinstance(handoff.get("details"), dict) else {}
+    async def enqueue(self, conversation_id: str, payload: contract.HandoffPayload) -> None:
         queued = await self.store.enqueue_handoff(
-            conversation_id,
-            reason=str(handoff.get("reason") or "customer_request"),
-            priority=str(handoff.get("priority") or "normal"),
-            headline=str(handoff.get("headline") or handoff.get("reason") or ""),
-            summary=str(handoff.get("summary") or ""),
-            details={str(k): str(v)[:500] for k, v in details.items()},
+            conversation_id, reason=payload.reason, priority=payload.priority, headline=payload.headline,
+            summary=payload.summary, details=payload.details,
         )
         if queued is None:
             return
@@ -205,7 +198,7 @@ class Relay:
             await self._deliver(conversation_id, turn)
 
     async def agent_typing(self, conversation_id: str, agent: Agent) -> None:
-        await self.fanout.to_conversation(conversation_id, {"type": "typing", "sender": "agent"})
+        await self.fanout.to_conversation(conversation_id, contract.typing_frame("agent"))
 
     # --- shared ---------------------------------------------------------------------------------
 
@@ -216,28 +209,18 @@ class Relay:
 
     async def state_frame(self, conversation_id: str) -> dict[str, Any]:
         conversation = await self.store.get_conversation(conversation_id)
-        frame: dict[str, Any] = {"type": "state", "state": conversation.state.value, "reason": None,
-                                 "position": None, "eta_seconds": None,
-                                 "agents_online": self.fanout.agents_online(), "agent": None}
         handoff = await self.store.latest_handoff(conversation_id)
-        if handoff is not None and conversation.state != State.BOT:
-            frame["reason"] = handoff.reason
+        position = eta = None
         if conversation.state == State.QUEUED:
             position = await self.store.queue_position(conversation_id)
-            frame["position"] = position
-            frame["eta_seconds"] = await self.eta_seconds(position or 1)
-        if conversation.state == State.AGENT:
-            agent_name = await self._agent_name(handoff.agent_id if handoff else None)
-            frame["agent"] = {"name": agent_name} if agent_name else None
-        return frame
-
-    async def _agent_name(self, agent_id: int | None) -> str | None:
-        if agent_id is None:
-            return None
-        for item in await self.store.queue_items():
-            if item["agent"] and item["agent"]["id"] == agent_id:
-                return str(item["agent"]["name"])
-        return None
+            eta = await self.eta_seconds(position or 1)
+        agent_name = None
+        if conversation.state == State.AGENT and handoff is not None and handoff.agent_id is not None:
+            agent = await self.store.agent_by_id(handoff.agent_id)
+            agent_name = agent.name if agent else None
+        return contract.state_frame(
+            conversation.state.value, handoff.reason if handoff is not None and conversation.state != State.BOT else None,
+            position, eta, self.fanout.agents_online(), agent_name)
 
     async def eta_seconds(self, position: int) -> int:
         """Position × the median time to claim over the last 20 claims (a setting's default
@@ -254,16 +237,14 @@ class Relay:
     async def queue_changed(self, changed: str) -> None:
         """Tell agents to refresh, the changed conversation its new state, and every waiting
         customer their (possibly new) place in the queue."""
-        await self.fanout.to_agents({"type": "queue_changed"})
-        await self.fanout.to_agents({"type": "conversation_state", "conversation_id": changed,
-                                     "state": (await self.store.get_conversation(changed)).state.value})
+        await self.fanout.to_agents(contract.queue_changed_frame())
+        state = (await self.store.get_conversation(changed)).state.value
+        await self.fanout.to_agents(contract.conversation_state_frame(changed, state))
         for conversation_id in {changed, *await self.store.queued_conversation_ids()}:
             await self.publish_state(conversation_id)
 
     def _agent_frame(self, stored: StoredMessage) -> dict[str, Any]:
-        frame = stored.to_frame()
-        frame["conversation_id"] = stored.conversation_id
-        return frame
+        return contract.agent_message_frame(stored.conversation_id, stored.to_frame())
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)

@@ -23,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from handoff import schema
+from handoff import contract, schema
 from handoff.ownership import OPEN_HANDOFF, PRIORITY_RANK, State, check_transition
 
 T = schema
@@ -89,17 +89,8 @@ class StoredMessage:
     def to_frame(self) -> dict[str, Any]:
         """The customer wire contract's message frame."""
         payload = self.payload or {}
-        return {
-            "type": "message",
-            "seq": self.seq,
-            "sender": self.sender,
-            "text": self.text,
-            "buttons": payload.get("buttons", []),
-            "article": payload.get("article"),
-            "agent": {"name": self.agent_name} if self.agent_name else None,
-            "client_id": self.client_id,
-            "created_at": self.created_at,
-        }
+        return contract.message_frame(self.seq, self.sender, self.text, self.created_at, self.client_id,
+                                      payload.get("buttons", []), payload.get("article"), self.agent_name)
 
 
 @dataclass(frozen=True)

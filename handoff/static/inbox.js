@@ -8,7 +8,7 @@
 (function () {
   "use strict";
 
-  var MAX_REPLY_LENGTH = 4000;
+  var MAX_REPLY_LENGTH = 4000; // until the hub says otherwise (limits in /api/agent/me and the sign-in reply)
   var TYPING_SEND_INTERVAL_MS = 2000;
   var CUSTOMER_TYPING_MS = 8000;
   var BACKOFF_MIN_MS = 500;
@@ -254,6 +254,11 @@
     else el.signinEmail.removeAttribute("aria-describedby");
   }
 
+  function useLimits(limits) {
+    var n = limits && Number(limits.max_message_chars);
+    if (n > 0) MAX_REPLY_LENGTH = n;
+  }
+
   function signedIn(agent) {
     state.me = agent && typeof agent === "object" ? agent : {};
     el.agentName.textContent = str(state.me.name) || str(state.me.email) || "Agent";
@@ -315,8 +320,10 @@
     api("POST", "/api/agent/login", { email: email, password: password })
       .then(function (data) {
         el.signinPassword.value = "";
+        useLimits(data.limits);
         if (data.agent) return data.agent;
         return api("GET", "/api/agent/me").then(function (me) {
+          useLimits(me.limits);
           return me.agent;
         });
       })
@@ -1131,6 +1138,7 @@
 
   api("GET", "/api/agent/me")
     .then(function (data) {
+      useLimits(data && data.limits);
       if (data && data.agent) signedIn(data.agent);
       else signedOut();
     })

@@ -1499,6 +1499,8 @@
 
   function onReady(frame) {
     clearTimeout(conn.helloTimer);
+    var limit = frame.limits && Number(frame.limits.max_message_chars);
+    if (limit > 0) MAX_LENGTH = limit; // the hub's own limit beats the script tag's guess
     conn.ready = true;
     conn.attempt = 0;
     conn.resets = 0;

@@ -4,12 +4,15 @@ VENV := .venv/bin
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run setup train index test test-unit test-rasa test-browser bench bench-kb eval eval-kb lint clean
+.PHONY: run prepare setup train index test test-unit test-rasa test-browser bench bench-kb eval eval-kb lint clean
 
-run: setup train index ## set up, train/index if needed, start everything
+run: prepare ## set up, train/index if needed, start everything
 	@$(VENV)/python scripts/demo_agent.py
 	@$(VENV)/python scripts/check_ports.py
 	@$(VENV)/honcho start -f Procfile
+
+prepare: ## both environments, the model and the index, in two lanes side by side (skips what is up to date)
+	@scripts/prepare.sh
 
 setup: ## make both Python environments (skips when nothing changed)
 	@scripts/setup.sh
@@ -20,7 +23,7 @@ train: setup ## train the Rasa model when bot/ changed
 index: setup ## build the knowledge-base index (incremental)
 	@$(VENV)/kb build
 
-test: setup train index ## every test: pytest (unit, integration, browser) and Rasa's own checks
+test: prepare ## every test: pytest (unit, integration, browser) and Rasa's own checks
 	@scripts/test.sh
 
 lint:
@@ -35,9 +38,9 @@ eval-kb: setup
 clean:
 	rm -rf var bot/models bot/results
 
-bench: setup train index ## benchmarks (about 10 minutes): the knowledge base, then end to end; tables, JSON in var/bench/
+bench: prepare ## benchmarks (about 10 minutes): the knowledge base, then end to end; tables, JSON in var/bench/
 	@if [ -f knowledge_base/bench.py ]; then $(VENV)/python -m knowledge_base.bench; fi
 	@$(VENV)/python scripts/bench_e2e.py $(BENCH_ARGS)
 
-eval: setup train index ## the bot's answers and handoffs through a real stack (about 4 minutes); JSON in var/eval/
+eval: prepare ## the bot's answers and handoffs through a real stack (about 4 minutes); JSON in var/eval/
 	@$(VENV)/python scripts/eval_bot.py $(EVAL_ARGS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Make both Python environments; idempotent, skips work when nothing changed.
-#   .venv       Python 3.11: knowledge_base, actions, handoff (torch 2.13.0 CPU first)
-#   .venv-rasa  Python 3.10: Rasa 3.6.21 (pins an old TensorFlow; cannot share Python 3.11)
+# Make the Python environments; idempotent, skips work when nothing changed.
+#   scripts/setup.sh rasa   .venv-rasa  Python 3.10: Rasa 3.6.21 (pins an old TensorFlow; cannot share Python 3.11)
+#   scripts/setup.sh app    .venv       Python 3.11: knowledge_base, actions, handoff (torch 2.13.0 CPU first)
+#   scripts/setup.sh        both, one after the other (scripts/prepare.sh builds them side by side)
 # A stamp in each venv holds the hash of its requirement files; a match skips the install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,7 @@ find_python310() {
 
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
-# --- Rasa (Python 3.10) ---
+setup_rasa() {
 rasa_stamp="$(stamp_of bot/requirements.txt)"
 if [ "$(cat .venv-rasa/.stamp 2>/dev/null)" != "$rasa_stamp" ]; then
   if ! PY310="$(find_python310)"; then
@@ -50,8 +51,9 @@ if [ "$(cat .venv-rasa/.stamp 2>/dev/null)" != "$rasa_stamp" ]; then
 else
   say "1/2 Rasa environment up to date"
 fi
+}
 
-# --- App (Python 3.11) ---
+setup_app() {
 app_stamp="$(stamp_of pyproject.toml)"
 if [ "$(cat .venv/.stamp 2>/dev/null)" != "$app_stamp" ]; then
   say "2/2 app environment (.venv, Python 3.11): torch 2.13.0 CPU, then the package (about 1.5 minutes)…"
@@ -65,8 +67,15 @@ if [ "$(cat .venv/.stamp 2>/dev/null)" != "$app_stamp" ]; then
 else
   say "2/2 app environment up to date"
 fi
+}
 
 if [ ! -f .env ]; then
   cp .env.example .env
   say "created .env from .env.example"
 fi
+case "${1:-all}" in
+  rasa) setup_rasa ;;
+  app) setup_app ;;
+  all) setup_rasa; setup_app ;;
+  *) echo "usage: scripts/setup.sh [rasa|app|all]" >&2; exit 2 ;;
+esac

@@ -4,7 +4,6 @@
     kb search "a question"    show the tier and the best passages
     kb check                  lint: fields, example questions, links, near-duplicates
     kb stats                  articles, passages, questions per category
-    kb gaps [--days 30]       unanswered questions from the hub's store, clustered: what to write next
     kb tune [--epochs 1]      fine-tune the embedding model on the example questions, then rebuild
 """
 
@@ -94,36 +93,6 @@ def cmd_tune(settings: KBSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_gaps(settings: KBSettings, args: argparse.Namespace) -> int:
-    """Reads the hub's store (DATABASE_URL), so the content team sees what customers asked."""
-    import asyncio
-    import time
-
-    from handoff.settings import HubSettings
-    from handoff.store import Store
-    from knowledge_base.embedding import Embedder
-    from knowledge_base.gaps import cluster_questions
-
-    async def fetch() -> list[str]:
-        store = await Store.open(str(HubSettings.from_env().database_url))
-        try:
-            return await store.unanswered_questions(since=time.time() - args.days * 86400)
-        finally:
-            await store.close()
-
-    questions = asyncio.run(fetch())
-    if not questions:
-        print(f"no unanswered or unhelpful questions in the last {args.days} days")
-        return 0
-    clusters = cluster_questions(questions, Embedder(settings.model_path))
-    print(f"{len(questions)} questions in the last {args.days} days, {len(clusters)} topics; most asked first:")
-    for rank, cluster in enumerate(clusters[: args.top], start=1):
-        print(f"{rank:>3}. ×{cluster.size:<4} {cluster.example}")
-        for other in [q for q in cluster.questions if q != cluster.example][:3]:
-            print(f"           · {other}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kb", description="Help-center knowledge base")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,10 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
     tune = sub.add_parser("tune", help="fine-tune the embedding model on the example questions, then rebuild")
     tune.add_argument("--epochs", type=int, default=1)
     tune.set_defaults(func=cmd_tune)
-    gaps = sub.add_parser("gaps", help="questions customers asked that got no (helpful) answer, clustered")
-    gaps.add_argument("--days", type=int, default=30)
-    gaps.add_argument("--top", type=int, default=20)
-    gaps.set_defaults(func=cmd_gaps)
     return parser
 
 

@@ -26,7 +26,11 @@ latest() {
 last_rasa="" last_app=""
 while kill -0 "$rasa_pid" 2>/dev/null || kill -0 "$app_pid" 2>/dev/null; do
   now_rasa="$(latest rasa)"; now_app="$(latest app)"
-  if [ "$now_rasa" != "$last_rasa" ] || [ "$now_app" != "$last_app" ] || [ $(( (SECONDS - started) % 30 )) -eq 0 ]; then
+  # A new step in either lane prints at once; mere progress (the same line with other numbers)
+  # every 15 s, so the two lanes stay readable while they overlap.
+  phase="$(printf '%s|%s' "$now_rasa" "$now_app" | tr -d '0-9')"
+  if [ "$phase" != "${last_phase:-}" ] || [ $((SECONDS - ${printed_at:-0})) -ge 15 ]; then
+    last_phase="$phase" printed_at=$SECONDS
     say "$(printf '%3ds' $((SECONDS - started)))  rasa: ${now_rasa:-starting…}"
     say "      app:  ${now_app:-starting…}"
     last_rasa="$now_rasa" last_app="$now_app"

@@ -25,3 +25,24 @@ def test_questions_cluster_by_meaning_most_frequent_first(embedder) -> None:  # 
     assert [c.size for c in clusters] == [3, 2, 1]
     assert set(clusters[0].questions) == {"can I buy bitcoin in the app", "buying bitcoin in the app", "is it possible to purchase bitcoin"}
     assert clusters[2].questions == ["can I pay my council tax"]
+
+
+async def test_the_gaps_command_reads_the_hubs_store(tmp_path) -> None:  # noqa: ANN001
+    """`supportbot-gaps` (a hub command since the knowledge base stopped importing the hub)."""
+    import os
+    import subprocess
+    import sys
+
+    from handoff.settings import sqlite_url
+    from handoff.store import Store
+
+    url = sqlite_url(tmp_path / "hub.sqlite3")
+    store = await Store.open(url)
+    conversation, _ = await store.create_conversation({})
+    for question in ("can I buy bitcoin", "buying bitcoin in the app", "do you do crypto"):
+        await store.add_kb_query(conversation.id, question, "none", None, 0.1)
+    await store.close()
+    done = subprocess.run([sys.executable, "-m", "handoff.gaps_cli", "--days", "1"], capture_output=True, text=True,
+                          env={**os.environ, "DATABASE_URL": url, "HF_HUB_OFFLINE": "1"}, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("3 questions in the last 1 days") and "bitcoin" in done.stdout

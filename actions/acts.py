@@ -99,8 +99,13 @@ def is_shouting(text: str) -> bool:
 def vents(text: str, sentiment: float) -> bool:
     """Wording that backs NLU's frustration intent: anger, shouting, negative wording (VADER at
     or below NEGATIVE_WORDING), venting aimed at us, or exasperation and sarcasm."""
-    return (anger_words(text) >= 1 or is_shouting(text) or sentiment <= NEGATIVE_WORDING
-            or bool(AIMED_AT_US.search(text)) or bool(EXASPERATION.search(text)))
+    return (
+        anger_words(text) >= 1
+        or is_shouting(text)
+        or sentiment <= NEGATIVE_WORDING
+        or bool(AIMED_AT_US.search(text))
+        or bool(EXASPERATION.search(text))
+    )
 
 
 def is_frustrated(intent: str, text: str, sentiment: float, tier: Tier, threshold: float) -> bool:

@@ -59,20 +59,24 @@ def citation(hit: Hit) -> dict[str, Any]:
 def search_outcome(result: SearchResult) -> dict[str, Any]:
     """What the hub records for metrics and content gaps (never shown to the customer)."""
     best = result.best
-    return {"kb_result": {"tier": result.tier.value, "article_id": best.article_id if best else None,
-                          "score": round(best.score, 4) if best else None}}
+    return {
+        "kb_result": {
+            "tier": result.tier.value,
+            "article_id": best.article_id if best else None,
+            "score": round(best.score, 4) if best else None,
+        }
+    }
 
 
 def shown(tracker: Tracker, *article_ids: str) -> list[str]:
     return list(tracker.get_slot(Slot.KB_ARTICLES_SHOWN) or []) + list(article_ids)
 
 
-def kb_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker, error: Exception,
-                   issue: str | None = None) -> list[dict[str, Any]]:
+def kb_unavailable(
+    dispatcher: CollectingDispatcher, tracker: Tracker, error: Exception, issue: str | None = None
+) -> list[dict[str, Any]]:
     log.warning("kb unavailable: %s", type(error).__name__)
-    dispatcher.utter_message(
-        text="Sorry, I can't reach our help center right now. I'll pass you to a person instead."
-    )
+    dispatcher.utter_message(text="Sorry, I can't reach our help center right now. I'll pass you to a person instead.")
     return handoff_events(tracker, "kb_unavailable", issue=issue)
 
 
@@ -122,11 +126,18 @@ class ActionAnswerFromKB(Action):
             query, result = await search_with_context(text, previous_question(tracker))
         except kb_service.KnowledgeBaseUnavailable as exc:
             return [SlotSet(Slot.KB_LAST_QUERY, text[:300])] + kb_unavailable(dispatcher, tracker, exc, issue=text)
-        log.info("kb tier=%s article=%s score=%.3f context=%s", result.tier.value,
-                 result.best.article_id if result.best else "-", result.best.score if result.best else 0,
-                 query != text)
+        log.info(
+            "kb tier=%s article=%s score=%.3f context=%s",
+            result.tier.value,
+            result.best.article_id if result.best else "-",
+            result.best.score if result.best else 0,
+            query != text,
+        )
         dispatcher.utter_message(json_message=search_outcome(result))
-        events: list[dict[str, Any]] = [SlotSet(Slot.KB_LAST_QUERY, query[:300]), SlotSet(Slot.KB_LAST_TIER, result.tier.value)]
+        events: list[dict[str, Any]] = [
+            SlotSet(Slot.KB_LAST_QUERY, query[:300]),
+            SlotSet(Slot.KB_LAST_TIER, result.tier.value),
+        ]
 
         best = result.best
         if is_security_matter(result, config.security_min_score):
@@ -135,9 +146,14 @@ class ActionAnswerFromKB(Action):
             dispatcher.utter_message(text=trim_passage(best.lead or best.passage))
             dispatcher.utter_message(json_message=citation(best))
             dispatcher.utter_message(text="This needs a person from our security team. I'll connect you now.")
-            return events + [SlotSet(Slot.KB_LAST_ARTICLE, best.article_id),
-                             SlotSet(Slot.KB_ARTICLES_SHOWN, shown(tracker, best.article_id))] + \
-                handoff_events(tracker, "sensitive_topic", issue=text)
+            return (
+                events
+                + [
+                    SlotSet(Slot.KB_LAST_ARTICLE, best.article_id),
+                    SlotSet(Slot.KB_ARTICLES_SHOWN, shown(tracker, best.article_id)),
+                ]
+                + handoff_events(tracker, "sensitive_topic", issue=text)
+            )
 
         if is_frustrated(latest_intent(tracker), text, compound_score(text), result.tier, config.frustration_threshold):
             dispatcher.utter_message(text="I'm sorry this has been frustrating. Let me get you to a person.")
@@ -167,7 +183,9 @@ class ActionAnswerFromKB(Action):
             SlotSet(Slot.HANDOFF_PENDING, False),
         ]
 
-    def _suggest(self, dispatcher: CollectingDispatcher, tracker: Tracker, result: SearchResult) -> list[dict[str, Any]]:
+    def _suggest(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, result: SearchResult
+    ) -> list[dict[str, Any]]:
         floor = kb_service.settings().kb.suggest_threshold
         hits = [h for h in result.hits[:3] if h.score >= floor] or result.hits[:1]
         suggest_articles(dispatcher, hits, "I'm not completely sure, but one of these articles may help:")
@@ -203,7 +221,11 @@ class ActionAnswerFromKB(Action):
                 "Or I can pass you to a person.",
                 buttons=[PERSON_BUTTON],
             )
-        return [SlotSet(Slot.LOW_CONFIDENCE_TURNS, turns), SlotSet(Slot.KB_LAST_ARTICLE, None), SlotSet(Slot.HANDOFF_PENDING, False)]
+        return [
+            SlotSet(Slot.LOW_CONFIDENCE_TURNS, turns),
+            SlotSet(Slot.KB_LAST_ARTICLE, None),
+            SlotSet(Slot.HANDOFF_PENDING, False),
+        ]
 
 
 def suggest_articles(dispatcher: CollectingDispatcher, hits: list[Hit], intro: str) -> None:
@@ -214,8 +236,11 @@ def suggest_articles(dispatcher: CollectingDispatcher, hits: list[Hit], intro: s
         dispatcher.utter_message(json_message=citation(hit))
     dispatcher.utter_message(
         text="Did one of these answer it?",
-        buttons=[{"title": "Yes", "payload": "/feedback_helpful"},
-                 {"title": "No, none of these", "payload": "/feedback_not_helpful"}, PERSON_BUTTON],
+        buttons=[
+            {"title": "Yes", "payload": "/feedback_helpful"},
+            {"title": "No, none of these", "payload": "/feedback_not_helpful"},
+            PERSON_BUTTON,
+        ],
     )
 
 
@@ -244,7 +269,10 @@ class ActionRecordFeedback(Action):
 
         rejections = int(tracker.get_slot(Slot.KB_REJECTIONS) or 0) + 1
         events.append(SlotSet(Slot.KB_REJECTIONS, rejections))
-        if rejections >= kb_service.settings().rejection_limit or tracker.get_slot(Slot.KB_LAST_TIER) == Tier.SUGGEST.value:
+        if (
+            rejections >= kb_service.settings().rejection_limit
+            or tracker.get_slot(Slot.KB_LAST_TIER) == Tier.SUGGEST.value
+        ):
             dispatcher.utter_message(text="Sorry that didn't help. I'll pass you to a person.")
             return events + handoff_events(tracker, "answer_rejected")
 

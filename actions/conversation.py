@@ -12,8 +12,14 @@ from handoff.contract import reason
 
 #: slots cleared when a person resolves a conversation (name and email are kept)
 HANDOFF_SLOTS = (
-    Slot.ISSUE_CATEGORY, Slot.TRANSACTION_REF, Slot.ISSUE_DESCRIPTION, Slot.HANDOFF_REASON,
-    Slot.HANDOFF_PRIORITY, Slot.KB_LAST_QUERY, Slot.KB_LAST_TIER, Slot.KB_LAST_ARTICLE,
+    Slot.ISSUE_CATEGORY,
+    Slot.TRANSACTION_REF,
+    Slot.ISSUE_DESCRIPTION,
+    Slot.HANDOFF_REASON,
+    Slot.HANDOFF_PRIORITY,
+    Slot.KB_LAST_QUERY,
+    Slot.KB_LAST_TIER,
+    Slot.KB_LAST_ARTICLE,
 )
 
 

@@ -71,9 +71,15 @@ class ActionHandoff(Action):
         why = reason(str(tracker.get_slot(Slot.HANDOFF_REASON) or "customer_request"))
         summary = build_summary(tracker)
         log.info("handoff reason=%s priority=%s", why.code, why.priority)
-        payload = HandoffPayload(reason=why.code, priority=why.priority, headline=summary.headline,
-                                 summary=summary.text, details=summary.details, articles=summary.articles,
-                                 sentiment=summary.sentiment)
+        payload = HandoffPayload(
+            reason=why.code,
+            priority=why.priority,
+            headline=summary.headline,
+            summary=summary.text,
+            details=summary.details,
+            articles=summary.articles,
+            sentiment=summary.sentiment,
+        )
         dispatcher.utter_message(json_message={"handoff": payload.to_json()})
         name = summary.details.get(Slot.CUSTOMER_NAME, "")
         thanks = f"Thanks, {name}." if name and name != "not given" else "Thanks."

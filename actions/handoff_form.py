@@ -21,8 +21,24 @@ EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 TRANSACTION_REF = re.compile(r"\bTX-[A-Z0-9]{8}\b", re.IGNORECASE)
 SKIP_WORDS = {
-    "skip", "pass", "n/a", "na", "no", "none", "dont know", "don't know", "i don't know", "i dont know",
-    "no idea", "not sure", "nope", "nah", "rather not say", "i don't have it", "i dont have it", "dunno",
+    "skip",
+    "pass",
+    "n/a",
+    "na",
+    "no",
+    "none",
+    "dont know",
+    "don't know",
+    "i don't know",
+    "i dont know",
+    "no idea",
+    "not sure",
+    "nope",
+    "nah",
+    "rather not say",
+    "i don't have it",
+    "i dont have it",
+    "dunno",
 }
 CATEGORIES = {
     "cards": ("card", "pin", "atm", "contactless", "declined"),
@@ -36,7 +52,8 @@ CATEGORIES = {
 TRANSACTIONAL = {"cards", "top-ups", "transfers", "exchange"}
 # NLU alone is not trusted to end the form: a name like "Robin Customer" can look like a request.
 ASKS_FOR_PERSON = re.compile(
-    r"\b(person|human|agent|someone|somebody|operator|representative|people|staff|real)\b", re.IGNORECASE)
+    r"\b(person|human|agent|someone|somebody|operator|representative|people|staff|real)\b", re.IGNORECASE
+)
 
 
 def wants_a_person_now(tracker: Tracker) -> bool:
@@ -83,7 +100,9 @@ class ValidateHandoffForm(FormValidationAction):
             slots.remove(Slot.TRANSACTION_REF)
         return slots
 
-    def validate_customer_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_customer_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if wants_to_skip(tracker, Slot.CUSTOMER_NAME):
             return {Slot.CUSTOMER_NAME: NOT_GIVEN}
         name = " ".join(str(value or "").split())
@@ -93,30 +112,42 @@ class ValidateHandoffForm(FormValidationAction):
             return {Slot.CUSTOMER_NAME: None}
         return {Slot.CUSTOMER_NAME: name[:80]}
 
-    def validate_customer_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_customer_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if wants_to_skip(tracker, Slot.CUSTOMER_EMAIL):
             return {Slot.CUSTOMER_EMAIL: NOT_GIVEN}
         found = EMAIL_IN_TEXT.search(str(value or ""))
         if found and EMAIL.match(found.group(0)):
             return {Slot.CUSTOMER_EMAIL: found.group(0)[:254]}
-        dispatcher.utter_message(text="That doesn't look like an email address (like name@example.com). Try again, or say 'skip'.")
+        dispatcher.utter_message(
+            text="That doesn't look like an email address (like name@example.com). Try again, or say 'skip'."
+        )
         return {Slot.CUSTOMER_EMAIL: None}
 
-    def validate_issue_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_issue_category(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if wants_to_skip(tracker, Slot.ISSUE_CATEGORY):
             return {Slot.ISSUE_CATEGORY: "other"}
         return {Slot.ISSUE_CATEGORY: category_of(str(value or ""))}
 
-    def validate_transaction_ref(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_transaction_ref(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if wants_to_skip(tracker, Slot.TRANSACTION_REF):
             return {Slot.TRANSACTION_REF: NOT_GIVEN}
         found = TRANSACTION_REF.search(str(value or ""))
         if found:
             return {Slot.TRANSACTION_REF: found.group(0).upper()}
-        dispatcher.utter_message(text="References look like TX-12345678. Try again, or say 'skip' if you don't have it.")
+        dispatcher.utter_message(
+            text="References look like TX-12345678. Try again, or say 'skip' if you don't have it."
+        )
         return {Slot.TRANSACTION_REF: None}
 
-    def validate_issue_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_issue_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if wants_to_skip(tracker, Slot.ISSUE_DESCRIPTION):
             return {Slot.ISSUE_DESCRIPTION: NOT_GIVEN}
         return {Slot.ISSUE_DESCRIPTION: " ".join(str(value or "").split())[:300] or NOT_GIVEN}

@@ -17,8 +17,9 @@ from stdnum import luhn
 #: 13 to 19 digits, in groups split by a space or two, a dash or " - " (how people type cards)
 CARD_CANDIDATE = re.compile(r"(?<![\w-])\d(?:(?:[ \t]{0,2}[-.–][ \t]{0,2}|[ \t]{1,2})?\d){12,18}(?![\w-])")
 IBAN_CANDIDATE = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}\b")
-CVV = re.compile(r"\b(cvv2?|cvc2?|cid|csc|security code)\b(?:\s*(?:number\s*)?(?:is|:|=|-)\s*)*\W{0,3}\d{3,4}\b",
-                 re.IGNORECASE)
+CVV = re.compile(
+    r"\b(cvv2?|cvc2?|cid|csc|security code)\b(?:\s*(?:number\s*)?(?:is|:|=|-)\s*)*\W{0,3}\d{3,4}\b", re.IGNORECASE
+)
 PASSWORD = re.compile(r"\b(password|passcode|passwd|passphrase|pwd)\b(\s*(?:is\s*[:=]?|[:=])\s*)\S+", re.IGNORECASE)
 PIN = re.compile(r"\b(pin(?:\s+(?:number|code))?)\b(\s*(?:is\s*[:=]?|[:=])?\s*)\d{4,6}\b", re.IGNORECASE)
 

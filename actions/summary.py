@@ -64,7 +64,7 @@ def build_summary(tracker: Tracker) -> Summary:
     headline = f"{why.label}: {_shorten(issue, 90)}" if issue else why.label
     lines = [
         f"{why.label} [{why.code}], priority {why.priority}.",
-        f"Issue, in the customer's words: \"{_shorten(issue, 300)}\"" if issue else "Issue: not stated.",
+        f'Issue, in the customer\'s words: "{_shorten(issue, 300)}"' if issue else "Issue: not stated.",
     ]
     known = [f"{DETAIL_SLOTS[k]}: {v}" for k, v in details.items() if k != Slot.ISSUE_DESCRIPTION]
     lines.append("Details: " + ("; ".join(known) if known else "none collected."))

@@ -33,11 +33,13 @@ def main() -> int:
         print(f"hub: {exc}", file=sys.stderr)
         return 2
     if not port_is_free(settings.host, settings.port):
-        print(f"hub: port {settings.port} on {settings.host} is already in use; stop what runs there "
-              f"or set HUB_PORT in .env", file=sys.stderr)
+        print(
+            f"hub: port {settings.port} on {settings.host} is already in use; stop what runs there "
+            f"or set HUB_PORT in .env",
+            file=sys.stderr,
+        )
         return 2
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                shutdown_timeout=5)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, shutdown_timeout=5)
     return 0
 
 

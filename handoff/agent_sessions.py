@@ -39,8 +39,11 @@ class LoginGuard:
 
     @classmethod
     def create(cls, attempts_per_address: int, failures_per_account: int) -> LoginGuard:
-        return cls(RateLimiter(attempts_per_address, LOGIN_WINDOW_SECONDS),
-                   RateLimiter(failures_per_account, LOGIN_WINDOW_SECONDS), asyncio.Semaphore(2))
+        return cls(
+            RateLimiter(attempts_per_address, LOGIN_WINDOW_SECONDS),
+            RateLimiter(failures_per_account, LOGIN_WINDOW_SECONDS),
+            asyncio.Semaphore(2),
+        )
 
     def refusal(self, address: str, email: str) -> tuple[str, int] | None:
         """Why this sign-in may not be tried now, with the seconds to wait; None when it may."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import getpass
 import os
 import sys
@@ -71,14 +72,20 @@ def _parser() -> argparse.ArgumentParser:
     add = sub.add_parser("add", help="create an agent, or reset an existing agent's password (signs them out)")
     add.add_argument("email")
     add.add_argument("name")
-    add.add_argument("--role", choices=ROLES,
-                     help="agent: the inbox; editor: also edits articles; admin: also reads metrics "
-                          "(default: agent for a new account, unchanged for an existing one)")
-    add.add_argument("--password-env", metavar="VAR",
-                     help="read the password from this environment variable instead of asking")
+    add.add_argument(
+        "--role",
+        choices=ROLES,
+        help="agent: the inbox; editor: also edits articles; admin: also reads metrics "
+        "(default: agent for a new account, unchanged for an existing one)",
+    )
+    add.add_argument(
+        "--password-env", metavar="VAR", help="read the password from this environment variable instead of asking"
+    )
     sub.add_parser("list", help="every agent with their role, state and live sessions")
-    for command, what in (("disable", "lock an agent out and sign them out everywhere"),
-                          ("enable", "let a disabled agent sign in again")):
+    for command, what in (
+        ("disable", "lock an agent out and sign them out everywhere"),
+        ("enable", "let a disabled agent sign in again"),
+    ):
         sub.add_parser(command, help=what).add_argument("email")
     return parser
 
@@ -96,11 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         if len(password) < MIN_PASSWORD:
             print(f"error: the password must have at least {MIN_PASSWORD} characters", file=sys.stderr)
             return 2
-        work = lambda store: _add(store, args.email, args.name, password, args.role)
+        work = functools.partial(_add, email=args.email, name=args.name, password=password, role=args.role)
     elif args.command == "list":
         work = _list
     else:
-        work = lambda store: _set_disabled(store, args.email, args.command == "disable")
+        work = functools.partial(_set_disabled, email=args.email, disabled=args.command == "disable")
     try:
         asyncio.run(_with_store(work))
     except SettingsError as exc:

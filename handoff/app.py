@@ -67,20 +67,23 @@ async def _close_sockets(app: web.Application) -> None:
 async def health(request: web.Request) -> web.StreamResponse:
     """Liveness of the hub and what it depends on (used by `make run` and tests)."""
     rasa = await request.app[RASA].health()
-    return web.json_response({
-        "status": "ok",
-        "rasa": rasa,
-        "agents_online": request.app[FANOUT].agents_online(),
-        "customer_connections": request.app[FANOUT].customer_connections(),
-    })
+    return web.json_response(
+        {
+            "status": "ok",
+            "rasa": rasa,
+            "agents_online": request.app[FANOUT].agents_online(),
+            "customer_connections": request.app[FANOUT].customer_connections(),
+        }
+    )
 
 
 async def openapi(_request: web.Request) -> web.StreamResponse:
     return web.json_response(openapi_document())
 
 
-def create_app(settings: HubSettings, rasa: RasaClient | None = None,
-               rebuilds: articles_api.IndexRebuilds | None = None) -> web.Application:
+def create_app(
+    settings: HubSettings, rasa: RasaClient | None = None, rebuilds: articles_api.IndexRebuilds | None = None
+) -> web.Application:
     app = web.Application(middlewares=[prometheus.request_latency], client_max_size=64 * 1024)
     app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
@@ -94,7 +97,8 @@ def create_app(settings: HubSettings, rasa: RasaClient | None = None,
     app.cleanup_ctx.append(_rasa_ctx)
     app.cleanup_ctx.append(agent_sessions.watch_sessions)
     app[agent_sessions.LOGIN_GUARD] = agent_sessions.LoginGuard.create(
-        settings.login_attempts_per_address, settings.login_failures_per_account)
+        settings.login_attempts_per_address, settings.login_failures_per_account
+    )
     app.on_shutdown.append(_close_sockets)
     app.router.add_routes(gateway.routes)
     app.router.add_routes(inbox_api.routes)

@@ -68,8 +68,13 @@ class IndexRebuilds:
 
                     self._embedder = await asyncio.to_thread(Embedder, model)
                 report = await asyncio.to_thread(build_index, settings, self._embedder)
-                self.last = {"status": "done", "reason": reason, "finished_at": time.time(),
-                             "version": report.version, "summary": report.line()}
+                self.last = {
+                    "status": "done",
+                    "reason": reason,
+                    "finished_at": time.time(),
+                    "version": report.version,
+                    "summary": report.line(),
+                }
             except Exception as exc:  # an article broke the build: the old index keeps serving
                 log.warning("index build failed: %s", exc)
                 self.last = {"status": "failed", "reason": reason, "error": str(exc), "finished_at": time.time()}
@@ -116,8 +121,15 @@ def _path_for(request: web.Request, article_id: str) -> Path | None:
 
 def _summary(path: Path) -> dict[str, Any]:
     article = parse_article(path)
-    return {"id": article.id, "title": article.title, "category": article.category, "updated": article.updated,
-            "tags": list(article.tags), "questions": len(article.questions), "needs_person": article.needs_person}
+    return {
+        "id": article.id,
+        "title": article.title,
+        "category": article.category,
+        "updated": article.updated,
+        "tags": list(article.tags),
+        "questions": len(article.questions),
+        "needs_person": article.needs_person,
+    }
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -134,8 +146,9 @@ async def list_articles(request: web.Request) -> web.StreamResponse:
         articles = load_articles(_articles_dir(request))
     except ArticleError as exc:
         return error_response(500, "broken_article", str(exc))
-    return web.json_response({"articles": [
-        {"id": a.id, "title": a.title, "category": a.category, "updated": a.updated} for a in articles]})
+    return web.json_response(
+        {"articles": [{"id": a.id, "title": a.title, "category": a.category, "updated": a.updated} for a in articles]}
+    )
 
 
 @routes.get("/api/articles/build")
@@ -173,7 +186,9 @@ async def _markdown_body(request: web.Request) -> str | web.Response:
         return error_response(400, "malformed", 'Send {"markdown": "---\\nid: ...\\n---\\n..."}.')
     markdown = body.get("markdown") if isinstance(body, dict) else None
     if not isinstance(markdown, str):
-        return error_response(400, "malformed", 'Send {"markdown": "..."} with the whole article, front matter included.')
+        return error_response(
+            400, "malformed", 'Send {"markdown": "..."} with the whole article, front matter included.'
+        )
     if len(markdown.encode()) > MAX_ARTICLE_BYTES:
         return error_response(413, "too_large", f"Articles can be up to {MAX_ARTICLE_BYTES // 1000} kB.")
     return markdown

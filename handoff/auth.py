@@ -55,8 +55,15 @@ async def current_agent(request: web.Request) -> Agent | None:
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
     settings = request.app[SETTINGS]
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=settings.cookie_secure,
-                        max_age=int(settings.agent_session_hours * 3600), path="/")
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.cookie_secure,
+        max_age=int(settings.agent_session_hours * 3600),
+        path="/",
+    )
 
 
 def same_origin(request: web.Request) -> bool:
@@ -81,8 +88,9 @@ def role_required(role: str) -> Callable[[Handler], Handler]:
             if agent is None:
                 return error_response(401, "unauthorized", "Sign in to the agent inbox first.")
             if not agent.may(role):
-                return error_response(403, "forbidden", f"This needs the {role} role; ask an admin "
-                                      f"(supportbot-agent add --role {role}).")
+                return error_response(
+                    403, "forbidden", f"This needs the {role} role; ask an admin (supportbot-agent add --role {role})."
+                )
             request[AGENT] = agent
             return await handler(request)
 

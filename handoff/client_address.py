@@ -18,8 +18,12 @@ def client_address(request: web.Request) -> str:
     trusted = request.app[SETTINGS].trusted_proxies
     if peer not in trusted:
         return peer
-    forwarded = [part.strip() for header in request.headers.getall("X-Forwarded-For", [])
-                 for part in header.split(",") if part.strip()]
+    forwarded = [
+        part.strip()
+        for header in request.headers.getall("X-Forwarded-For", [])
+        for part in header.split(",")
+        if part.strip()
+    ]
     for address in reversed(forwarded):
         if address not in trusted:
             return address[:64]

@@ -60,9 +60,16 @@ class HandoffPayload:
     version: int = HANDOFF_PAYLOAD_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.version, "reason": self.reason, "priority": self.priority,
-                "headline": self.headline, "summary": self.summary, "details": self.details,
-                "articles": self.articles, "sentiment": round(self.sentiment, 3)}
+        return {
+            "version": self.version,
+            "reason": self.reason,
+            "priority": self.priority,
+            "headline": self.headline,
+            "summary": self.summary,
+            "details": self.details,
+            "articles": self.articles,
+            "sentiment": round(self.sentiment, 3),
+        }
 
     @classmethod
     def from_json(cls, raw: Any) -> HandoffPayload:
@@ -80,8 +87,11 @@ class HandoffPayload:
             summary=str(raw.get("summary") or ""),
             details={str(k)[:60]: str(v)[:500] for k, v in details.items()},
             articles=[a for a in raw.get("articles") or [] if isinstance(a, dict)][:10]
-            if isinstance(raw.get("articles"), list) else [],
-            sentiment=float(sentiment) if isinstance(sentiment, (int, float)) and not isinstance(sentiment, bool) else 0.0,
+            if isinstance(raw.get("articles"), list)
+            else [],
+            sentiment=float(sentiment)
+            if isinstance(sentiment, (int, float)) and not isinstance(sentiment, bool)
+            else 0.0,
             version=raw.get("version") if isinstance(raw.get("version"), int) else HANDOFF_PAYLOAD_VERSION,
         )
 
@@ -89,27 +99,59 @@ class HandoffPayload:
 # --- customer frames (hub → widget) ---------------------------------------------------------------
 
 
-def message_frame(seq: int, sender: str, text: str, created_at: float, client_id: str | None = None,
-                  buttons: list[dict[str, str]] | None = None, article: dict[str, Any] | None = None,
-                  agent_name: str | None = None) -> dict[str, Any]:
-    return {"type": "message", "seq": seq, "sender": sender, "text": text, "buttons": buttons or [],
-            "article": article, "agent": {"name": agent_name} if agent_name else None, "client_id": client_id,
-            "created_at": created_at}
+def message_frame(
+    seq: int,
+    sender: str,
+    text: str,
+    created_at: float,
+    client_id: str | None = None,
+    buttons: list[dict[str, str]] | None = None,
+    article: dict[str, Any] | None = None,
+    agent_name: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "seq": seq,
+        "sender": sender,
+        "text": text,
+        "buttons": buttons or [],
+        "article": article,
+        "agent": {"name": agent_name} if agent_name else None,
+        "client_id": client_id,
+        "created_at": created_at,
+    }
 
 
 def ready_frame(conversation_id: str, state: str, max_message_chars: int, ask_ces: bool) -> dict[str, Any]:
     """First frame after a good hello; it carries the limits the widget enforces as the customer types."""
-    frame: dict[str, Any] = {"type": "ready", "conversation_id": conversation_id, "state": state,
-                             "limits": {"max_message_chars": max_message_chars}}
+    frame: dict[str, Any] = {
+        "type": "ready",
+        "conversation_id": conversation_id,
+        "state": state,
+        "limits": {"max_message_chars": max_message_chars},
+    }
     if ask_ces:
         frame["ask_ces"] = True
     return frame
 
 
-def state_frame(state: str, reason: str | None, position: int | None, eta_seconds: int | None,
-                agents_online: int, agent_name: str | None) -> dict[str, Any]:
-    return {"type": "state", "state": state, "reason": reason, "position": position, "eta_seconds": eta_seconds,
-            "agents_online": agents_online, "agent": {"name": agent_name} if agent_name else None}
+def state_frame(
+    state: str,
+    reason: str | None,
+    position: int | None,
+    eta_seconds: int | None,
+    agents_online: int,
+    agent_name: str | None,
+) -> dict[str, Any]:
+    return {
+        "type": "state",
+        "state": state,
+        "reason": reason,
+        "position": position,
+        "eta_seconds": eta_seconds,
+        "agents_online": agents_online,
+        "agent": {"name": agent_name} if agent_name else None,
+    }
 
 
 def ack_frame(client_id: str, seq: int) -> dict[str, Any]:
@@ -154,8 +196,10 @@ def pong_frame() -> dict[str, Any]:
 
 #: every frame type and its keys (optional ones in the second set)
 FRAME_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "message": (frozenset({"type", "seq", "sender", "text", "buttons", "article", "agent", "client_id", "created_at"}),
-                frozenset({"conversation_id"})),
+    "message": (
+        frozenset({"type", "seq", "sender", "text", "buttons", "article", "agent", "client_id", "created_at"}),
+        frozenset({"conversation_id"}),
+    ),
     "ready": (frozenset({"type", "conversation_id", "state", "limits"}), frozenset({"ask_ces"})),
     "state": (frozenset({"type", "state", "reason", "position", "eta_seconds", "agents_online", "agent"}), frozenset()),
     "ack": (frozenset({"type", "client_id", "seq"}), frozenset()),

@@ -31,6 +31,7 @@ def e(value: Any) -> str:
 
 # --- formatting ---------------------------------------------------------------------------------
 
+
 def fmt_rate(rate: float | None) -> str:
     return "–" if rate is None else f"{rate * 100:.1f} %"
 
@@ -66,11 +67,16 @@ def _axis_label(value: float) -> str:
 
 # --- SVG charts ---------------------------------------------------------------------------------
 
+
 def _svg_open(testid: str, title: str, description: str, width: int = WIDTH) -> list[str]:
     slug = e(testid)
-    return [(f'<svg class="chart" data-testid="{slug}" viewBox="0 0 {width} {HEIGHT}" role="img" '
-             f'aria-labelledby="{slug}-title {slug}-desc" xmlns="http://www.w3.org/2000/svg">'),
-            f'<title id="{slug}-title">{e(title)}</title><desc id="{slug}-desc">{e(description)}</desc>']
+    return [
+        (
+            f'<svg class="chart" data-testid="{slug}" viewBox="0 0 {width} {HEIGHT}" role="img" '
+            f'aria-labelledby="{slug}-title {slug}-desc" xmlns="http://www.w3.org/2000/svg">'
+        ),
+        f'<title id="{slug}-title">{e(title)}</title><desc id="{slug}-desc">{e(description)}</desc>',
+    ]
 
 
 def _y_axis(top_value: float, width: int) -> list[str]:
@@ -82,17 +88,29 @@ def _y_axis(top_value: float, width: int) -> list[str]:
             continue
         y = TOP + plot_height * (1 - fraction)
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                     f'{e(_axis_label(top_value * fraction))}</text>')
+        parts.append(
+            f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{e(_axis_label(top_value * fraction))}</text>"
+        )
     return parts
 
 
-def column_chart(testid: str, title: str, labels: list[str], series: list[tuple[str, str, list[float]]],
-                 empty: str, label_every: int = 1, value_text: bool = True, width: int = WIDTH) -> str:
+def column_chart(
+    testid: str,
+    title: str,
+    labels: list[str],
+    series: list[tuple[str, str, list[float]]],
+    empty: str,
+    label_every: int = 1,
+    value_text: bool = True,
+    width: int = WIDTH,
+) -> str:
     """Vertical bars, stacked when there are several series: (name, colour, values per label)."""
     totals = [sum(values[i] for _, _, values in series) for i in range(len(labels))]
-    description = "; ".join(f"{label}: " + ", ".join(f"{name} {values[i]:g}" for name, _, values in series)
-                            for i, label in enumerate(labels))
+    description = "; ".join(
+        f"{label}: " + ", ".join(f"{name} {values[i]:g}" for name, _, values in series)
+        for i, label in enumerate(labels)
+    )
     parts = _svg_open(testid, title, description or empty, width)
     if not labels or not any(totals):
         parts.append(f'<text class="empty" x="{width / 2}" y="{HEIGHT / 2}" text-anchor="middle">{e(empty)}</text>')
@@ -110,19 +128,27 @@ def column_chart(testid: str, title: str, labels: list[str], series: list[tuple[
             height = plot_height * values[i] / top_value
             if height > 0:
                 base -= height
-                parts.append(f'<rect class="bar" x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{height:.1f}" '
-                             f'fill="{colour}"><title>{e(label)}: {e(name)} {values[i]:g}</title></rect>')
+                parts.append(
+                    f'<rect class="bar" x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{height:.1f}" '
+                    f'fill="{colour}"><title>{e(label)}: {e(name)} {values[i]:g}</title></rect>'
+                )
         if value_text and totals[i] and slot >= 18:
-            parts.append(f'<text class="value" x="{x + bar / 2:.1f}" y="{base - 4:.1f}" text-anchor="middle">'
-                         f'{totals[i]:g}</text>')
+            parts.append(
+                f'<text class="value" x="{x + bar / 2:.1f}" y="{base - 4:.1f}" text-anchor="middle">'
+                f"{totals[i]:g}</text>"
+            )
         if i % label_every == 0:
-            parts.append(f'<text class="axis" x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
-                         f'{e(label)}</text>')
+            parts.append(
+                f'<text class="axis" x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
+                f"{e(label)}</text>"
+            )
     if len(series) > 1:
         x = LEFT
         for name, colour, _ in series:
-            parts.append(f'<rect x="{x}" y="{HEIGHT - 14}" width="10" height="10" fill="{colour}"/>'
-                         f'<text class="axis" x="{x + 14}" y="{HEIGHT - 5}">{e(name)}</text>')
+            parts.append(
+                f'<rect x="{x}" y="{HEIGHT - 14}" width="10" height="10" fill="{colour}"/>'
+                f'<text class="axis" x="{x + 14}" y="{HEIGHT - 5}">{e(name)}</text>'
+            )
             x += 14 + 8 * len(name) + 16
     parts.append("</svg>")
     return "".join(parts)
@@ -132,11 +158,17 @@ def bar_chart(testid: str, title: str, items: list[tuple[str, float, str]], empt
     """Horizontal bars: (label, value, text shown after the bar)."""
     height = max(60, TOP + 26 * len(items) + 10)
     description = "; ".join(f"{label}: {text}" for label, _, text in items)
-    parts = [(f'<svg class="chart" data-testid="{e(testid)}" viewBox="0 0 {WIDTH} {height}" role="img" '
-              f'aria-labelledby="{e(testid)}-title {e(testid)}-desc" xmlns="http://www.w3.org/2000/svg">'),
-             f'<title id="{e(testid)}-title">{e(title)}</title><desc id="{e(testid)}-desc">{e(description or empty)}</desc>']
+    parts = [
+        (
+            f'<svg class="chart" data-testid="{e(testid)}" viewBox="0 0 {WIDTH} {height}" role="img" '
+            f'aria-labelledby="{e(testid)}-title {e(testid)}-desc" xmlns="http://www.w3.org/2000/svg">'
+        ),
+        f'<title id="{e(testid)}-title">{e(title)}</title><desc id="{e(testid)}-desc">{e(description or empty)}</desc>',
+    ]
     if not items:
-        parts.append(f'<text class="empty" x="{WIDTH / 2}" y="{height / 2}" text-anchor="middle">{e(empty)}</text></svg>')
+        parts.append(
+            f'<text class="empty" x="{WIDTH / 2}" y="{height / 2}" text-anchor="middle">{e(empty)}</text></svg>'
+        )
         return "".join(parts)
     label_width, text_width = 170, 110
     plot = WIDTH - label_width - text_width
@@ -145,8 +177,10 @@ def bar_chart(testid: str, title: str, items: list[tuple[str, float, str]], empt
         y = TOP + 26 * i
         width = plot * value / top_value
         parts.append(f'<text class="axis" x="{label_width - 8}" y="{y + 14}" text-anchor="end">{e(label)}</text>')
-        parts.append(f'<rect class="bar" x="{label_width}" y="{y}" width="{max(width, 1):.1f}" height="18" '
-                     f'fill="{COLORS["person"]}"><title>{e(label)}: {e(text)}</title></rect>')
+        parts.append(
+            f'<rect class="bar" x="{label_width}" y="{y}" width="{max(width, 1):.1f}" height="18" '
+            f'fill="{COLORS["person"]}"><title>{e(label)}: {e(text)}</title></rect>'
+        )
         parts.append(f'<text class="value" x="{label_width + width + 6:.1f}" y="{y + 14}">{e(text)}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -154,34 +188,69 @@ def bar_chart(testid: str, title: str, items: list[tuple[str, float, str]], empt
 
 # --- the page -----------------------------------------------------------------------------------
 
+
 def _tile(label: str, value: str, detail: str = "", testid: str = "") -> str:
     test = f' data-testid="{e(testid)}"' if testid else ""
-    return (f'<div class="tile"{test}><p class="tile__label">{e(label)}</p><p class="tile__value">{e(value)}</p>'
-            f'<p class="tile__detail">{e(detail)}</p></div>')
+    return (
+        f'<div class="tile"{test}><p class="tile__label">{e(label)}</p><p class="tile__value">{e(value)}</p>'
+        f'<p class="tile__detail">{e(detail)}</p></div>'
+    )
 
 
 def _tiles(r: dict[str, Any]) -> str:
     claim, response, resolution = r["time_to_claim"], r["first_response"], r["resolution"]
     fcr = r["first_contact_resolution"]
     tiles = [
-        _tile("Conversations", str(r["conversations"]["total"]), f'{r["conversations"]["opened"]} chat windows opened',
-              "kpi-conversations"),
-        _tile("Containment", fmt_rate(r["containment"]["rate"]), f'{r["containment"]["contained"]} answered by the bot alone',
-              "kpi-containment"),
-        _tile("Handoff rate", fmt_rate(r["handoffs"]["rate"]), f'{r["handoffs"]["conversations"]} conversations handed to a person',
-              "kpi-handoff-rate"),
-        _tile("Time to claim", f'p50 {fmt_duration(claim["p50_seconds"])}',
-              f'p90 {fmt_duration(claim["p90_seconds"])} · {claim["count"]} claims', "kpi-time-to-claim"),
-        _tile("First agent response", f'p50 {fmt_duration(response["p50_seconds"])}',
-              f'p90 {fmt_duration(response["p90_seconds"])} after the claim · {response["count"]}', "kpi-first-response"),
-        _tile("Resolution time", f'p50 {fmt_duration(resolution["p50_seconds"])}',
-              f'p90 {fmt_duration(resolution["p90_seconds"])} from the queue · {resolution["count"]}', "kpi-resolution"),
-        _tile("CSAT", f'{fmt_number(r["csat"]["average"])} / 5', f'{r["csat"]["count"]} ratings', "kpi-csat"),
-        _tile("CES", f'{fmt_number(r["ces"]["average"])} / 5' if r["ces"]["count"] else "not collected",
-              f'{r["ces"]["count"]} answers · 5 = very easy', "kpi-ces"),
-        _tile("First-contact resolution", fmt_rate(fcr["rate"]),
-              f'{fcr["first_contact"]} of {fcr["first_contact"] + fcr["returned"]} settled · {fcr["pending"]} pending '
-              f'({fcr["window_hours"]:g} h window)', "kpi-fcr"),
+        _tile(
+            "Conversations",
+            str(r["conversations"]["total"]),
+            f"{r['conversations']['opened']} chat windows opened",
+            "kpi-conversations",
+        ),
+        _tile(
+            "Containment",
+            fmt_rate(r["containment"]["rate"]),
+            f"{r['containment']['contained']} answered by the bot alone",
+            "kpi-containment",
+        ),
+        _tile(
+            "Handoff rate",
+            fmt_rate(r["handoffs"]["rate"]),
+            f"{r['handoffs']['conversations']} conversations handed to a person",
+            "kpi-handoff-rate",
+        ),
+        _tile(
+            "Time to claim",
+            f"p50 {fmt_duration(claim['p50_seconds'])}",
+            f"p90 {fmt_duration(claim['p90_seconds'])} · {claim['count']} claims",
+            "kpi-time-to-claim",
+        ),
+        _tile(
+            "First agent response",
+            f"p50 {fmt_duration(response['p50_seconds'])}",
+            f"p90 {fmt_duration(response['p90_seconds'])} after the claim · {response['count']}",
+            "kpi-first-response",
+        ),
+        _tile(
+            "Resolution time",
+            f"p50 {fmt_duration(resolution['p50_seconds'])}",
+            f"p90 {fmt_duration(resolution['p90_seconds'])} from the queue · {resolution['count']}",
+            "kpi-resolution",
+        ),
+        _tile("CSAT", f"{fmt_number(r['csat']['average'])} / 5", f"{r['csat']['count']} ratings", "kpi-csat"),
+        _tile(
+            "CES",
+            f"{fmt_number(r['ces']['average'])} / 5" if r["ces"]["count"] else "not collected",
+            f"{r['ces']['count']} answers · 5 = very easy",
+            "kpi-ces",
+        ),
+        _tile(
+            "First-contact resolution",
+            fmt_rate(fcr["rate"]),
+            f"{fcr['first_contact']} of {fcr['first_contact'] + fcr['returned']} settled · {fcr['pending']} pending "
+            f"({fcr['window_hours']:g} h window)",
+            "kpi-fcr",
+        ),
     ]
     return '<section class="tiles" aria-label="Key figures">' + "".join(tiles) + "</section>"
 
@@ -190,21 +259,42 @@ def _charts(r: dict[str, Any]) -> str:
     daily = r["daily"]
     labels = [row["date"][5:] for row in daily]
     conversations = column_chart(
-        "chart-conversations", "Conversations per day", labels,
-        [("stayed with the bot", COLORS["bot"], [row["conversations"] - row["handed_off"] for row in daily]),
-         ("handed to a person", COLORS["person"], [row["handed_off"] for row in daily])],
-        "No conversations in this period.", label_every=max(1, math.ceil(len(labels) / 16)), width=1200)
-    reasons = bar_chart("chart-handoff-reasons", "Handoffs by reason",
-                        [(x["reason"], x["conversations"], f'{x["conversations"]} · {fmt_rate(x["rate"])}')
-                         for x in r["handoffs"]["by_reason"]], "No handoffs in this period.")
+        "chart-conversations",
+        "Conversations per day",
+        labels,
+        [
+            ("stayed with the bot", COLORS["bot"], [row["conversations"] - row["handed_off"] for row in daily]),
+            ("handed to a person", COLORS["person"], [row["handed_off"] for row in daily]),
+        ],
+        "No conversations in this period.",
+        label_every=max(1, math.ceil(len(labels) / 16)),
+        width=1200,
+    )
+    reasons = bar_chart(
+        "chart-handoff-reasons",
+        "Handoffs by reason",
+        [
+            (x["reason"], x["conversations"], f"{x['conversations']} · {fmt_rate(x['rate'])}")
+            for x in r["handoffs"]["by_reason"]
+        ],
+        "No handoffs in this period.",
+    )
     distribution = r["csat"]["distribution"]
-    csat = column_chart("chart-csat", "CSAT distribution (1 to 5)", [f"{n} ★" for n in distribution],
-                        [("ratings", COLORS["csat"], [float(v) for v in distribution.values()])],
-                        "No ratings in this period.")
+    csat = column_chart(
+        "chart-csat",
+        "CSAT distribution (1 to 5)",
+        [f"{n} ★" for n in distribution],
+        [("ratings", COLORS["csat"], [float(v) for v in distribution.values()])],
+        "No ratings in this period.",
+    )
     histogram = r["time_to_claim"]["histogram"]
-    claim = column_chart("chart-time-to-claim", "Time to claim", [b["label"] for b in histogram],
-                         [("handoffs", COLORS["bar"], [float(b["count"]) for b in histogram])],
-                         "No claims in this period.")
+    claim = column_chart(
+        "chart-time-to-claim",
+        "Time to claim",
+        [b["label"] for b in histogram],
+        [("handoffs", COLORS["bar"], [float(b["count"]) for b in histogram])],
+        "No claims in this period.",
+    )
     return (
         '<section class="charts">'
         f'<figure class="card card--wide"><figcaption>Conversations per day</figcaption>{conversations}</figure>'
@@ -221,10 +311,14 @@ def _articles_table(r: dict[str, Any]) -> str:
     rows = "".join(
         f'<tr><td><a href="/help/{e(quote(a["article_id"], safe=""))}">{e(a["article_id"])}</a></td>'
         f'<td class="num">{a["helpful"]}</td><td class="num">{a["not_helpful"]}</td>'
-        f'<td class="num">{e(fmt_rate(a["helpful_rate"]))}</td></tr>' for a in r["articles"])
-    return ('<table data-testid="table-articles"><caption>Article helpfulness, most "not helpful" first</caption>'
-            '<thead><tr><th scope="col">Article</th><th scope="col">Helpful</th><th scope="col">Not helpful</th>'
-            f'<th scope="col">Helpful share</th></tr></thead><tbody>{rows}</tbody></table>')
+        f'<td class="num">{e(fmt_rate(a["helpful_rate"]))}</td></tr>'
+        for a in r["articles"]
+    )
+    return (
+        '<table data-testid="table-articles"><caption>Article helpfulness, most "not helpful" first</caption>'
+        '<thead><tr><th scope="col">Article</th><th scope="col">Helpful</th><th scope="col">Not helpful</th>'
+        f'<th scope="col">Helpful share</th></tr></thead><tbody>{rows}</tbody></table>'
+    )
 
 
 def _gaps_section(r: dict[str, Any], query: dict[str, str]) -> str:
@@ -232,18 +326,24 @@ def _gaps_section(r: dict[str, Any], query: dict[str, str]) -> str:
     head = f'<p>{count} question{"" if count == 1 else "s"} found no answer or got a "not helpful".</p>'
     if "gaps" not in r:
         link = "/dashboard?" + urlencode({**query, "gaps": "1"}) + "#gaps"
-        return head + (f'<p><a class="button" data-testid="gaps-link" href="{e(link)}">Group them by meaning</a> '
-                       '<span class="muted">(loads the language model: a few seconds the first time)</span></p>'
-                       if count else "")
+        return head + (
+            f'<p><a class="button" data-testid="gaps-link" href="{e(link)}">Group them by meaning</a> '
+            '<span class="muted">(loads the language model: a few seconds the first time)</span></p>'
+            if count
+            else ""
+        )
     if not r["gaps"]:
         return head
     rows = "".join(
         f'<tr><td class="num">{g["size"]}</td><td>{e(g["example"])}</td>'
         f'<td><ul class="questions">{"".join(f"<li>{e(q)}</li>" for q in g["questions"])}</ul></td></tr>'
-        for g in r["gaps"])
-    return head + ('<table data-testid="table-gaps"><caption>Content gaps: what to write next, most asked first</caption>'
-                   '<thead><tr><th scope="col">Asked</th><th scope="col">Typical question</th>'
-                   f'<th scope="col">Questions</th></tr></thead><tbody>{rows}</tbody></table>')
+        for g in r["gaps"]
+    )
+    return head + (
+        '<table data-testid="table-gaps"><caption>Content gaps: what to write next, most asked first</caption>'
+        '<thead><tr><th scope="col">Asked</th><th scope="col">Typical question</th>'
+        f'<th scope="col">Questions</th></tr></thead><tbody>{rows}</tbody></table>'
+    )
 
 
 def _form(raw_from: str, raw_to: str, error: str = "") -> str:
@@ -272,15 +372,20 @@ def page(title: str, body: str) -> str:
 def render(report: dict[str, Any], agent_name: str) -> str:
     period = report["period"]
     query = {"from": period["from"], "to": period["to"]}
-    downloads = (f'<p class="downloads">Signed in as {e(agent_name)} · '
-                 f'<a data-testid="dashboard-csv" href="/api/metrics.csv?{e(urlencode(query))}">Download CSV (a row per day)</a> · '
-                 f'<a href="/api/metrics?{e(urlencode(query))}">JSON</a></p>')
+    downloads = (
+        f'<p class="downloads">Signed in as {e(agent_name)} · '
+        f'<a data-testid="dashboard-csv" href="/api/metrics.csv?{e(urlencode(query))}">Download CSV (a row per day)</a> · '
+        f'<a href="/api/metrics?{e(urlencode(query))}">JSON</a></p>'
+    )
     body = (
-        _form(period["from"], period["to"]) + downloads + _tiles(report) + _charts(report)
+        _form(period["from"], period["to"])
+        + downloads
+        + _tiles(report)
+        + _charts(report)
         + f'<section class="card"><h2>Article helpfulness</h2>{_articles_table(report)}</section>'
         + f'<section class="card" id="gaps"><h2>Content gaps</h2>{_gaps_section(report, query)}</section>'
     )
-    return page(f'Metrics {period["from"]} to {period["to"]}', body)
+    return page(f"Metrics {period['from']} to {period['to']}", body)
 
 
 @routes.get("/dashboard")
@@ -289,8 +394,10 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     if agent is None:
         raise web.HTTPFound("/inbox")
     if not agent.may("admin"):
-        body = '<section class="card"><p>The metrics dashboard is for admins. Ask an admin to give you the role ' \
-               '(<code>supportbot-agent add --role admin</code>), or go back to the <a href="/inbox">inbox</a>.</p></section>'
+        body = (
+            '<section class="card"><p>The metrics dashboard is for admins. Ask an admin to give you the role '
+            '(<code>supportbot-agent add --role admin</code>), or go back to the <a href="/inbox">inbox</a>.</p></section>'
+        )
         return web.Response(text=page("Metrics", body), content_type="text/html", status=403)
     try:
         period = period_of(request)

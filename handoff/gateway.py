@@ -56,7 +56,9 @@ def _cors(request: web.Request, response: web.StreamResponse) -> web.StreamRespo
 @routes.options("/api/conversations")
 async def conversations_preflight(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request):
-        return error_response(403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS.")
+        return error_response(
+            403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS."
+        )
     response = web.Response(status=204)
     response.headers["Access-Control-Allow-Methods"] = "POST"
     response.headers["Access-Control-Allow-Headers"] = "Content-Type"
@@ -88,10 +90,16 @@ def _customer_metadata(body: Any, identity_secret: str) -> dict[str, Any]:
 @routes.post("/api/conversations")
 async def create_conversation(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request):
-        return error_response(403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS.")
+        return error_response(
+            403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS."
+        )
     if not request.app[ADDRESS_CONVERSATION_LIMITER].allow(client_address(request)):
-        return _cors(request, error_response(429, "rate_limited",
-                                             "Too many new conversations from your network; please try again later."))
+        return _cors(
+            request,
+            error_response(
+                429, "rate_limited", "Too many new conversations from your network; please try again later."
+            ),
+        )
     raw = await request.read()
     if len(raw) > 8192:
         return _cors(request, error_response(413, "too_large", "The request body is over 8 KiB."))
@@ -133,7 +141,9 @@ async def _hello(ws: web.WebSocketResponse, request: web.Request) -> tuple[Conve
 async def customer_socket(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     if not origin_allowed(request):
-        return error_response(403, "origin_not_allowed", "This site may not open the chat; add it to HUB_ALLOWED_ORIGINS.")
+        return error_response(
+            403, "origin_not_allowed", "This site may not open the chat; add it to HUB_ALLOWED_ORIGINS."
+        )
     if not request.app[ADDRESS_SOCKET_LIMITER].allow(client_address(request)):
         return error_response(429, "rate_limited", "Too many chat connections from your network; please wait a minute.")
     ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=settings.max_frame_bytes)
@@ -145,14 +155,20 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
     conversation, after_seq = hello
     fanout, relay, store = request.app[FANOUT], request.app[RELAY], request.app[STORE]
     if fanout.sockets_of(conversation.id) >= settings.sockets_per_conversation:
-        await ws.send_json(error_frame("too_many_connections", "This conversation is open in too many tabs; "
-                                       "close one and reload this page."))
+        await ws.send_json(
+            error_frame(
+                "too_many_connections", "This conversation is open in too many tabs; close one and reload this page."
+            )
+        )
         await ws.close(code=4429, message=b"too many connections")
         return ws
     fanout.add_customer(conversation.id, ws)
     try:
-        await ws.send_json(contract.ready_frame(conversation.id, conversation.state.value, settings.max_message_chars,
-                                                settings.ask_ces))
+        await ws.send_json(
+            contract.ready_frame(
+                conversation.id, conversation.state.value, settings.max_message_chars, settings.ask_ces
+            )
+        )
         await _replay(ws, store, conversation.id, after_seq)
         await ws.send_json(await relay.state_frame(conversation.id))
         async for message in ws:
@@ -205,7 +221,9 @@ class FrameContext:
     conversation: Conversation
 
 
-async def _customer_frame(request: web.Request, ws: web.WebSocketResponse, conversation: Conversation, data: str) -> None:
+async def _customer_frame(
+    request: web.Request, ws: web.WebSocketResponse, conversation: Conversation, data: str
+) -> None:
     try:
         frame = json.loads(data)
     except ValueError:
@@ -227,7 +245,9 @@ async def _rating(ctx: FrameContext, frame: dict[str, Any]) -> None:
         await ctx.ws.send_json(error_frame("malformed", "A rating is a score from 1 to 5 and an optional comment."))
         return
     if ces is not None and not _whole_number_from_1_to_5(ces):
-        await ctx.ws.send_json(error_frame("malformed", "The effort score (ces) is optional, and a whole number from 1 to 5."))
+        await ctx.ws.send_json(
+            error_frame("malformed", "The effort score (ces) is optional, and a whole number from 1 to 5.")
+        )
         return
     try:
         await ctx.request.app[STORE].add_rating(ctx.conversation.id, score, comment.strip()[:1000], ces)
@@ -254,8 +274,12 @@ async def _button(ctx: FrameContext, frame: dict[str, Any]) -> None:
     (nothing a customer sends is an intent, a slot or a priority: "/sensitive_topic",
     '/provide_reference{...}')."""
     title, button_payload = frame.get("title"), frame.get("payload")
-    if not isinstance(button_payload, str) or not button_payload.strip() or len(button_payload) > 200 \
-            or button_payload.strip().startswith(RESOLVED_INTENT):
+    if (
+        not isinstance(button_payload, str)
+        or not button_payload.strip()
+        or len(button_payload) > 200
+        or button_payload.strip().startswith(RESOLVED_INTENT)
+    ):
         await ctx.ws.send_json(error_frame("malformed", "A button frame needs its payload."))
         return
     text = title if isinstance(title, str) and title.strip() else button_payload
@@ -266,8 +290,9 @@ async def _button(ctx: FrameContext, frame: dict[str, Any]) -> None:
         await _customer_message(ctx, frame, text, typed_text_for_rasa(text), None)
 
 
-async def _customer_message(ctx: FrameContext, frame: dict[str, Any], text: Any, rasa_text: str | None,
-                            payload: dict[str, Any] | None) -> None:
+async def _customer_message(
+    ctx: FrameContext, frame: dict[str, Any], text: Any, rasa_text: str | None, payload: dict[str, Any] | None
+) -> None:
     """The checks every customer message passes (client_id, empty, length, rate), then store and ack."""
     settings, ws = ctx.request.app[SETTINGS], ctx.ws
     client_id = frame.get("client_id")
@@ -278,16 +303,24 @@ async def _customer_message(ctx: FrameContext, frame: dict[str, Any], text: Any,
         await ws.send_json(error_frame("malformed", "The message is empty.", client_id))
         return
     if len(text) > settings.max_message_chars:
-        await ws.send_json(error_frame("too_long", f"Messages can be up to {settings.max_message_chars} characters; "
-                                       "please shorten it or split it in two.", client_id))
+        await ws.send_json(
+            error_frame(
+                "too_long",
+                f"Messages can be up to {settings.max_message_chars} characters; please shorten it or split it in two.",
+                client_id,
+            )
+        )
         return
-    if not ctx.request.app[RATE_LIMITER].allow(ctx.conversation.id) or \
-            not ctx.request.app[ADDRESS_MESSAGE_LIMITER].allow(client_address(ctx.request)):
-        await ws.send_json(error_frame("rate_limited", "You're sending messages very quickly; please wait a few seconds.",
-                                       client_id))
+    if not ctx.request.app[RATE_LIMITER].allow(ctx.conversation.id) or not ctx.request.app[
+        ADDRESS_MESSAGE_LIMITER
+    ].allow(client_address(ctx.request)):
+        await ws.send_json(
+            error_frame("rate_limited", "You're sending messages very quickly; please wait a few seconds.", client_id)
+        )
         return
-    stored, _created = await ctx.request.app[RELAY].customer_message(ctx.conversation, text.strip(), client_id,
-                                                                     rasa_text, payload)
+    stored, _created = await ctx.request.app[RELAY].customer_message(
+        ctx.conversation, text.strip(), client_id, rasa_text, payload
+    )
     await ws.send_json(contract.ack_frame(client_id, stored.seq))
 
 

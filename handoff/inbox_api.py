@@ -56,8 +56,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     if refusal is not None:
         why, wait = refusal
         log.warning("agent sign-in throttled: %s", why)
-        response = error_response(429, "too_many_attempts", f"{why} Try again in {max(1, round(wait / 60))} "
-                                  "minute(s), or ask an admin to reset the password (supportbot-agent add).")
+        response = error_response(
+            429,
+            "too_many_attempts",
+            f"{why} Try again in {max(1, round(wait / 60))} "
+            "minute(s), or ask an admin to reset the password (supportbot-agent add).",
+        )
         response.headers["Retry-After"] = str(wait)
         return response
     guard.attempted(address)
@@ -68,8 +72,9 @@ async def login(request: web.Request) -> web.StreamResponse:
         return error_response(401, "invalid_credentials", "Wrong email or password.")
     if agent.disabled:
         log.info("disabled agent %s tried to sign in", agent.id)
-        return error_response(403, "agent_disabled", "This account is disabled; ask an admin to enable it "
-                              "(supportbot-agent enable).")
+        return error_response(
+            403, "agent_disabled", "This account is disabled; ask an admin to enable it (supportbot-agent enable)."
+        )
     token = await request.app[STORE].create_session(agent.id, request.app[SETTINGS].agent_session_hours * 3600)
     response = web.json_response(_signed_in(request, agent))
     auth.set_session_cookie(request, response, token)
@@ -112,25 +117,44 @@ async def conversation(request: web.Request) -> web.StreamResponse:
     handoff = await store.latest_handoff(conversation_id)
     agent_json = None
     if handoff and handoff.agent_id:
-        agent_json = next((i["agent"] for i in await store.queue_items() if i["agent"] and i["agent"]["id"] == handoff.agent_id), None)
+        agent_json = next(
+            (i["agent"] for i in await store.queue_items() if i["agent"] and i["agent"]["id"] == handoff.agent_id), None
+        )
     messages = await store.messages_before(conversation_id, None, TRANSCRIPT_PAGE)
-    return web.json_response({
-        "conversation": {"id": found.id, "state": found.state.value, "created_at": found.created_at,
-                         "metadata": found.metadata,
-                         "customer": {"name": found.customer_name, "email": found.customer_email,
-                                      "verified": found.customer_verified}},
-        "handoff": handoff.to_json(agent_json) if handoff else None,
-        **_transcript_page(messages),
-        "ratings": await store.ratings_for(conversation_id),
-    })
+    return web.json_response(
+        {
+            "conversation": {
+                "id": found.id,
+                "state": found.state.value,
+                "created_at": found.created_at,
+                "metadata": found.metadata,
+                "customer": {
+                    "name": found.customer_name,
+                    "email": found.customer_email,
+                    "verified": found.customer_verified,
+                },
+            },
+            "handoff": handoff.to_json(agent_json) if handoff else None,
+            **_transcript_page(messages),
+            "ratings": await store.ratings_for(conversation_id),
+        }
+    )
 
 
 def _transcript_page(messages: list[StoredMessage]) -> dict[str, Any]:
     """A page of the transcript and whether there is more before it (`earlier`)."""
     return {
-        "messages": [{"seq": m.seq, "sender": m.sender, "text": m.text, "created_at": m.created_at,
-                      "agent": {"name": m.agent_name} if m.agent_name else None,
-                      "article": (m.payload or {}).get("article")} for m in messages],
+        "messages": [
+            {
+                "seq": m.seq,
+                "sender": m.sender,
+                "text": m.text,
+                "created_at": m.created_at,
+                "agent": {"name": m.agent_name} if m.agent_name else None,
+                "article": (m.payload or {}).get("article"),
+            }
+            for m in messages
+        ],
         "earlier": bool(messages) and messages[0].seq > 1,
     }
 
@@ -148,7 +172,9 @@ async def earlier_messages(request: web.Request) -> web.StreamResponse:
         await store.get_conversation(conversation_id)
     except NotFound as exc:
         return _store_error(exc)
-    return web.json_response(_transcript_page(await store.messages_before(conversation_id, before_seq, TRANSCRIPT_PAGE)))
+    return web.json_response(
+        _transcript_page(await store.messages_before(conversation_id, before_seq, TRANSCRIPT_PAGE))
+    )
 
 
 def _action(name: str) -> Any:
@@ -182,7 +208,9 @@ async def reply(request: web.Request) -> web.StreamResponse:
     if len(text) > limit:
         return error_response(413, "too_long", f"Replies can be up to {limit} characters.")
     try:
-        stored = await request.app[RELAY].agent_message(request.match_info["conversation_id"], _agent(request), text.strip())
+        stored = await request.app[RELAY].agent_message(
+            request.match_info["conversation_id"], _agent(request), text.strip()
+        )
     except StoreError as exc:
         return _store_error(exc)
     return web.json_response({"seq": stored.seq}, status=201)

@@ -44,16 +44,41 @@ MAX_DAYS = 366
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: (label, upper bound in seconds) of the time-to-claim histogram; the last bucket is open-ended
 CLAIM_BUCKETS: list[tuple[str, float]] = [
-    ("under 1 min", 60), ("1-5 min", 300), ("5-15 min", 900), ("15-60 min", 3600), ("1-4 h", 14400),
+    ("under 1 min", 60),
+    ("1-5 min", 300),
+    ("5-15 min", 900),
+    ("15-60 min", 3600),
+    ("1-4 h", 14400),
     ("4 h or more", math.inf),
 ]
 #: the columns of the CSV export and of each `daily` row in the JSON
 DAILY_COLUMNS = [
-    "date", "opened", "conversations", "contained", "containment_rate", "handed_off", "handoff_rate", "handoffs",
-    "time_to_claim_p50_s", "time_to_claim_p90_s", "first_response_p50_s", "first_response_p90_s",
-    "resolution_p50_s", "resolution_p90_s", "csat_count", "csat_average", "ces_count", "ces_average",
-    "fcr_resolved", "fcr_first_contact", "fcr_returned", "fcr_pending", "fcr_rate",
-    "helpful_feedback", "not_helpful_feedback", "unanswered_questions",
+    "date",
+    "opened",
+    "conversations",
+    "contained",
+    "containment_rate",
+    "handed_off",
+    "handoff_rate",
+    "handoffs",
+    "time_to_claim_p50_s",
+    "time_to_claim_p90_s",
+    "first_response_p50_s",
+    "first_response_p90_s",
+    "resolution_p50_s",
+    "resolution_p90_s",
+    "csat_count",
+    "csat_average",
+    "ces_count",
+    "ces_average",
+    "fcr_resolved",
+    "fcr_first_contact",
+    "fcr_returned",
+    "fcr_pending",
+    "fcr_rate",
+    "helpful_feedback",
+    "not_helpful_feedback",
+    "unanswered_questions",
 ]
 
 
@@ -79,8 +104,12 @@ class Period:
         return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
 
     def to_json(self) -> dict[str, Any]:
-        return {"from": self.first.isoformat(), "to": self.last.isoformat(), "days": len(self.days()),
-                "timezone": "UTC"}
+        return {
+            "from": self.first.isoformat(),
+            "to": self.last.isoformat(),
+            "days": len(self.days()),
+            "timezone": "UTC",
+        }
 
 
 def _midnight(day: date) -> float:
@@ -126,6 +155,7 @@ def parse_period(raw_from: str | None, raw_to: str | None, today: date | None = 
 
 # --- small statistics -------------------------------------------------------------------------
 
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th quantile (0..1), interpolating linearly between the closest ranks; None when empty."""
     if not values:
@@ -146,22 +176,30 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def _durations(values: list[float]) -> dict[str, Any]:
-    return {"count": len(values), "p50_seconds": _round(percentile(values, 0.5), 3),
-            "p90_seconds": _round(percentile(values, 0.9), 3)}
+    return {
+        "count": len(values),
+        "p50_seconds": _round(percentile(values, 0.5), 3),
+        "p90_seconds": _round(percentile(values, 0.9), 3),
+    }
 
 
 def _scores(values: list[int]) -> dict[str, Any]:
     counts = Counter(values)
-    return {"count": len(values), "average": _round(sum(values) / len(values), 3) if values else None,
-            "distribution": {str(n): counts.get(n, 0) for n in range(1, 6)}}
+    return {
+        "count": len(values),
+        "average": _round(sum(values) / len(values), 3) if values else None,
+        "distribution": {str(n): counts.get(n, 0) for n in range(1, 6)},
+    }
 
 
 def _claim_histogram(waits: list[float]) -> list[dict[str, Any]]:
     counts = [0] * len(CLAIM_BUCKETS)
     for wait in waits:
         counts[next(i for i, (_, upper) in enumerate(CLAIM_BUCKETS) if wait < upper)] += 1
-    return [{"label": label, "upper_seconds": None if math.isinf(upper) else upper, "count": n}
-            for (label, upper), n in zip(CLAIM_BUCKETS, counts)]
+    return [
+        {"label": label, "upper_seconds": None if math.isinf(upper) else upper, "count": n}
+        for (label, upper), n in zip(CLAIM_BUCKETS, counts, strict=False)
+    ]
 
 
 def _email(value: Any) -> str | None:
@@ -170,6 +208,7 @@ def _email(value: Any) -> str | None:
 
 
 # --- the figures ------------------------------------------------------------------------------
+
 
 @dataclass
 class Rows:
@@ -188,8 +227,9 @@ class Rows:
 
 async def load(store: Store, period: Period, now: float) -> Rows:
     raw = await store.metrics_rows(period.start, period.end, returns_until=now + 86400)
-    return Rows(period, raw["conversations"], raw["handoffs"], raw["ratings"], raw["article_feedback"],
-                raw["unanswered"])
+    return Rows(
+        period, raw["conversations"], raw["handoffs"], raw["ratings"], raw["article_feedback"], raw["unanswered"]
+    )
 
 
 class Returns:
@@ -206,7 +246,9 @@ class Returns:
 
     def came_back(self, handoff: dict[str, Any], window: float) -> bool:
         done, email = handoff["resolved_at"], _email(handoff["customer_email"])
-        candidates = self.by_conversation.get(handoff["conversation_id"], []) + (self.by_email.get(email, []) if email else [])
+        candidates = self.by_conversation.get(handoff["conversation_id"], []) + (
+            self.by_email.get(email, []) if email else []
+        )
         return any(other["id"] != handoff["id"] and done < other["queued_at"] <= done + window for other in candidates)
 
 
@@ -219,8 +261,13 @@ def _first_contact(resolved: list[dict[str, Any]], returns: Returns, window: flo
             pending += 1
         else:
             first_contact += 1
-    return {"resolved": len(resolved), "first_contact": first_contact, "returned": returned, "pending": pending,
-            "rate": _rate(first_contact, first_contact + returned)}
+    return {
+        "resolved": len(resolved),
+        "first_contact": first_contact,
+        "returned": returned,
+        "pending": pending,
+        "rate": _rate(first_contact, first_contact + returned),
+    }
 
 
 @dataclass
@@ -238,20 +285,36 @@ def figures(part: Slice, returns: Returns, window_hours: float, now: float) -> d
     """Every figure for one slice of conversations."""
     handed_off = {h["conversation_id"] for h in part.handoffs}
     engaged = [c for c in part.conversations if c["customer_messages"] > 0 or c["id"] in handed_off]
-    contained = [c for c in engaged if c["id"] not in handed_off
-                 and (c["last_feedback_helpful"] is None or bool(c["last_feedback_helpful"]))]
+    contained = [
+        c
+        for c in engaged
+        if c["id"] not in handed_off and (c["last_feedback_helpful"] is None or bool(c["last_feedback_helpful"]))
+    ]
     reasons: dict[str, set[str]] = defaultdict(set)
     reason_handoffs: Counter[str] = Counter()
     for h in part.handoffs:
         reasons[h["reason"]].add(h["conversation_id"])
         reason_handoffs[h["reason"]] += 1
-    by_reason = sorted(({"reason": reason, "conversations": len(ids), "handoffs": reason_handoffs[reason],
-                         "rate": _rate(len(ids), len(engaged))} for reason, ids in reasons.items()),
-                       key=lambda r: (-r["conversations"], -r["handoffs"], r["reason"]))
+    by_reason = sorted(
+        (
+            {
+                "reason": reason,
+                "conversations": len(ids),
+                "handoffs": reason_handoffs[reason],
+                "rate": _rate(len(ids), len(engaged)),
+            }
+            for reason, ids in reasons.items()
+        ),
+        key=lambda r: (-r["conversations"], -r["handoffs"], r["reason"]),
+    )
     waits = [h["claimed_at"] - h["queued_at"] for h in part.handoffs if h["claimed_at"] is not None]
-    responses = [h["first_response_at"] - h["claimed_at"] for h in part.handoffs
-                 if h["first_response_at"] is not None and h["claimed_at"] is not None
-                 and h["first_response_at"] >= h["claimed_at"]]  # a reply before a re-claim is not counted
+    responses = [
+        h["first_response_at"] - h["claimed_at"]
+        for h in part.handoffs
+        if h["first_response_at"] is not None
+        and h["claimed_at"] is not None
+        and h["first_response_at"] >= h["claimed_at"]
+    ]  # a reply before a re-claim is not counted
     resolved = [h for h in part.handoffs if h["resolved_at"] is not None]
     articles: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for f in part.article_feedback:
@@ -259,18 +322,28 @@ def figures(part: Slice, returns: Returns, window_hours: float, now: float) -> d
     return {
         "conversations": {"opened": len(part.conversations), "total": len(engaged)},
         "containment": {"contained": len(contained), "rate": _rate(len(contained), len(engaged))},
-        "handoffs": {"conversations": len(handed_off), "rate": _rate(len(handed_off), len(engaged)),
-                     "total": len(part.handoffs), "by_reason": by_reason},
+        "handoffs": {
+            "conversations": len(handed_off),
+            "rate": _rate(len(handed_off), len(engaged)),
+            "total": len(part.handoffs),
+            "by_reason": by_reason,
+        },
         "time_to_claim": {**_durations(waits), "histogram": _claim_histogram(waits)},
         "first_response": _durations(responses),
         "resolution": _durations([h["resolved_at"] - h["queued_at"] for h in resolved]),
         "csat": _scores([int(r["score"]) for r in part.ratings]),
         "ces": _scores([int(r["ces"]) for r in part.ratings if r["ces"] is not None]),
-        "first_contact_resolution": {"window_hours": window_hours,
-                                     **_first_contact(resolved, returns, window_hours * 3600, now)},
-        "articles": sorted(({"article_id": article, "helpful": yes, "not_helpful": no,
-                             "helpful_rate": _rate(yes, yes + no)} for article, (yes, no) in articles.items()),
-                           key=lambda a: (-a["not_helpful"], -(a["helpful"] + a["not_helpful"]), a["article_id"])),
+        "first_contact_resolution": {
+            "window_hours": window_hours,
+            **_first_contact(resolved, returns, window_hours * 3600, now),
+        },
+        "articles": sorted(
+            (
+                {"article_id": article, "helpful": yes, "not_helpful": no, "helpful_rate": _rate(yes, yes + no)}
+                for article, (yes, no) in articles.items()
+            ),
+            key=lambda a: (-a["not_helpful"], -(a["helpful"] + a["not_helpful"]), a["article_id"]),
+        ),
         "unanswered_questions": len(part.unanswered),
     }
 
@@ -278,16 +351,24 @@ def figures(part: Slice, returns: Returns, window_hours: float, now: float) -> d
 def daily_row(day: date, f: dict[str, Any]) -> dict[str, Any]:
     """The flat row of one day (the CSV columns)."""
     return {
-        "date": day.isoformat(), "opened": f["conversations"]["opened"], "conversations": f["conversations"]["total"],
-        "contained": f["containment"]["contained"], "containment_rate": f["containment"]["rate"],
-        "handed_off": f["handoffs"]["conversations"], "handoff_rate": f["handoffs"]["rate"],
+        "date": day.isoformat(),
+        "opened": f["conversations"]["opened"],
+        "conversations": f["conversations"]["total"],
+        "contained": f["containment"]["contained"],
+        "containment_rate": f["containment"]["rate"],
+        "handed_off": f["handoffs"]["conversations"],
+        "handoff_rate": f["handoffs"]["rate"],
         "handoffs": f["handoffs"]["total"],
-        "time_to_claim_p50_s": f["time_to_claim"]["p50_seconds"], "time_to_claim_p90_s": f["time_to_claim"]["p90_seconds"],
+        "time_to_claim_p50_s": f["time_to_claim"]["p50_seconds"],
+        "time_to_claim_p90_s": f["time_to_claim"]["p90_seconds"],
         "first_response_p50_s": f["first_response"]["p50_seconds"],
         "first_response_p90_s": f["first_response"]["p90_seconds"],
-        "resolution_p50_s": f["resolution"]["p50_seconds"], "resolution_p90_s": f["resolution"]["p90_seconds"],
-        "csat_count": f["csat"]["count"], "csat_average": f["csat"]["average"],
-        "ces_count": f["ces"]["count"], "ces_average": f["ces"]["average"],
+        "resolution_p50_s": f["resolution"]["p50_seconds"],
+        "resolution_p90_s": f["resolution"]["p90_seconds"],
+        "csat_count": f["csat"]["count"],
+        "csat_average": f["csat"]["average"],
+        "ces_count": f["ces"]["count"],
+        "ces_average": f["ces"]["average"],
         "fcr_resolved": f["first_contact_resolution"]["resolved"],
         "fcr_first_contact": f["first_contact_resolution"]["first_contact"],
         "fcr_returned": f["first_contact_resolution"]["returned"],
@@ -303,11 +384,13 @@ def report(rows: Rows, window_hours: float, now: float) -> dict[str, Any]:
     """The whole period's figures, with one flat row per day (every day of the period, zeros included)."""
     days = {day: Slice([], [], [], [], []) for day in rows.period.days()}
     whole = Slice([], [], [], [], [])
-    for name, key, source in (("conversations", "created_at", rows.conversations),
-                              ("handoffs", "conversation_created_at", rows.handoffs),
-                              ("ratings", "conversation_created_at", rows.ratings),
-                              ("article_feedback", "conversation_created_at", rows.article_feedback),
-                              ("unanswered", "conversation_created_at", rows.unanswered)):
+    for name, key, source in (
+        ("conversations", "created_at", rows.conversations),
+        ("handoffs", "conversation_created_at", rows.handoffs),
+        ("ratings", "conversation_created_at", rows.ratings),
+        ("article_feedback", "conversation_created_at", rows.article_feedback),
+        ("unanswered", "conversation_created_at", rows.unanswered),
+    ):
         for row in source:
             if rows.in_period(row, key):
                 getattr(whole, name).append(row)
@@ -319,6 +402,7 @@ def report(rows: Rows, window_hours: float, now: float) -> dict[str, Any]:
 
 
 # --- content gaps -----------------------------------------------------------------------------
+
 
 def unanswered_questions(rows: Rows) -> list[str]:
     return [str(q["question"]) for q in rows.unanswered if rows.in_period(q)]

@@ -84,8 +84,12 @@ def csv_text(report: dict[str, Any]) -> str:
 async def metrics_csv(request: web.Request, period: metrics.Period) -> web.StreamResponse:
     report = await period_report(request, period)
     filename = f"kestrel-metrics-{period.first.isoformat()}-to-{period.last.isoformat()}.csv"
-    return web.Response(text=csv_text(report), content_type="text/csv", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return web.Response(
+        text=csv_text(report),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @routes.get("/api/metrics/gaps")
@@ -94,5 +98,10 @@ async def metrics_csv(request: web.Request, period: metrics.Period) -> web.Strea
 async def metrics_gaps(request: web.Request, period: metrics.Period) -> web.StreamResponse:
     rows = await metrics.load(request.app[STORE], period, time.time())
     questions = metrics.unanswered_questions(rows)
-    return web.json_response({"period": period.to_json(), "unanswered_questions": len(questions),
-                              "gaps": await request.app[GAPS].clusters(questions)})
+    return web.json_response(
+        {
+            "period": period.to_json(),
+            "unanswered_questions": len(questions),
+            "gaps": await request.app[GAPS].clusters(questions),
+        }
+    )

@@ -7,12 +7,18 @@ from typing import Any
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _op(summary: str, responses: dict[str, str], body: dict[str, Any] | None = None, auth: bool = True) -> dict[str, Any]:
+def _op(
+    summary: str, responses: dict[str, str], body: dict[str, Any] | None = None, auth: bool = True
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
-        "responses": {code: {"description": text, **({"content": {"application/json": {"schema": ERROR}}}
-                                                     if code[0] in "45" else {})}
-                      for code, text in responses.items()},
+        "responses": {
+            code: {
+                "description": text,
+                **({"content": {"application/json": {"schema": ERROR}}} if code[0] in "45" else {}),
+            }
+            for code, text in responses.items()
+        },
     }
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
@@ -24,22 +30,50 @@ def _op(summary: str, responses: dict[str, str], body: dict[str, Any] | None = N
 CONVERSATION_PATH = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-ARTICLE_PATH = {"name": "article_id", "in": "path", "required": True,
-                "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,80}$"}}
-MARKDOWN_BODY = {"type": "object", "required": ["markdown"], "properties": {"markdown": {
-    "type": "string", "description": "the whole article: YAML front matter (id, title, category, updated, "
-                                     "questions, tags, needs_person), then the Markdown body"}}}
-PERIOD = [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"},
-           "description": "first day (YYYY-MM-DD, UTC); default: 29 days before `to`"},
-          {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
-           "description": "last day (YYYY-MM-DD, UTC); default: today"}]
+ARTICLE_PATH = {
+    "name": "article_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,80}$"},
+}
+MARKDOWN_BODY = {
+    "type": "object",
+    "required": ["markdown"],
+    "properties": {
+        "markdown": {
+            "type": "string",
+            "description": "the whole article: YAML front matter (id, title, category, updated, "
+            "questions, tags, needs_person), then the Markdown body",
+        }
+    },
+}
+PERIOD = [
+    {
+        "name": "from",
+        "in": "query",
+        "schema": {"type": "string", "format": "date"},
+        "description": "first day (YYYY-MM-DD, UTC); default: 29 days before `to`",
+    },
+    {
+        "name": "to",
+        "in": "query",
+        "schema": {"type": "string", "format": "date"},
+        "description": "last day (YYYY-MM-DD, UTC); default: today",
+    },
+]
 
 
-def _content(summary: str, responses: dict[str, str], body: dict[str, Any] | None = None,
-             parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _content(
+    summary: str,
+    responses: dict[str, str],
+    body: dict[str, Any] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """An article API operation: an agent session or the content token."""
-    op = {**_op(summary, {**responses, "401": "neither an agent session nor the content token"}, body),
-          "security": [{"agentSession": []}, {"contentToken": []}]}
+    op = {
+        **_op(summary, {**responses, "401": "neither an agent session nor the content token"}, body),
+        "security": [{"agentSession": []}, {"contentToken": []}],
+    }
     return {**op, "parameters": parameters} if parameters else op
 
 
@@ -47,36 +81,77 @@ def _content_paths() -> dict[str, Any]:
     one = "/api/articles/{article_id}"
     return {
         "/api/articles": {
-            "get": _content("Every article: id, title, category, updated", {"200": "the list", "500": "an article is broken"}),
-            "post": _content("Create an article; validates it, saves the Markdown, starts an incremental index build",
-                             {"201": "saved; build started", "400": "malformed body or id", "409": "the id exists",
-                              "413": "too large", "422": "invalid front matter or body (the message names the problem)"},
-                             MARKDOWN_BODY),
+            "get": _content(
+                "Every article: id, title, category, updated", {"200": "the list", "500": "an article is broken"}
+            ),
+            "post": _content(
+                "Create an article; validates it, saves the Markdown, starts an incremental index build",
+                {
+                    "201": "saved; build started",
+                    "400": "malformed body or id",
+                    "409": "the id exists",
+                    "413": "too large",
+                    "422": "invalid front matter or body (the message names the problem)",
+                },
+                MARKDOWN_BODY,
+            ),
         },
-        "/api/articles/build": {"get": _content("The last index build: status building/done/failed, version or error",
-                                                {"200": "the build status"})},
+        "/api/articles/build": {
+            "get": _content(
+                "The last index build: status building/done/failed, version or error", {"200": "the build status"}
+            )
+        },
         one: {
-            "get": _content("One article with its Markdown", {"200": "the article", "404": "no such article"},
-                            parameters=[ARTICLE_PATH]),
-            "put": _content("Replace an article; validates, saves, starts an incremental index build",
-                            {"200": "saved; build started", "400": "malformed body", "404": "no such article",
-                             "413": "too large", "422": "invalid article or id mismatch"}, MARKDOWN_BODY, [ARTICLE_PATH]),
-            "delete": _content("Delete an article; its passages leave the index on the next build",
-                               {"200": "deleted; build started", "404": "no such article"}, parameters=[ARTICLE_PATH]),
+            "get": _content(
+                "One article with its Markdown",
+                {"200": "the article", "404": "no such article"},
+                parameters=[ARTICLE_PATH],
+            ),
+            "put": _content(
+                "Replace an article; validates, saves, starts an incremental index build",
+                {
+                    "200": "saved; build started",
+                    "400": "malformed body",
+                    "404": "no such article",
+                    "413": "too large",
+                    "422": "invalid article or id mismatch",
+                },
+                MARKDOWN_BODY,
+                [ARTICLE_PATH],
+            ),
+            "delete": _content(
+                "Delete an article; its passages leave the index on the next build",
+                {"200": "deleted; build started", "404": "no such article"},
+                parameters=[ARTICLE_PATH],
+            ),
         },
     }
 
 
 def _metrics_paths() -> dict[str, Any]:
     def period_op(summary: str, extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        return {**_op(summary, {"200": "the figures", "400": "a date is malformed or the period is reversed",
-                                "401": "not signed in"}), "parameters": PERIOD + (extra or [])}
+        return {
+            **_op(
+                summary,
+                {"200": "the figures", "400": "a date is malformed or the period is reversed", "401": "not signed in"},
+            ),
+            "parameters": PERIOD + (extra or []),
+        }
 
-    gaps = {"name": "gaps", "in": "query", "schema": {"type": "boolean"},
-            "description": "also cluster the questions the bot could not answer"}
+    gaps = {
+        "name": "gaps",
+        "in": "query",
+        "schema": {"type": "boolean"},
+        "description": "also cluster the questions the bot could not answer",
+    }
     return {
-        "/api/metrics": {"get": period_op("Support figures per period and per day: deflection, handoffs by reason, "
-                                          "waits, FCR, CSAT, CES, knowledge-base outcomes", [gaps])},
+        "/api/metrics": {
+            "get": period_op(
+                "Support figures per period and per day: deflection, handoffs by reason, "
+                "waits, FCR, CSAT, CES, knowledge-base outcomes",
+                [gaps],
+            )
+        },
         "/api/metrics.csv": {"get": period_op("The daily figures as CSV (a download)")},
         "/api/metrics/gaps": {"get": period_op("Unanswered or not-helpful questions, clustered, most frequent first")},
     }
@@ -86,59 +161,145 @@ def openapi_document() -> dict[str, Any]:
     conv = "/api/agent/conversations/{conversation_id}"
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Kestrel support hub", "version": "1",
-                 "description": "Customer gateway (WebSocket /ws, see README 'Customer wire contract') and agent inbox API."},
+        "info": {
+            "title": "Kestrel support hub",
+            "version": "1",
+            "description": "Customer gateway (WebSocket /ws, see README 'Customer wire contract') and agent inbox API.",
+        },
         "paths": {
-            "/api/conversations": {"post": _op(
-                "Start a conversation; returns its id and the customer's token",
-                {"201": "created", "400": "malformed body", "403": "origin not allowed"},
-                {"type": "object", "properties": {"metadata": {"type": "object", "properties": {
-                    "name": {"type": "string"}, "email": {"type": "string", "format": "email"}}}}},
-                auth=False)},
-            "/api/agent/login": {"post": _op("Sign in; sets the HttpOnly session cookie",
-                                             {"200": "signed in", "400": "malformed", "401": "wrong email or password"},
-                                             {"type": "object", "required": ["email", "password"], "properties": {
-                                                 "email": {"type": "string"}, "password": {"type": "string"}}}, auth=False)},
+            "/api/conversations": {
+                "post": _op(
+                    "Start a conversation; returns its id and the customer's token",
+                    {"201": "created", "400": "malformed body", "403": "origin not allowed"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "metadata": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "email": {"type": "string", "format": "email"},
+                                },
+                            }
+                        },
+                    },
+                    auth=False,
+                )
+            },
+            "/api/agent/login": {
+                "post": _op(
+                    "Sign in; sets the HttpOnly session cookie",
+                    {"200": "signed in", "400": "malformed", "401": "wrong email or password"},
+                    {
+                        "type": "object",
+                        "required": ["email", "password"],
+                        "properties": {"email": {"type": "string"}, "password": {"type": "string"}},
+                    },
+                    auth=False,
+                )
+            },
             "/api/agent/logout": {"post": _op("Sign out", {"200": "signed out"}, auth=False)},
             "/api/agent/me": {"get": _op("The signed-in agent", {"200": "the agent", "401": "not signed in"})},
-            "/api/agent/queue": {"get": _op("Open handoffs: queued by priority then age, then claimed",
-                                            {"200": "the queue", "401": "not signed in"})},
-            conv: {"get": {**_op("A conversation: handoff summary, details, transcript",
-                                 {"200": "the conversation", "401": "not signed in", "404": "no such conversation"}),
-                           "parameters": [CONVERSATION_PATH]}},
-            f"{conv}/claim": {"post": {**_op("Claim a queued conversation (atomic)",
-                                             {"200": "claimed", "401": "not signed in", "409": "already claimed"}),
-                                       "parameters": [CONVERSATION_PATH]}},
-            f"{conv}/release": {"post": {**_op("Put a claimed conversation back in the queue",
-                                               {"200": "released", "403": "claimed by another agent", "409": "not claimed"}),
-                                         "parameters": [CONVERSATION_PATH]}},
-            f"{conv}/resolve": {"post": {**_op("Resolve; the bot owns the conversation again",
-                                               {"200": "resolved", "403": "claimed by another agent", "409": "not claimed"}),
-                                         "parameters": [CONVERSATION_PATH]}},
-            f"{conv}/messages": {"get": {**_op("The transcript page before ?before_seq=N (up to 500 messages; "
-                                               "`earlier` says whether there is more)",
-                                               {"200": "the page", "400": "no before_seq", "404": "no such conversation"}),
-                                         "parameters": [CONVERSATION_PATH, {"name": "before_seq", "in": "query",
-                                                                            "required": True,
-                                                                            "schema": {"type": "integer"}}]},
-                                 "post": {**_op("Reply to the customer", {"201": "stored; returns its seq",
-                                                                          "400": "empty", "403": "not yours", "413": "too long"},
-                                                {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}),
-                                          "parameters": [CONVERSATION_PATH]}},
-            f"{conv}/typing": {"post": {**_op("Show the customer that the agent is typing", {"204": "sent"}),
-                                        "parameters": [CONVERSATION_PATH]}},
-            "/api/agent/ws": {"get": _op("WebSocket of live inbox events (queue changes, customer messages, typing); "
-                                         "upgrade with the session cookie", {"101": "switching protocols", "401": "not signed in"})},
+            "/api/agent/queue": {
+                "get": _op(
+                    "Open handoffs: queued by priority then age, then claimed",
+                    {"200": "the queue", "401": "not signed in"},
+                )
+            },
+            conv: {
+                "get": {
+                    **_op(
+                        "A conversation: handoff summary, details, transcript",
+                        {"200": "the conversation", "401": "not signed in", "404": "no such conversation"},
+                    ),
+                    "parameters": [CONVERSATION_PATH],
+                }
+            },
+            f"{conv}/claim": {
+                "post": {
+                    **_op(
+                        "Claim a queued conversation (atomic)",
+                        {"200": "claimed", "401": "not signed in", "409": "already claimed"},
+                    ),
+                    "parameters": [CONVERSATION_PATH],
+                }
+            },
+            f"{conv}/release": {
+                "post": {
+                    **_op(
+                        "Put a claimed conversation back in the queue",
+                        {"200": "released", "403": "claimed by another agent", "409": "not claimed"},
+                    ),
+                    "parameters": [CONVERSATION_PATH],
+                }
+            },
+            f"{conv}/resolve": {
+                "post": {
+                    **_op(
+                        "Resolve; the bot owns the conversation again",
+                        {"200": "resolved", "403": "claimed by another agent", "409": "not claimed"},
+                    ),
+                    "parameters": [CONVERSATION_PATH],
+                }
+            },
+            f"{conv}/messages": {
+                "get": {
+                    **_op(
+                        "The transcript page before ?before_seq=N (up to 500 messages; "
+                        "`earlier` says whether there is more)",
+                        {"200": "the page", "400": "no before_seq", "404": "no such conversation"},
+                    ),
+                    "parameters": [
+                        CONVERSATION_PATH,
+                        {"name": "before_seq", "in": "query", "required": True, "schema": {"type": "integer"}},
+                    ],
+                },
+                "post": {
+                    **_op(
+                        "Reply to the customer",
+                        {"201": "stored; returns its seq", "400": "empty", "403": "not yours", "413": "too long"},
+                        {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+                    ),
+                    "parameters": [CONVERSATION_PATH],
+                },
+            },
+            f"{conv}/typing": {
+                "post": {
+                    **_op("Show the customer that the agent is typing", {"204": "sent"}),
+                    "parameters": [CONVERSATION_PATH],
+                }
+            },
+            "/api/agent/ws": {
+                "get": _op(
+                    "WebSocket of live inbox events (queue changes, customer messages, typing); "
+                    "upgrade with the session cookie",
+                    {"101": "switching protocols", "401": "not signed in"},
+                )
+            },
             "/api/openapi.json": {"get": _op("This document", {"200": "OpenAPI 3.1"}, auth=False)},
             "/health": {"get": _op("Liveness of the hub and its Rasa servers", {"200": "ok"}, auth=False)},
             **_content_paths(),
             **_metrics_paths(),
         },
         "components": {
-            "securitySchemes": {"agentSession": {"type": "apiKey", "in": "cookie", "name": "kestrel_agent"},
-                                "contentToken": {"type": "http", "scheme": "bearer",
-                                                 "description": "CONTENT_API_TOKEN, for content tools"}},
-            "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"}}}}}},
+            "securitySchemes": {
+                "agentSession": {"type": "apiKey", "in": "cookie", "name": "kestrel_agent"},
+                "contentToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "CONTENT_API_TOKEN, for content tools",
+                },
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                        }
+                    },
+                }
+            },
         },
     }

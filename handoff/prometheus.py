@@ -47,22 +47,34 @@ class HubMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.request_seconds = Histogram("supportbot_http_request_duration_seconds",
-                                         "Time to answer an HTTP request, by route template",
-                                         ["method", "route"], buckets=LATENCY_BUCKETS, registry=r)
-        self.requests = Counter("supportbot_http_requests", "HTTP requests answered, by route and status",
-                                ["method", "route", "status"], registry=r)
+        self.request_seconds = Histogram(
+            "supportbot_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "supportbot_http_requests",
+            "HTTP requests answered, by route and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
         self.queue_length = Gauge("supportbot_queue_length", "Handoffs waiting in the queue for an agent", registry=r)
         self.active_conversations = Gauge(
             "supportbot_active_conversations",
             "Conversations queued or with an agent, or with a message in the last 30 minutes, by state",
-            ["state"], registry=r)
+            ["state"],
+            registry=r,
+        )
         self.agents_online = Gauge("supportbot_agents_online", "Agents with the inbox open", registry=r)
         self.customer_connections = Gauge("supportbot_customer_connections", "Open customer WebSockets", registry=r)
-        self.handoffs = Counter("supportbot_handoffs", "Conversations handed to the agent queue, by reason",
-                                ["reason"], registry=r)
-        self.rasa_errors = Counter("supportbot_rasa_errors", "Rasa down, too slow or answering an error, by kind",
-                                   ["code"], registry=r)
+        self.handoffs = Counter(
+            "supportbot_handoffs", "Conversations handed to the agent queue, by reason", ["reason"], registry=r
+        )
+        self.rasa_errors = Counter(
+            "supportbot_rasa_errors", "Rasa down, too slow or answering an error, by kind", ["code"], registry=r
+        )
         for reason in (*KNOWN_REASONS, "other"):
             self.handoffs.labels(reason=reason)
         for code in RASA_ERROR_CODES:
@@ -126,8 +138,9 @@ def scrape_allowed(request: web.Request) -> bool:
 @routes.get("/metrics")
 async def metrics_endpoint(request: web.Request) -> web.StreamResponse:
     if not scrape_allowed(request):
-        return error_response(403, "forbidden", "/metrics answers only the loopback address; set "
-                                                "HUB_METRICS_PUBLIC=true to expose it.")
+        return error_response(
+            403, "forbidden", "/metrics answers only the loopback address; set HUB_METRICS_PUBLIC=true to expose it."
+        )
     metrics = request.app[PROMETHEUS]
     live = await request.app[STORE].live_counts(time.time() - ACTIVE_SECONDS)
     metrics.queue_length.set(live["queue_length"])

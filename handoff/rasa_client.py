@@ -78,7 +78,8 @@ def parse_reply(items: list[dict[str, Any]]) -> BotTurn:
         if isinstance(text, str) and text.strip():
             buttons = [
                 {"title": str(b.get("title", ""))[:80], "payload": str(b.get("payload", ""))[:200]}
-                for b in item.get("buttons") or [] if isinstance(b, dict)
+                for b in item.get("buttons") or []
+                if isinstance(b, dict)
             ]
             turn.messages.append(BotMessage(text=text, buttons=buttons))
     return turn

@@ -67,14 +67,19 @@ class Relay:
     # --- customer side ------------------------------------------------------------------------
 
     async def customer_message(
-        self, conversation: Conversation, text: str, client_id: str, rasa_text: str | None = None,
+        self,
+        conversation: Conversation,
+        text: str,
+        client_id: str,
+        rasa_text: str | None = None,
         payload: dict[str, Any] | None = None,
     ) -> tuple[StoredMessage, bool]:
         """Store the message as a pending bot turn (the caller acks it), then relay it in the
         background. A hub killed before the turn is handled resends it at start
         (`resume_bot_turns`)."""
         stored, created = await self.store.append_message(
-            conversation.id, "customer", text, payload=payload, client_id=client_id, bot_text=rasa_text or text)
+            conversation.id, "customer", text, payload=payload, client_id=client_id, bot_text=rasa_text or text
+        )
         if created:
             await self.fanout.to_conversation(conversation.id, stored.to_frame())
             await self.fanout.to_agents(self._agent_frame(stored))
@@ -87,8 +92,11 @@ class Relay:
         for conversation_id, seqs in pending.items():
             self._spawn(self._bot_turns(conversation_id, seqs))
         if pending:
-            log.info("resuming %d unanswered customer message(s) in %d conversation(s)",
-                     sum(map(len, pending.values())), len(pending))
+            log.info(
+                "resuming %d unanswered customer message(s) in %d conversation(s)",
+                sum(map(len, pending.values())),
+                len(pending),
+            )
         return sum(map(len, pending.values()))
 
     async def _bot_turns(self, conversation_id: str, seqs: list[int]) -> None:
@@ -111,8 +119,11 @@ class Relay:
 
     async def _ask_bot(self, conversation: Conversation, text: str) -> None:
         await self.fanout.to_conversation(conversation.id, contract.typing_frame("bot"))
-        metadata = {"customer": {k: v for k, v in (("name", conversation.customer_name),
-                                                   ("email", conversation.customer_email)) if v}}
+        metadata = {
+            "customer": {
+                k: v for k, v in (("name", conversation.customer_name), ("email", conversation.customer_email)) if v
+            }
+        }
         try:
             turn = await self.rasa.send(conversation.id, text, metadata)
         except BotUnavailable as exc:
@@ -120,10 +131,17 @@ class Relay:
             self.on_rasa_error(exc.code)  # metrics hook
             await self.system_message(
                 conversation.id,
-                "Sorry, our assistant is having trouble right now, so I've passed your conversation to a person.")
-            await self.enqueue(conversation.id, contract.HandoffPayload(
-                reason="bot_unavailable", priority="normal", headline=contract.reason("bot_unavailable").label,
-                summary=f"Bot unavailable [{exc.code}]. The customer's last message is in the transcript."))
+                "Sorry, our assistant is having trouble right now, so I've passed your conversation to a person.",
+            )
+            await self.enqueue(
+                conversation.id,
+                contract.HandoffPayload(
+                    reason="bot_unavailable",
+                    priority="normal",
+                    headline=contract.reason("bot_unavailable").label,
+                    summary=f"Bot unavailable [{exc.code}]. The customer's last message is in the transcript.",
+                ),
+            )
             return
         await self._deliver(conversation.id, turn, question=text)
 
@@ -139,15 +157,24 @@ class Relay:
             if question and isinstance(outcome.get("tier"), str):
                 score = outcome.get("score")
                 # Content-gap reports show these questions to editors: no card number or password in them.
-                await self.store.add_kb_query(conversation_id, mask_secrets(question), outcome["tier"], outcome.get("article_id"),
-                                              float(score) if isinstance(score, (int, float)) else None)
+                await self.store.add_kb_query(
+                    conversation_id,
+                    mask_secrets(question),
+                    outcome["tier"],
+                    outcome.get("article_id"),
+                    float(score) if isinstance(score, (int, float)) else None,
+                )
         if turn.handoff is not None:
             await self.enqueue(conversation_id, turn.handoff)
 
     async def enqueue(self, conversation_id: str, payload: contract.HandoffPayload) -> None:
         queued = await self.store.enqueue_handoff(
-            conversation_id, reason=payload.reason, priority=payload.priority, headline=payload.headline,
-            summary=payload.summary, details=payload.details,
+            conversation_id,
+            reason=payload.reason,
+            priority=payload.priority,
+            headline=payload.headline,
+            summary=payload.summary,
+            details=payload.details,
         )
         if queued is None:
             return
@@ -157,7 +184,8 @@ class Relay:
             email = queued.details.get("customer_email")
             where = f"at {email}" if email and email != "not given" else "by email once you leave your address here"
             await self.system_message(
-                conversation_id, f"No one from our team is online right now. A person will follow up {where}.")
+                conversation_id, f"No one from our team is online right now. A person will follow up {where}."
+            )
         await self.queue_changed(conversation_id)
 
     # --- agent side ---------------------------------------------------------------------------
@@ -169,7 +197,9 @@ class Relay:
 
     async def release(self, conversation_id: str, agent: Agent) -> None:
         await self.store.release(conversation_id, agent.id)
-        await self.system_message(conversation_id, "You're back in the queue; the next available person will join shortly.")
+        await self.system_message(
+            conversation_id, "You're back in the queue; the next available person will join shortly."
+        )
         await self.queue_changed(conversation_id)
 
     async def agent_message(self, conversation_id: str, agent: Agent, text: str) -> StoredMessage:
@@ -219,8 +249,13 @@ class Relay:
             agent = await self.store.agent_by_id(handoff.agent_id)
             agent_name = agent.name if agent else None
         return contract.state_frame(
-            conversation.state.value, handoff.reason if handoff is not None and conversation.state != State.BOT else None,
-            position, eta, self.fanout.agents_online(), agent_name)
+            conversation.state.value,
+            handoff.reason if handoff is not None and conversation.state != State.BOT else None,
+            position,
+            eta,
+            self.fanout.agents_online(),
+            agent_name,
+        )
 
     async def eta_seconds(self, position: int) -> int:
         """Position × the median time to claim over the last 20 claims (a setting's default

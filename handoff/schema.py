@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 metadata = sa.MetaData()
 
 conversations = sa.Table(
-    "conversations", metadata,
+    "conversations",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("state", sa.String(16), nullable=False, server_default="bot"),
@@ -27,7 +28,8 @@ conversations = sa.Table(
 )
 
 messages = sa.Table(
-    "messages", metadata,
+    "messages",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
@@ -46,7 +48,8 @@ messages = sa.Table(
 )
 
 agents = sa.Table(
-    "agents", metadata,
+    "agents",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("email", sa.String(254), nullable=False, unique=True),
     sa.Column("name", sa.String(120), nullable=False),
@@ -57,7 +60,8 @@ agents = sa.Table(
 )
 
 agent_sessions = sa.Table(
-    "agent_sessions", metadata,
+    "agent_sessions",
+    metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("agent_id", sa.Integer, sa.ForeignKey("agents.id"), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -65,7 +69,8 @@ agent_sessions = sa.Table(
 )
 
 handoffs = sa.Table(
-    "handoffs", metadata,
+    "handoffs",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # queued | claimed | resolved
@@ -83,7 +88,8 @@ handoffs = sa.Table(
 )
 
 ratings = sa.Table(
-    "ratings", metadata,
+    "ratings",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
     sa.Column("handoff_id", sa.Integer, sa.ForeignKey("handoffs.id")),
@@ -94,7 +100,8 @@ ratings = sa.Table(
 )
 
 article_feedback = sa.Table(
-    "article_feedback", metadata,
+    "article_feedback",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
     sa.Column("article_id", sa.String(100), nullable=False),
@@ -104,7 +111,8 @@ article_feedback = sa.Table(
 
 #: one row per knowledge-base search: the question, its tier and best article (metrics, content gaps)
 kb_queries = sa.Table(
-    "kb_queries", metadata,
+    "kb_queries",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
     sa.Column("question", sa.Text, nullable=False),
@@ -119,7 +127,8 @@ sa.Index("ix_handoffs_conversation", handoffs.c.conversation_id)
 sa.Index("ix_messages_conversation_created", messages.c.conversation_id, messages.c.created_at)
 
 schema_migrations = sa.Table(
-    "schema_migrations", sa.MetaData(),
+    "schema_migrations",
+    sa.MetaData(),
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("applied_at", sa.Float, nullable=False),
 )
@@ -144,6 +153,8 @@ async def _v3_ratings_ces(conn: AsyncConnection) -> None:
     """A database made by migration 1 before `ces` existed gains the column; a fresh one has it."""
     if "ces" not in await _columns(conn, "ratings"):
         await conn.execute(sa.text("ALTER TABLE ratings ADD COLUMN ces INTEGER"))
+
+
 # --- end migration 3 ---
 
 
@@ -161,9 +172,12 @@ async def _v4_agent_roles(conn: AsyncConnection) -> None:
 async def _v5_one_rating_per_handoff(conn: AsyncConnection) -> None:
     """At most one rating per handoff. Before this, a customer could send any number (one
     conversation held 500, all counted in CSAT): the first of each handoff is kept."""
-    await conn.execute(sa.text(
-        "DELETE FROM ratings WHERE handoff_id IS NOT NULL AND id NOT IN "
-        "(SELECT MIN(id) FROM ratings WHERE handoff_id IS NOT NULL GROUP BY handoff_id)"))
+    await conn.execute(
+        sa.text(
+            "DELETE FROM ratings WHERE handoff_id IS NOT NULL AND id NOT IN "
+            "(SELECT MIN(id) FROM ratings WHERE handoff_id IS NOT NULL GROUP BY handoff_id)"
+        )
+    )
     await conn.execute(sa.text("CREATE UNIQUE INDEX IF NOT EXISTS uq_ratings_handoff ON ratings (handoff_id)"))
 
 
@@ -173,13 +187,20 @@ async def _v6_durable_bot_turns(conn: AsyncConnection) -> None:
         await conn.execute(sa.text("ALTER TABLE messages ADD COLUMN bot_text TEXT"))
     if "bot_pending" not in columns:
         await conn.execute(sa.text("ALTER TABLE messages ADD COLUMN bot_pending BOOLEAN NOT NULL DEFAULT false"))
-    await conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_messages_bot_pending "
-                               "ON messages (conversation_id, seq) WHERE bot_pending"))
+    await conn.execute(
+        sa.text(
+            "CREATE INDEX IF NOT EXISTS ix_messages_bot_pending ON messages (conversation_id, seq) WHERE bot_pending"
+        )
+    )
 
 
 MIGRATIONS: list[tuple[int, Migration]] = [
-    (1, _v1_initial), (2, _v2_kb_queries), (3, _v3_ratings_ces), (4, _v4_agent_roles),
-    (5, _v5_one_rating_per_handoff), (6, _v6_durable_bot_turns),
+    (1, _v1_initial),
+    (2, _v2_kb_queries),
+    (3, _v3_ratings_ces),
+    (4, _v4_agent_roles),
+    (5, _v5_one_rating_per_handoff),
+    (6, _v6_durable_bot_turns),
 ]
 
 

@@ -45,6 +45,8 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name}={raw!r} is not true or false; fix it in .env (default {str(default).lower()})")
+
+
 # --- end metrics settings ---
 
 
@@ -61,7 +63,7 @@ class HubSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
-    database_url: Secret = Secret(sqlite_url(PROJECT_ROOT / "var" / "hub.sqlite3"))
+    database_url: Secret = Secret(sqlite_url(PROJECT_ROOT / "var" / "hub.sqlite3"))  # noqa: RUF009 - an immutable str
     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)
     rasa_timeout_seconds: float = 20.0
     allowed_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
@@ -81,8 +83,8 @@ class HubSettings:
     default_eta_seconds: int = 120
     articles_dir: Path = PROJECT_ROOT / "data" / "articles"
     cookie_secure: bool = False
-    content_api_token: Secret = Secret("")
-    identity_secret: Secret = Secret("")
+    content_api_token: Secret = Secret("")  # noqa: RUF009 - an immutable str
+    identity_secret: Secret = Secret("")  # noqa: RUF009 - an immutable str
     # --- metrics settings (issue 7) ---
     fcr_window_hours: float = 72.0
     ask_ces: bool = False
@@ -91,7 +93,7 @@ class HubSettings:
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "HubSettings":
+    def from_env(cls, env: dict[str, str] | None = None) -> HubSettings:
         env = read_environment() if env is None else env
         port = _int(env, "HUB_PORT", 8000)
         public_url = env.get("HUB_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/")

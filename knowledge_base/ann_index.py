@@ -139,4 +139,3 @@ def prepare_for_search(index: faiss.Index, nprobe: int | None = None) -> faiss.I
         ivf = _ivf(index)
         ivf.nprobe = nprobe or nprobe_for(ivf.nlist)
     return index
-

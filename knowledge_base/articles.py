@@ -55,7 +55,8 @@ class _NoAliasLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             raise yaml.composer.ComposerError(
-                None, None, "uses a YAML alias (*name); write the value out instead", self.peek_event().start_mark)
+                None, None, "uses a YAML alias (*name); write the value out instead", self.peek_event().start_mark
+            )
         return super().compose_node(parent, index)
 
 
@@ -131,8 +132,9 @@ def article_files(articles_dir: Path, as_str: bool = False) -> list[Path] | list
 T = TypeVar("T")
 
 
-def unique_by_id(articles_dir: Path, items: Iterable[T], id_of: Callable[[T], str],
-                 path_of: Callable[[T], Path]) -> dict[str, T]:
+def unique_by_id(
+    articles_dir: Path, items: Iterable[T], id_of: Callable[[T], str], path_of: Callable[[T], Path]
+) -> dict[str, T]:
     """Items (parsed from the files under `articles_dir`) by article id. Raises ArticleError for a
     missing folder, a second item with the same id (naming both files), or no articles at all."""
     if not articles_dir.is_dir():
@@ -151,6 +153,7 @@ def unique_by_id(articles_dir: Path, items: Iterable[T], id_of: Callable[[T], st
 def load_articles(articles_dir: Path) -> list[Article]:
     """Load every `*.md` under a folder, sorted by id; raise on the first broken article
     and on duplicate ids (naming both files)."""
-    by_id = unique_by_id(articles_dir, (parse_article(path) for path in article_files(articles_dir)),
-                         lambda a: a.id, lambda a: a.path)
+    by_id = unique_by_id(
+        articles_dir, (parse_article(path) for path in article_files(articles_dir)), lambda a: a.id, lambda a: a.path
+    )
     return [by_id[key] for key in sorted(by_id)]

@@ -45,18 +45,50 @@ from knowledge_base.settings import PROJECT_ROOT, KBSettings
 DEFAULT_OUTPUT = PROJECT_ROOT / "var" / "eval" / "kb-bench.json"
 
 FULL = {
-    "build_articles": 80, "build_rounds": 2, "reindex_articles": [1000, 10000],
-    "search_passages": [1000, 10000, 100000], "search_queries": 250, "embed_queries": 40,
-    "recall_queries": 300, "nprobes": [8, 16, 32, 64], "kind_sizes": [5000, 10000, 20000, 50000, 100000],
+    "build_articles": 80,
+    "build_rounds": 2,
+    "reindex_articles": [1000, 10000],
+    "search_passages": [1000, 10000, 100000],
+    "search_queries": 250,
+    "embed_queries": 40,
+    "recall_queries": 300,
+    "nprobes": [8, 16, 32, 64],
+    "kind_sizes": [5000, 10000, 20000, 50000, 100000],
 }
 QUICK = {
-    "build_articles": 4, "build_rounds": 1, "reindex_articles": [30, 100],
-    "search_passages": [1000, 3000], "search_queries": 40, "embed_queries": 3,
-    "recall_queries": 40, "nprobes": [8, 32], "kind_sizes": [2000, 5000],
+    "build_articles": 4,
+    "build_rounds": 1,
+    "reindex_articles": [30, 100],
+    "search_passages": [1000, 3000],
+    "search_queries": 40,
+    "embed_queries": 3,
+    "recall_queries": 40,
+    "nprobes": [8, 32],
+    "kind_sizes": [2000, 5000],
 }
 
-SYLLABLES = ("ka", "to", "ri", "mu", "sel", "bar", "en", "lo", "vi", "dan", "po", "ter", "sa", "min", "gu",
-             "re", "fi", "nor", "al", "ex")
+SYLLABLES = (
+    "ka",
+    "to",
+    "ri",
+    "mu",
+    "sel",
+    "bar",
+    "en",
+    "lo",
+    "vi",
+    "dan",
+    "po",
+    "ter",
+    "sa",
+    "min",
+    "gu",
+    "re",
+    "fi",
+    "nor",
+    "al",
+    "ex",
+)
 
 
 def _vocabulary(size: int = 5000, seed: int = 5) -> list[str]:
@@ -92,8 +124,11 @@ def peak_rss_mb() -> float:
 
 def percentiles(samples: list[float]) -> dict[str, float]:
     arr = np.asarray(samples, dtype=float)
-    return {"p50": round(float(np.percentile(arr, 50)), 3), "p95": round(float(np.percentile(arr, 95)), 3),
-            "n": len(arr)}
+    return {
+        "p50": round(float(np.percentile(arr, 50)), 3),
+        "p95": round(float(np.percentile(arr, 95)), 3),
+        "n": len(arr),
+    }
 
 
 @contextlib.contextmanager
@@ -144,13 +179,16 @@ class SyntheticEmbedder:
         return self.encode([text])[0]
 
 
-def clustered_vectors(rng: np.random.Generator, n: int, dimension: int, n_topics: int, n_groups: int,
-                      group_of: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def clustered_vectors(
+    rng: np.random.Generator, n: int, dimension: int, n_topics: int, n_groups: int, group_of: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unit vectors in two-level clusters (topics → articles → items), like help-center passages:
     returns (vectors, group centres, group of each vector)."""
     topics = rng.standard_normal((n_topics, dimension)).astype(np.float32)
     topics /= np.linalg.norm(topics, axis=1, keepdims=True)
-    centres = topics[rng.integers(0, n_topics, n_groups)] + 0.06 * rng.standard_normal((n_groups, dimension)).astype(np.float32)
+    centres = topics[rng.integers(0, n_topics, n_groups)] + 0.06 * rng.standard_normal((n_groups, dimension)).astype(
+        np.float32
+    )
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     group_of = rng.integers(0, n_groups, n) if group_of is None else group_of
     vectors = centres[group_of] + 0.045 * rng.standard_normal((n, dimension)).astype(np.float32)
@@ -184,8 +222,13 @@ def bench_build(embedder: Any, settings: KBSettings, work: Path, n_articles: int
     raw_times, build_times = [], []
     for _ in range(rounds):  # interleaved, best of each: other work on the machine comes and goes
         started = time.perf_counter()
-        model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                     show_progress_bar=False)
+        model.encode(
+            texts,
+            batch_size=embedder.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         raw_times.append(time.perf_counter() - started)
         started = time.perf_counter()
         report = build_index(s, embedder, force=True)
@@ -193,11 +236,17 @@ def bench_build(embedder: Any, settings: KBSettings, work: Path, n_articles: int
     raw_s, build_s = min(raw_times), min(build_times)
     raw_rate, build_rate = len(texts) / raw_s, report.embedded / build_s
     return {
-        "articles": n_articles, "passages": len(passages), "questions": len(questions), "texts": len(texts),
-        "rounds": rounds, "raw_encode_s_each": [round(t, 2) for t in raw_times],
+        "articles": n_articles,
+        "passages": len(passages),
+        "questions": len(questions),
+        "texts": len(texts),
+        "rounds": rounds,
+        "raw_encode_s_each": [round(t, 2) for t in raw_times],
         "build_s_each": [round(t, 2) for t in build_times],
-        "raw_encode_s": round(raw_s, 2), "raw_texts_per_s": round(raw_rate, 1),
-        "build_s": round(build_s, 2), "build_texts_per_s": round(build_rate, 1),
+        "raw_encode_s": round(raw_s, 2),
+        "raw_texts_per_s": round(raw_rate, 1),
+        "build_s": round(build_s, 2),
+        "build_texts_per_s": round(build_rate, 1),
         "build_passages_per_s": round(len(passages) / build_s, 1),
         "ratio": round(build_rate / raw_rate, 3),
     }
@@ -212,8 +261,9 @@ def bench_reindex(embedder: Any, settings: KBSettings, work: Path, n_articles: i
 
     corpus = work / f"reindex-{n_articles}"
     paths = write_corpus(corpus, n_articles, seed=n_articles)
-    s = dataclasses.replace(settings, articles_dir=corpus, index_dir=work / f"reindex-{n_articles}-index",
-                            extra_questions=None)
+    s = dataclasses.replace(
+        settings, articles_dir=corpus, index_dir=work / f"reindex-{n_articles}-index", extra_questions=None
+    )
     out: dict[str, Any] = {"articles": n_articles}
     with stopwatch(out, "first_build_synthetic_vectors_s"):
         first = build_index(s, SyntheticEmbedder(embedder.dimension))
@@ -235,8 +285,9 @@ def bench_reindex(embedder: Any, settings: KBSettings, work: Path, n_articles: i
 # --- 3. search latency -----------------------------------------------------------------------
 
 
-def write_synthetic_version(settings: KBSettings, n_passages: int, rng: np.random.Generator,
-                            text_rng: random.Random, dimension: int) -> dict[str, Any]:
+def write_synthetic_version(
+    settings: KBSettings, n_passages: int, rng: np.random.Generator, text_rng: random.Random, dimension: int
+) -> dict[str, Any]:
     """An index version with n_passages passages (4 per article) and one question per 4 passages."""
     from knowledge_base import ann_index, index_store
     from knowledge_base.chunking import stable_id
@@ -244,34 +295,71 @@ def write_synthetic_version(settings: KBSettings, n_passages: int, rng: np.rando
     n_articles = max(1, n_passages // 4)
     n_questions = max(1, n_passages // 4)
     passage_article = np.arange(n_passages) // 4 % n_articles
-    passage_vectors, centres, _ = clustered_vectors(rng, n_passages, dimension, max(4, n_articles // 25),
-                                                    n_articles, passage_article)
+    passage_vectors, centres, _ = clustered_vectors(
+        rng, n_passages, dimension, max(4, n_articles // 25), n_articles, passage_article
+    )
     question_article = rng.integers(0, n_articles, n_questions)
     question_vectors = jitter(rng, centres[question_article])
     passages, questions, articles = [], [], {}
     for a in range(n_articles):
         article_id = f"synthetic-{a:06d}"
-        articles[article_id] = {"title": f"Article {a}", "category": "bench", "updated": "2026-10-01", "tags": [],
-                                "needs_person": False, "url": f"/help/{article_id}", "path": ""}
+        articles[article_id] = {
+            "title": f"Article {a}",
+            "category": "bench",
+            "updated": "2026-10-01",
+            "tags": [],
+            "needs_person": False,
+            "url": f"/help/{article_id}",
+            "path": "",
+        }
     for i in range(n_passages):
         article_id = f"synthetic-{passage_article[i]:06d}"
-        passages.append({"passage_id": stable_id("passage", article_id, str(i)), "article_id": article_id,
-                         "title": f"Article {passage_article[i]}", "section": f"Section {i % 4}",
-                         "anchor": f"section-{i % 4}", "category": "bench", "updated": "2026-10-01",
-                         "text": sentence(text_rng, 30, 60), "content_hash": str(i)})
+        passages.append(
+            {
+                "passage_id": stable_id("passage", article_id, str(i)),
+                "article_id": article_id,
+                "title": f"Article {passage_article[i]}",
+                "section": f"Section {i % 4}",
+                "anchor": f"section-{i % 4}",
+                "category": "bench",
+                "updated": "2026-10-01",
+                "text": sentence(text_rng, 30, 60),
+                "content_hash": str(i),
+            }
+        )
     for j in range(n_questions):
         article_id = f"synthetic-{question_article[j]:06d}"
         text = sentence(text_rng, 5, 10) + f" {j}?"
-        questions.append({"question_id": stable_id("question", article_id, text), "article_id": article_id,
-                          "text": text, "source": "bench"})
-    passage_index = ann_index.new_exact_index(passage_vectors, np.array([p["passage_id"] for p in passages], dtype=np.int64))
-    question_index = ann_index.new_exact_index(question_vectors, np.array([q["question_id"] for q in questions], dtype=np.int64))
+        questions.append(
+            {
+                "question_id": stable_id("question", article_id, text),
+                "article_id": article_id,
+                "text": text,
+                "source": "bench",
+            }
+        )
+    passage_index = ann_index.new_exact_index(
+        passage_vectors, np.array([p["passage_id"] for p in passages], dtype=np.int64)
+    )
+    question_index = ann_index.new_exact_index(
+        question_vectors, np.array([q["question_id"] for q in questions], dtype=np.int64)
+    )
     staged = index_store.new_version_dir(settings.index_dir)
     index_store.write_faiss(staged, "passages", passage_index)
     index_store.write_faiss(staged, "questions", question_index)
-    index_store.write_manifest(staged, {"version": staged.name, "built_at": time.time(), "model": str(settings.model_path),
-                                        "dimension": dimension, "fingerprint": "", "articles": articles,
-                                        "passages": passages, "questions": questions})
+    index_store.write_manifest(
+        staged,
+        {
+            "version": staged.name,
+            "built_at": time.time(),
+            "model": str(settings.model_path),
+            "dimension": dimension,
+            "fingerprint": "",
+            "articles": articles,
+            "passages": passages,
+            "questions": questions,
+        },
+    )
     index_store.publish(settings.index_dir, staged)
     return {"centres": centres, "passage_vectors": passage_vectors, "articles": n_articles, "questions": n_questions}
 
@@ -285,8 +373,9 @@ def timed_searches(fn: Callable[[int], Any], n: int) -> list[float]:
     return samples
 
 
-def bench_search(embedder: Any, settings: KBSettings, work: Path, n_passages: int, cfg: dict[str, Any],
-                 rng: np.random.Generator) -> dict[str, Any]:
+def bench_search(
+    embedder: Any, settings: KBSettings, work: Path, n_passages: int, cfg: dict[str, Any], rng: np.random.Generator
+) -> dict[str, Any]:
     import faiss
 
     from knowledge_base.search import Searcher
@@ -309,9 +398,10 @@ def bench_search(embedder: Any, settings: KBSettings, work: Path, n_passages: in
     query_texts = [sentence(text_rng, 5, 12) + "?" for _ in range(n)]
     for i in range(min(20, n)):  # warm-up
         searcher.search_vector(loaded, query_texts[i], query_vectors[i], 3)
-    out["search_vector_ms"] = percentiles(timed_searches(
-        lambda i: searcher.search_vector(loaded, query_texts[i], query_vectors[i], 3), n))
-    faiss_exact = timed_searches(lambda i: loaded.passage_index.search(query_vectors[i:i + 1], 30), n)
+    out["search_vector_ms"] = percentiles(
+        timed_searches(lambda i: searcher.search_vector(loaded, query_texts[i], query_vectors[i], 3), n)
+    )
+    faiss_exact = timed_searches(lambda i: loaded.passage_index.search(query_vectors[i : i + 1], 30), n)
     out["faiss_exact_passages_ms"] = percentiles(faiss_exact)
     m = cfg["embed_queries"]
     out["search_with_embedding_ms"] = percentiles(timed_searches(lambda i: searcher.search(query_texts[i], 3), m))
@@ -321,8 +411,9 @@ def bench_search(embedder: Any, settings: KBSettings, work: Path, n_passages: in
     return out
 
 
-def bench_ivf(loaded: Any, searcher: Any, query_vectors: np.ndarray, query_texts: list[str],
-              cfg: dict[str, Any]) -> dict[str, Any]:
+def bench_ivf(
+    loaded: Any, searcher: Any, query_vectors: np.ndarray, query_texts: list[str], cfg: dict[str, Any]
+) -> dict[str, Any]:
     from knowledge_base import ann_index
 
     exact = loaded.passage_index
@@ -339,7 +430,7 @@ def bench_ivf(loaded: Any, searcher: Any, query_vectors: np.ndarray, query_texts
         ivf.nprobe = nprobe
         _, got = ivf.search(query_vectors[:r], k)
         recall = float(np.mean([len(set(t) & set(g)) / k for t, g in zip(truth, got, strict=True)]))
-        latency = percentiles(timed_searches(lambda i: ivf.search(query_vectors[i:i + 1], 30), len(query_vectors)))
+        latency = percentiles(timed_searches(lambda i: ivf.search(query_vectors[i : i + 1], 30), len(query_vectors)))
         sweep.append({"nprobe": nprobe, "recall@10": round(recall, 4), "faiss_ms": latency})
     out["sweep"] = sweep
     ann_index.prepare_for_search(ivf)
@@ -353,8 +444,9 @@ def bench_ivf(loaded: Any, searcher: Any, query_vectors: np.ndarray, query_texts
         loaded.question_index = question_ivf
     try:
         n = len(query_vectors)
-        out["search_vector_ms"] = percentiles(timed_searches(
-            lambda i: searcher.search_vector(loaded, query_texts[i], query_vectors[i], 3), n))
+        out["search_vector_ms"] = percentiles(
+            timed_searches(lambda i: searcher.search_vector(loaded, query_texts[i], query_vectors[i], 3), n)
+        )
         out["questions_ivf"] = question_ivf is not None
     finally:
         loaded.passage_index, loaded.question_index = original
@@ -381,10 +473,14 @@ def bench_index_kinds(rng: np.random.Generator, sizes: list[int], dimension: int
         row["nlist"], row["nprobe"] = ivf.nlist, ivf.nprobe
         for name, index in (("exact", exact), ("ivf", ivf)):
             index.search(query_vectors[:10], 30)  # warm-up
-            row[f"{name}_ms"] = percentiles(timed_searches(lambda i, ix=index, qv=query_vectors: ix.search(qv[i:i + 1], 30), queries))
+            row[f"{name}_ms"] = percentiles(
+                timed_searches(lambda i, ix=index, qv=query_vectors: ix.search(qv[i : i + 1], 30), queries)
+            )
         _, truth = exact.search(query_vectors, 10)
         _, got = ivf.search(query_vectors, 10)
-        row["ivf_recall@10"] = round(float(np.mean([len(set(t) & set(g)) / 10 for t, g in zip(truth, got, strict=True)])), 4)
+        row["ivf_recall@10"] = round(
+            float(np.mean([len(set(t) & set(g)) / 10 for t, g in zip(truth, got, strict=True)])), 4
+        )
         rows.append(row)
     return rows
 
@@ -396,8 +492,13 @@ def run(cfg: dict[str, Any], quick: bool) -> dict[str, Any]:
     from knowledge_base.embedding import Embedder
 
     started = time.perf_counter()
-    results: dict[str, Any] = {"quick": quick, "config": cfg, "memory_mb": {"start": round(rss_mb(), 1)},
-                               "load_average_start": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
+    results: dict[str, Any] = {
+        "quick": quick,
+        "config": cfg,
+        "memory_mb": {"start": round(rss_mb(), 1)},
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }
     settings = KBSettings.from_env()
     embedder = Embedder(settings.model_path)
     results["memory_mb"]["model_loaded"] = round(rss_mb(), 1)
@@ -429,59 +530,144 @@ def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
     cells = [[str(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)]
     print(f"\n{title}")
-    print("  " + "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True))))
+    print(
+        "  "
+        + "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True)))
+    )
     print("  " + "  ".join("-" * w for w in widths))
     for row in cells:
-        print("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        print(
+            "  "
+            + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        )
 
 
 def print_report(r: dict[str, Any]) -> None:
     b = r["build"]
-    table(f"Build throughput (same texts, same run; best of {b['rounds']} interleaved rounds)",
-          ["what", "texts", "seconds", "texts/s", "passages/s"], [
-        ["raw model encode (SentenceTransformer.encode, one call)", b["texts"], b["raw_encode_s"], b["raw_texts_per_s"], ""],
-        [f"build_index --force ({b['articles']} articles: {b['passages']} passages + {b['questions']} questions)",
-         b["texts"], b["build_s"], b["build_texts_per_s"], b["build_passages_per_s"]],
-        ["ratio build / raw", "", "", f"{b['ratio']:.2f}x", ""],
-    ])
-    table("Re-index after changing one article (first build with synthetic vectors; then the real model)",
-          ["articles", "passages", "load_articles s", "no-change rebuild s", "one changed article s", "embedded", "removed"],
-          [[x["articles"], x["passages"], x["load_articles_s"], x["no_change_rebuild_s"], x["one_changed_article_s"],
-            x["embedded"], x["removed"]] for x in r["reindex"]])
+    table(
+        f"Build throughput (same texts, same run; best of {b['rounds']} interleaved rounds)",
+        ["what", "texts", "seconds", "texts/s", "passages/s"],
+        [
+            [
+                "raw model encode (SentenceTransformer.encode, one call)",
+                b["texts"],
+                b["raw_encode_s"],
+                b["raw_texts_per_s"],
+                "",
+            ],
+            [
+                f"build_index --force ({b['articles']} articles: {b['passages']} passages + {b['questions']} questions)",
+                b["texts"],
+                b["build_s"],
+                b["build_texts_per_s"],
+                b["build_passages_per_s"],
+            ],
+            ["ratio build / raw", "", "", f"{b['ratio']:.2f}x", ""],
+        ],
+    )
+    table(
+        "Re-index after changing one article (first build with synthetic vectors; then the real model)",
+        [
+            "articles",
+            "passages",
+            "load_articles s",
+            "no-change rebuild s",
+            "one changed article s",
+            "embedded",
+            "removed",
+        ],
+        [
+            [
+                x["articles"],
+                x["passages"],
+                x["load_articles_s"],
+                x["no_change_rebuild_s"],
+                x["one_changed_article_s"],
+                x["embedded"],
+                x["removed"],
+            ]
+            for x in r["reindex"]
+        ],
+    )
     rows = []
     for x in r["search"]:
-        rows.append([f"{x['passages']} passages, exact", x["articles"], x["questions"], x["load_index_s"],
-                     f"{x['faiss_exact_passages_ms']['p50']} / {x['faiss_exact_passages_ms']['p95']}",
-                     f"{x['search_vector_ms']['p50']} / {x['search_vector_ms']['p95']}",
-                     f"{x['search_with_embedding_ms']['p50']} / {x['search_with_embedding_ms']['p95']}",
-                     f"{x['rss_mb_before_load']} → {x['rss_mb_after_load']}"])
+        rows.append(
+            [
+                f"{x['passages']} passages, exact",
+                x["articles"],
+                x["questions"],
+                x["load_index_s"],
+                f"{x['faiss_exact_passages_ms']['p50']} / {x['faiss_exact_passages_ms']['p95']}",
+                f"{x['search_vector_ms']['p50']} / {x['search_vector_ms']['p95']}",
+                f"{x['search_with_embedding_ms']['p50']} / {x['search_with_embedding_ms']['p95']}",
+                f"{x['rss_mb_before_load']} → {x['rss_mb_after_load']}",
+            ]
+        )
         if "ivf" in x:
             ivf = x["ivf"]
             default = next(s for s in ivf["sweep"] if s["nprobe"] == ivf["default_nprobe"])
-            rows.append([f"{x['passages']} passages, IVF nlist={ivf['nlist']} nprobe={ivf['default_nprobe']}", "", "", "",
-                         f"{default['faiss_ms']['p50']} / {default['faiss_ms']['p95']}",
-                         f"{ivf['search_vector_ms']['p50']} / {ivf['search_vector_ms']['p95']}", "", ""])
-    table("Search latency in ms, p50 / p95 (synthetic clustered vectors and generated text; one thread)",
-          ["index", "articles", "questions", "load s", "FAISS passages top-30", "search part (search_vector)",
-           "with query embedding (search)", "RSS MB before → after load"], rows)
+            rows.append(
+                [
+                    f"{x['passages']} passages, IVF nlist={ivf['nlist']} nprobe={ivf['default_nprobe']}",
+                    "",
+                    "",
+                    "",
+                    f"{default['faiss_ms']['p50']} / {default['faiss_ms']['p95']}",
+                    f"{ivf['search_vector_ms']['p50']} / {ivf['search_vector_ms']['p95']}",
+                    "",
+                    "",
+                ]
+            )
+    table(
+        "Search latency in ms, p50 / p95 (synthetic clustered vectors and generated text; one thread)",
+        [
+            "index",
+            "articles",
+            "questions",
+            "load s",
+            "FAISS passages top-30",
+            "search part (search_vector)",
+            "with query embedding (search)",
+            "RSS MB before → after load",
+        ],
+        rows,
+    )
     for x in r["search"]:
         if "ivf" in x:
             ivf = x["ivf"]
-            table(f"IVF at {x['passages']} passages: recall@10 against exact search (train+add {ivf['train_and_add_s']} s)",
-                  ["nprobe", "recall@10", "FAISS ms p50 / p95"],
-                  [[s["nprobe"], f"{s['recall@10']:.4f}", f"{s['faiss_ms']['p50']} / {s['faiss_ms']['p95']}"]
-                   for s in ivf["sweep"]])
-    table("Exact vs IVF by size: FAISS top-30 ms p50 / p95 (one thread), IVF recall@10 against exact",
-          ["vectors", "exact", "IVF", "nlist / nprobe", "IVF recall@10", "IVF train+add s"],
-          [[k["vectors"], f"{k['exact_ms']['p50']} / {k['exact_ms']['p95']}", f"{k['ivf_ms']['p50']} / {k['ivf_ms']['p95']}",
-            f"{k['nlist']} / {k['nprobe']}", f"{k['ivf_recall@10']:.4f}", k["ivf_train_and_add_s"]]
-           for k in r["index_kinds"]])
+            table(
+                f"IVF at {x['passages']} passages: recall@10 against exact search (train+add {ivf['train_and_add_s']} s)",
+                ["nprobe", "recall@10", "FAISS ms p50 / p95"],
+                [
+                    [s["nprobe"], f"{s['recall@10']:.4f}", f"{s['faiss_ms']['p50']} / {s['faiss_ms']['p95']}"]
+                    for s in ivf["sweep"]
+                ],
+            )
+    table(
+        "Exact vs IVF by size: FAISS top-30 ms p50 / p95 (one thread), IVF recall@10 against exact",
+        ["vectors", "exact", "IVF", "nlist / nprobe", "IVF recall@10", "IVF train+add s"],
+        [
+            [
+                k["vectors"],
+                f"{k['exact_ms']['p50']} / {k['exact_ms']['p95']}",
+                f"{k['ivf_ms']['p50']} / {k['ivf_ms']['p95']}",
+                f"{k['nlist']} / {k['nprobe']}",
+                f"{k['ivf_recall@10']:.4f}",
+                k["ivf_train_and_add_s"],
+            ]
+            for k in r["index_kinds"]
+        ],
+    )
     mem = r["memory_mb"]
-    print(f"\nResident memory (MB): start {mem['start']}, model loaded {mem['model_loaded']}, after build "
-          f"{mem['after_build']}, after re-index {mem['after_reindex']}, end {mem['end']}, peak {mem['peak']}")
-    print(f"Total {r['seconds']} s{' (quick run: small sizes)' if r['quick'] else ''}; {r['cpus']} CPUs, load average "
-          f"{r['load_average_start'][0]} at the start and {r['load_average_end'][0]} at the end (other work on the "
-          "machine inflates the p95 figures)")
+    print(
+        f"\nResident memory (MB): start {mem['start']}, model loaded {mem['model_loaded']}, after build "
+        f"{mem['after_build']}, after re-index {mem['after_reindex']}, end {mem['end']}, peak {mem['peak']}"
+    )
+    print(
+        f"Total {r['seconds']} s{' (quick run: small sizes)' if r['quick'] else ''}; {r['cpus']} CPUs, load average "
+        f"{r['load_average_start'][0]} at the start and {r['load_average_end'][0]} at the end (other work on the "
+        "machine inflates the p95 figures)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

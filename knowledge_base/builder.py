@@ -79,7 +79,7 @@ def load_question_bank(path: Path | None, known_articles: set[str]) -> list[Ques
             row = json.loads(line)
             article_id, text = str(row["article"]), str(row["text"]).strip()
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{number}: expected {{\"article\": ..., \"text\": ...}} ({exc})") from None
+            raise ValueError(f'{path}:{number}: expected {{"article": ..., "text": ...}} ({exc})') from None
         if article_id in known_articles and text:
             questions.append(Question(stable_id("question", article_id, text), article_id, text, "bank"))
     return questions
@@ -99,9 +99,7 @@ def with_question_bank(questions: list[Question], settings: KBSettings, known_ar
 def collect(articles: list[Article], settings: KBSettings) -> tuple[list[Passage], list[Question]]:
     """Passages and example questions (articles' and the bank's) of parsed articles."""
     passages = [p for article in articles for p in chunk_article(article)]
-    questions = [
-        Question(stable_id("question", a.id, q), a.id, q, "article") for a in articles for q in a.questions
-    ]
+    questions = [Question(stable_id("question", a.id, q), a.id, q, "article") for a in articles for q in a.questions]
     return passages, with_question_bank(questions, settings, {a.id for a in articles})
 
 
@@ -194,12 +192,16 @@ def _build_index(
     passages = [p for record in records for p in record.passages]  # Passage.to_json() dicts
     questions = [Question(qid, r.article_id, text, "article") for r in records for qid, text in r.questions]
     questions = with_question_bank(questions, settings, {r.article_id for r in records})
-    say(f"loaded {len(records)} articles ({sources.parsed} parsed, {sources.reused} unchanged) → "
-        f"{len(passages)} passages, {len(questions)} questions")
+    say(
+        f"loaded {len(records)} articles ({sources.parsed} parsed, {sources.reused} unchanged) → "
+        f"{len(passages)} passages, {len(questions)} questions"
+    )
     with build_lock(settings.index_dir):
         if tuning.should_tune_before_build(settings, len(questions)):
-            say(f"tuning the embedding model on {len(questions)} example questions first (KB_TUNE=auto, "
-                "once; `kb tune` makes a new one later)…")
+            say(
+                f"tuning the embedding model on {len(questions)} example questions first (KB_TUNE=auto, "
+                "once; `kb tune` makes a new one later)…"
+            )
             say(tuning.tune_and_publish(settings, [(q.article_id, q.text) for q in questions], say).line())
         model_path = tuning.model_for_build(settings)
         if embedder is not None and str(getattr(embedder, "model_path", model_path)) != str(model_path):
@@ -218,8 +220,17 @@ def _build_index(
         fingerprint = _fingerprint(articles_meta, new_hashes, new_questions, settings)
         sources.save()
         if previous.facts is not None and previous.facts.get("fingerprint") == fingerprint:
-            return BuildReport(previous.version.name, len(records), len(passages), len(questions), 0, 0,
-                               len(passages) + len(questions), time.perf_counter() - started, True)
+            return BuildReport(
+                previous.version.name,
+                len(records),
+                len(passages),
+                len(questions),
+                0,
+                0,
+                len(passages) + len(questions),
+                time.perf_counter() - started,
+                True,
+            )
 
         texts = [embedding_text(p["title"], p["section"], p["text"]) for p in changed_passages]
         texts += [q.text for q in added_questions]
@@ -230,7 +241,9 @@ def _build_index(
         split = len(changed_passages)
         staged = index_store.new_version_dir(settings.index_dir)
         kinds = {}
-        same_kind_rule = previous.facts is not None and previous.facts.get("ivf_min_passages") == settings.ivf_min_passages
+        same_kind_rule = (
+            previous.facts is not None and previous.facts.get("ivf_min_passages") == settings.ivf_min_passages
+        )
         for name, removed, added_ids, added_vectors in (
             ("passages", removed_passages, [p["passage_id"] for p in changed_passages], vectors[:split]),
             ("questions", removed_questions, [q.question_id for q in added_questions], vectors[split:]),
@@ -245,28 +258,42 @@ def _build_index(
             index = ann_index.fit_kind(index, settings.ivf_min_passages)
             index_store.write_faiss(staged, name, index)
             kinds[name] = ann_index.describe(index)
-        facts = {"model": model, "fingerprint": fingerprint, "ivf_min_passages": settings.ivf_min_passages,
-                 "index_kinds": kinds}
+        facts = {
+            "model": model,
+            "fingerprint": fingerprint,
+            "ivf_min_passages": settings.ivf_min_passages,
+            "index_kinds": kinds,
+        }
         index_store.write_build_state(staged, index_store.BuildState(facts, new_hashes, set(new_questions)))
-        index_store.write_manifest(staged, {
-            "version": staged.name,
-            "built_at": time.time(),
-            "dimension": embedder.dimension,
-            **facts,
-            "articles": articles_meta,
-            "passages": passages,
-            "questions": [q.__dict__ for q in questions],
-        })
+        index_store.write_manifest(
+            staged,
+            {
+                "version": staged.name,
+                "built_at": time.time(),
+                "dimension": embedder.dimension,
+                **facts,
+                "articles": articles_meta,
+                "passages": passages,
+                "questions": [q.__dict__ for q in questions],
+            },
+        )
         published = index_store.publish(settings.index_dir, staged)
     return BuildReport(
-        published.name, len(records), len(passages), len(questions), len(texts),
-        len(removed_passages) + len(removed_questions), len(passages) + len(questions) - len(texts),
-        time.perf_counter() - started, False,
+        published.name,
+        len(records),
+        len(passages),
+        len(questions),
+        len(texts),
+        len(removed_passages) + len(removed_questions),
+        len(passages) + len(questions) - len(texts),
+        time.perf_counter() - started,
+        False,
     )
 
 
-def _fingerprint(articles_meta: dict[str, Any], passage_hashes: dict[int, str], questions: dict[int, Question],
-                 settings: KBSettings) -> str:
+def _fingerprint(
+    articles_meta: dict[str, Any], passage_hashes: dict[int, str], questions: dict[int, Question], settings: KBSettings
+) -> str:
     """Changes when anything a version holds would change (articles' metadata, passages, questions,
     the index kind rule), so an unchanged help center publishes nothing."""
     digest = hashlib.sha256(index_store.dumps(articles_meta))

@@ -1,10 +1,10 @@
 """`kb`: the content team's command line.
 
-    kb build [--force]        validate articles and build the index incrementally
-    kb search "a question"    show the tier and the best passages
-    kb check                  lint: fields, example questions, links, near-duplicates
-    kb stats                  articles, passages, questions per category
-    kb tune [--epochs 1]      fine-tune the embedding model on the example questions, then rebuild
+kb build [--force]        validate articles and build the index incrementally
+kb search "a question"    show the tier and the best passages
+kb check                  lint: fields, example questions, links, near-duplicates
+kb stats                  articles, passages, questions per category
+kb tune [--epochs 1]      fine-tune the embedding model on the example questions, then rebuild
 """
 
 from __future__ import annotations
@@ -69,8 +69,10 @@ def cmd_stats(settings: KBSettings, args: argparse.Namespace) -> int:
         version = require_current_version(settings.index_dir)
         manifest = version.read_manifest()
         kinds = manifest.get("index_kinds", {})
-        print(f"index {version.name}: {len(manifest['passages'])} passages ({kinds.get('passages', 'exact')}), "
-              f"{len(manifest['questions'])} questions ({kinds.get('questions', 'exact')})")
+        print(
+            f"index {version.name}: {len(manifest['passages'])} passages ({kinds.get('passages', 'exact')}), "
+            f"{len(manifest['questions'])} questions ({kinds.get('questions', 'exact')})"
+        )
         print(f"model: {manifest.get('model')}")
     except IndexNotBuilt as exc:
         print(str(exc))

@@ -29,7 +29,9 @@ class Embedder:
         self.model_path = model_path
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(model_path), device="cpu")
-        dimension_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension_of = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
         self.dimension = int(dimension_of() or 384)
         self.query_cache_size = query_cache_size
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()

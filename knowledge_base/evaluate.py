@@ -203,8 +203,9 @@ def tier_shares(scores: Sequence[float], answer: float, suggest: float) -> dict[
     return {t: tiers.count(t) / n for t in ("answer", "suggest", "none")}
 
 
-def in_scope_tiers(scores: Sequence[float], ranked: Sequence[Sequence[str]], gold: Sequence[str],
-                   answer: float, suggest: float) -> dict[str, float]:
+def in_scope_tiers(
+    scores: Sequence[float], ranked: Sequence[Sequence[str]], gold: Sequence[str], answer: float, suggest: float
+) -> dict[str, float]:
     """Tier shares of in-scope queries, plus how often the bot is right in each tier."""
     shares = tier_shares(scores, answer, suggest)
     answered = [(r, g) for s, r, g in zip(scores, ranked, gold, strict=True) if s >= answer]
@@ -215,8 +216,12 @@ def in_scope_tiers(scores: Sequence[float], ranked: Sequence[Sequence[str]], gol
     return shares
 
 
-def threshold_sweep(in_scores: Sequence[float], in_correct: Sequence[bool], oos_scores: Sequence[float],
-                    grid: Sequence[float] = THRESHOLD_GRID) -> list[dict[str, float]]:
+def threshold_sweep(
+    in_scores: Sequence[float],
+    in_correct: Sequence[bool],
+    oos_scores: Sequence[float],
+    grid: Sequence[float] = THRESHOLD_GRID,
+) -> list[dict[str, float]]:
     """For each threshold t: share of in-scope queries with top score ≥ t, how many of those have the
     right top article, and share of out-of-scope queries ≥ t."""
     ins = np.asarray(in_scores, dtype=float)
@@ -225,17 +230,22 @@ def threshold_sweep(in_scores: Sequence[float], in_correct: Sequence[bool], oos_
     rows = []
     for t in grid:
         above = ins >= t
-        rows.append({
-            "threshold": float(t),
-            "in_scope_above": float(above.mean()) if len(ins) else 0.0,
-            "precision_above": float(ok[above].mean()) if above.any() else 1.0,
-            "oos_above": float((oos >= t).mean()) if len(oos) else 0.0,
-        })
+        rows.append(
+            {
+                "threshold": float(t),
+                "in_scope_above": float(above.mean()) if len(ins) else 0.0,
+                "precision_above": float(ok[above].mean()) if above.any() else 1.0,
+                "oos_above": float((oos >= t).mean()) if len(oos) else 0.0,
+            }
+        )
     return rows
 
 
-def choose_thresholds(sweep: Sequence[dict[str, float]], answer_budget: float = ANSWER_OOS_BUDGET,
-                      suggest_budget: float = SUGGEST_OOS_BUDGET) -> tuple[float, float]:
+def choose_thresholds(
+    sweep: Sequence[dict[str, float]],
+    answer_budget: float = ANSWER_OOS_BUDGET,
+    suggest_budget: float = SUGGEST_OOS_BUDGET,
+) -> tuple[float, float]:
     """The lowest thresholds whose OOS share stays within its budget (suggest ≤ answer)."""
     answer = next((r["threshold"] for r in sweep if r["oos_above"] <= answer_budget), sweep[-1]["threshold"])
     suggest = next((r["threshold"] for r in sweep if r["oos_above"] <= suggest_budget), answer)
@@ -252,8 +262,11 @@ def default_data_dir() -> Path:
 
 def load_banking77(path: Path) -> list[LabelledQuestion]:
     with path.open(encoding="utf-8", newline="") as handle:
-        return [LabelledQuestion(row["text"].strip(), row["category"].strip())
-                for row in csv.DictReader(handle) if row["text"].strip()]
+        return [
+            LabelledQuestion(row["text"].strip(), row["category"].strip())
+            for row in csv.DictReader(handle)
+            if row["text"].strip()
+        ]
 
 
 def load_topic_map(path: Path) -> dict[str, str]:
@@ -269,8 +282,9 @@ def load_oos(path: Path) -> list[str]:
 
 def bank_lines(rows: Sequence[LabelledQuestion], topics: dict[str, str], articles: set[str]) -> list[dict[str, str]]:
     """Question-bank rows for questions whose topic maps to an existing article."""
-    return [{"article": topics[r.topic], "text": r.text} for r in rows
-            if r.topic in topics and topics[r.topic] in articles]
+    return [
+        {"article": topics[r.topic], "text": r.text} for r in rows if r.topic in topics and topics[r.topic] in articles
+    ]
 
 
 def write_jsonl(lines: Sequence[dict[str, str]], path: Path) -> bool:
@@ -346,8 +360,9 @@ class MemoEmbedder:
         entries.update({self._key(t): v for t, v in self._memo.items()})
         self._cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._cache_file.with_name(self._cache_file.stem + ".tmp.npz")
-        np.savez(tmp, keys=np.array(list(entries), dtype="S40"),
-                 vectors=np.vstack(list(entries.values())).astype(np.float32))
+        np.savez(
+            tmp, keys=np.array(list(entries), dtype="S40"), vectors=np.vstack(list(entries.values())).astype(np.float32)
+        )
         tmp.replace(self._cache_file)
 
 
@@ -405,10 +420,20 @@ def pct(x: float) -> str:
 def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
     print(f"\n{title}")
-    print("  " + "  ".join(str(h).rjust(w) if i else str(h).ljust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True))))
+    print(
+        "  "
+        + "  ".join(
+            str(h).rjust(w) if i else str(h).ljust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True))
+        )
+    )
     print("  " + "  ".join("-" * w for w in widths))
     for row in rows:
-        print("  " + "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        print(
+            "  "
+            + "  ".join(
+                str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -435,12 +460,16 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     validation = [r for r in validation if topics.get(r.topic) in articles]
     bank = bank_lines(feed, topics, articles)
     changed = write_jsonl(bank, args.bank)
-    say(f"BANKING77: {len(rows)} questions → feed {len(feed)} / held-out {len(held_out)} "
+    say(
+        f"BANKING77: {len(rows)} questions → feed {len(feed)} / held-out {len(held_out)} "
         f"(validation slice of feed: {len(validation)}); CLINC150 OOS: {len(oos)} "
-        f"(tune {len(oos_tune)} / report {len(oos_report)})")
-    say(f"question bank {args.bank.relative_to(PROJECT_ROOT) if args.bank.is_relative_to(PROJECT_ROOT) else args.bank}: "
+        f"(tune {len(oos_tune)} / report {len(oos_report)})"
+    )
+    say(
+        f"question bank {args.bank.relative_to(PROJECT_ROOT) if args.bank.is_relative_to(PROJECT_ROOT) else args.bank}: "
         f"{len(bank)} questions{' (rewritten)' if changed else ' (unchanged)'}"
-        + (f"; topics without an article: {', '.join(skipped)}" if skipped else ""))
+        + (f"; topics without an article: {', '.join(skipped)}" if skipped else "")
+    )
 
     cache = None if args.no_cache else PROJECT_ROOT / "var" / "eval" / "embedding-cache.npz"
     base_embedder = MemoEmbedder(Embedder(base.model_path), cache)
@@ -451,8 +480,13 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         rest_bank = tmp_dir / "feed-without-validation.jsonl"
         write_jsonl(bank_lines(feed_rest, topics, articles), rest_bank)
         tuned = args.tune or base.tune == "auto"
-        tune_settings = dataclasses.replace(base, index_dir=tmp_dir / "index", extra_questions=rest_bank,
-                                            tuned_model_dir=args.tuned_model_dir, tune="auto" if tuned else "off")
+        tune_settings = dataclasses.replace(
+            base,
+            index_dir=tmp_dir / "index",
+            extra_questions=rest_bank,
+            tuned_model_dir=args.tuned_model_dir,
+            tune="auto" if tuned else "off",
+        )
         # 0. The product tunes the model on its example questions (KB_TUNE=auto): here on the
         #    articles' questions and the feed without its validation slice; held-out never.
         if tuned:
@@ -468,8 +502,11 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         val_run = QueryRun.of(searcher, [r.text for r in validation])
         oos_tune_run = QueryRun.of(searcher, oos_tune)
         val_gold = [topics[r.topic] for r in validation]
-        sweep = threshold_sweep(val_run.top_scores, [r[:1] == [g] for r, g in zip(val_run.ranked, val_gold, strict=True)],
-                                oos_tune_run.top_scores)
+        sweep = threshold_sweep(
+            val_run.top_scores,
+            [r[:1] == [g] for r, g in zip(val_run.ranked, val_gold, strict=True)],
+            oos_tune_run.top_scores,
+        )
         answer_t, suggest_t = choose_thresholds(sweep)
 
         # 2. Report: index articles + the whole feed bank (what the product indexes), held-out only measures.
@@ -477,7 +514,11 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         report_settings = dataclasses.replace(tune_settings, extra_questions=args.bank)
         searcher = build_and_open(report_settings, embedder, say)
         loaded = searcher.loaded
-        index_size = {"articles": len(loaded.articles), "passages": len(loaded.passages), "questions": len(loaded.questions)}
+        index_size = {
+            "articles": len(loaded.articles),
+            "passages": len(loaded.passages),
+            "questions": len(loaded.questions),
+        }
         held_gold = [topics[r.topic] for r in held_out]
         held_run = QueryRun.of(searcher, [r.text for r in held_out])
         oos_runs = {"tune": QueryRun.of(searcher, oos_tune), "report": QueryRun.of(searcher, oos_report)}
@@ -497,8 +538,10 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         plain_oos = QueryRun.of(plain, oos)
         plain_val = QueryRun.of(plain, [r.text for r in validation])
         plain_sweep = threshold_sweep(
-            plain_val.top_scores, [r[:1] == [g] for r, g in zip(plain_val.ranked, val_gold, strict=True)],
-            QueryRun.of(plain, oos_tune).top_scores)
+            plain_val.top_scores,
+            [r[:1] == [g] for r, g in zip(plain_val.ranked, val_gold, strict=True)],
+            QueryRun.of(plain, oos_tune).top_scores,
+        )
         plain_thresholds = choose_thresholds(plain_sweep)
     embedder.save()
     base_embedder.save()
@@ -506,11 +549,19 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     configured = (base.answer_threshold, base.suggest_threshold)
     oos_all_scores = oos_runs["tune"].top_scores + oos_runs["report"].top_scores
     results: dict[str, Any] = {
-        "split": {"rule": f"sha1(text) mod 10 < {FEED_BUCKETS} → feed; validation = sha1('{VALIDATION_SALT}' + text) "
-                          "mod 10 == 0 inside feed; OOS tune = sha1('{OOS_SALT}' + text) mod 2 == 0",
-                  "banking77": len(rows), "feed": len(feed), "held_out": len(held_out),
-                  "validation": len(validation), "bank": len(bank), "oos": len(oos),
-                  "oos_tune": len(oos_tune), "oos_report": len(oos_report), "skipped_topics": skipped},
+        "split": {
+            "rule": f"sha1(text) mod 10 < {FEED_BUCKETS} → feed; validation = sha1('{VALIDATION_SALT}' + text) "
+            "mod 10 == 0 inside feed; OOS tune = sha1('{OOS_SALT}' + text) mod 2 == 0",
+            "banking77": len(rows),
+            "feed": len(feed),
+            "held_out": len(held_out),
+            "validation": len(validation),
+            "bank": len(bank),
+            "oos": len(oos),
+            "oos_tune": len(oos_tune),
+            "oos_report": len(oos_report),
+            "skipped_topics": skipped,
+        },
         "index": index_size,
         "held_out": ranking_metrics(held_run.ranked, held_gold),
         "validation": ranking_metrics(val_run.ranked, val_gold),
@@ -522,7 +573,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "chosen_on_validation": {"answer": answer_t, "suggest": suggest_t},
             "chosen_without_bank": {"answer": plain_thresholds[0], "suggest": plain_thresholds[1]},
             "rule": f"lowest threshold with OOS-tune answered ≤ {ANSWER_OOS_BUDGET:.0%} (answer) and "
-                    f"answered-or-suggested ≤ {SUGGEST_OOS_BUDGET:.0%} (suggest), on the validation index",
+            f"answered-or-suggested ≤ {SUGGEST_OOS_BUDGET:.0%} (suggest), on the validation index",
             "sweep": sweep,
         },
         "tiers": {},
@@ -555,69 +606,138 @@ def print_report(results: dict[str, Any]) -> None:
         f"Ranking (gold = the mapped article; index: {index['articles']} articles, {index['passages']} passages, "
         f"{index['questions']} questions)",
         ["query set", "n", "R@1", "R@3", "R@5", f"MRR@{MRR_DEPTH}"],
-        [[name, str(m["n"]), pct(m["recall@1"]), pct(m["recall@3"]), pct(m["recall@5"]), f"{m[f'mrr@{MRR_DEPTH}']:.4f}"]
-         for name, m in (("held-out (reported)", results["held_out"]),
-                         ("validation slice (feed, not indexed)", results["validation"]),
-                         *([("held-out, base model (KB_TUNE=off)", results["untuned_held_out"])] if results.get("tuning") else []),
-                         ("held-out, articles only (no bank, base model)", results["no_bank_held_out"]))],
+        [
+            [
+                name,
+                str(m["n"]),
+                pct(m["recall@1"]),
+                pct(m["recall@3"]),
+                pct(m["recall@5"]),
+                f"{m[f'mrr@{MRR_DEPTH}']:.4f}",
+            ]
+            for name, m in (
+                ("held-out (reported)", results["held_out"]),
+                ("validation slice (feed, not indexed)", results["validation"]),
+                *(
+                    [("held-out, base model (KB_TUNE=off)", results["untuned_held_out"])]
+                    if results.get("tuning")
+                    else []
+                ),
+                ("held-out, articles only (no bank, base model)", results["no_bank_held_out"]),
+            )
+        ],
     )
     tuned = results.get("tuning")
     if tuned:
-        print(f"\n  tuned model: {tuned['questions']} questions of {tuned['articles']} articles, {tuned['steps']} steps, "
-              f"{tuned['seconds']:.0f} s to tune (loss {tuned['first_loss']:.2f} → {tuned['last_loss']:.2f}); {tuned['model_dir']}")
+        print(
+            f"\n  tuned model: {tuned['questions']} questions of {tuned['articles']} articles, {tuned['steps']} steps, "
+            f"{tuned['seconds']:.0f} s to tune (loss {tuned['first_loss']:.2f} → {tuned['last_loss']:.2f}); {tuned['model_dir']}"
+        )
     th = results["thresholds"]
     print_table(
         "Threshold sweep on the validation index (in scope: validation slice; OOS: tune half)",
         ["threshold", "in-scope ≥ t", "top-1 right among them", "OOS ≥ t"],
-        [[f"{r['threshold']:.2f}", pct(r["in_scope_above"]), pct(r["precision_above"]), pct(r["oos_above"])]
-         for r in th["sweep"] if round(r["threshold"] * 100) % 2 == 0 or r["threshold"] in
-         (th["chosen_on_validation"]["answer"], th["chosen_on_validation"]["suggest"])],
+        [
+            [f"{r['threshold']:.2f}", pct(r["in_scope_above"]), pct(r["precision_above"]), pct(r["oos_above"])]
+            for r in th["sweep"]
+            if round(r["threshold"] * 100) % 2 == 0
+            or r["threshold"] in (th["chosen_on_validation"]["answer"], th["chosen_on_validation"]["suggest"])
+        ],
     )
     chosen, configured = th["chosen_on_validation"], th["configured"]
     print(f"\n  chosen: answer ≥ {chosen['answer']:.2f}, suggest ≥ {chosen['suggest']:.2f} ({th['rule']})")
-    print(f"  without the bank (articles' own questions only) the same rule gives answer ≥ "
-          f"{th['chosen_without_bank']['answer']:.2f}, suggest ≥ {th['chosen_without_bank']['suggest']:.2f}")
-    print(f"  configured (KB_ANSWER_THRESHOLD / KB_SUGGEST_THRESHOLD): {configured['answer']:.2f} / {configured['suggest']:.2f}"
-          + ("" if (chosen["answer"], chosen["suggest"]) == (configured["answer"], configured["suggest"])
-             else "  ← differs from the chosen ones"))
-    names = ["configured"] + ([] if (chosen["answer"], chosen["suggest"]) == (configured["answer"], configured["suggest"]) else ["chosen"])
+    print(
+        f"  without the bank (articles' own questions only) the same rule gives answer ≥ "
+        f"{th['chosen_without_bank']['answer']:.2f}, suggest ≥ {th['chosen_without_bank']['suggest']:.2f}"
+    )
+    print(
+        f"  configured (KB_ANSWER_THRESHOLD / KB_SUGGEST_THRESHOLD): {configured['answer']:.2f} / {configured['suggest']:.2f}"
+        + (
+            ""
+            if (chosen["answer"], chosen["suggest"]) == (configured["answer"], configured["suggest"])
+            else "  ← differs from the chosen ones"
+        )
+    )
+    names = ["configured"] + (
+        [] if (chosen["answer"], chosen["suggest"]) == (configured["answer"], configured["suggest"]) else ["chosen"]
+    )
     rows = []
     for name in names:
         t = results["tiers"][name]
         label = "configured" if name == "configured" else "chosen"
         h = t["held_out"]
-        rows.append([f"{label}: held-out in scope", pct(h["answer"]), pct(h["suggest"]), pct(h["none"]),
-                     f"{pct(h['answer_precision'])} right, {pct(h['wrong_answer'])} of all wrong"])
-        for key, what in (("oos_report", f"OOS report half (n={split['oos_report']})"),
-                          ("oos_tune", f"OOS tune half (n={split['oos_tune']})"),
-                          ("oos_all", f"OOS all (n={split['oos']})")):
+        rows.append(
+            [
+                f"{label}: held-out in scope",
+                pct(h["answer"]),
+                pct(h["suggest"]),
+                pct(h["none"]),
+                f"{pct(h['answer_precision'])} right, {pct(h['wrong_answer'])} of all wrong",
+            ]
+        )
+        for key, what in (
+            ("oos_report", f"OOS report half (n={split['oos_report']})"),
+            ("oos_tune", f"OOS tune half (n={split['oos_tune']})"),
+            ("oos_all", f"OOS all (n={split['oos']})"),
+        ):
             o = t[key]
             rows.append([f"{label}: {what}", pct(o["answer"]), pct(o["suggest"]), pct(o["none"]), ""])
         nb = t["no_bank_held_out"]
-        rows.append([f"{label}: no bank, held-out", pct(nb["answer"]), pct(nb["suggest"]), pct(nb["none"]),
-                     f"{pct(nb['answer_precision'])} right"])
-        rows.append([f"{label}: no bank, OOS all", pct(t["no_bank_oos_all"]["answer"]),
-                     pct(t["no_bank_oos_all"]["suggest"]), pct(t["no_bank_oos_all"]["none"]), ""])
+        rows.append(
+            [
+                f"{label}: no bank, held-out",
+                pct(nb["answer"]),
+                pct(nb["suggest"]),
+                pct(nb["none"]),
+                f"{pct(nb['answer_precision'])} right",
+            ]
+        )
+        rows.append(
+            [
+                f"{label}: no bank, OOS all",
+                pct(t["no_bank_oos_all"]["answer"]),
+                pct(t["no_bank_oos_all"]["suggest"]),
+                pct(t["no_bank_oos_all"]["none"]),
+                "",
+            ]
+        )
     print_table("Tiers", ["query set", "answer", "suggest", "none", "answers"], rows)
     tm = results["timing"]
-    print(f"\n  {tm['total_s']} s in all; embedded {tm['embedded_texts']} texts not in the cache in {tm['embed_s']} s; "
-          f"search without embedding p50 {tm['search_ms_p50']} ms, p95 {tm['search_ms_p95']} ms per query")
+    print(
+        f"\n  {tm['total_s']} s in all; embedded {tm['embedded_texts']} texts not in the cache in {tm['embed_s']} s; "
+        f"search without embedding p50 {tm['search_ms_p50']} ms, p95 {tm['search_ms_p95']} ms per query"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m knowledge_base.evaluate", description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="folder with banking77/ and clinc150/ (default: KB_EVAL_DATA_DIR or data/eval)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder with banking77/ and clinc150/ (default: KB_EVAL_DATA_DIR or data/eval)",
+    )
     parser.add_argument("--topics", type=Path, default=DEFAULT_TOPICS, help="BANKING77 topic → article map")
     parser.add_argument("--bank", type=Path, default=DEFAULT_BANK, help="where to write the feed question bank")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="figures as JSON")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write var/eval/embedding-cache.npz")
-    parser.add_argument("--history", type=Path, default=DEFAULT_HISTORY,
-                        help="append the headline figures here and redraw the chart beside it (.svg)")
-    parser.add_argument("--tune", action="store_true",
-                        help="also tune the model on the feed (as KB_TUNE=auto would) and compare (about 5 minutes more)")
-    parser.add_argument("--tuned-model-dir", type=Path, default=DEFAULT_TUNED_MODEL_DIR,
-                        help="where the model tuned on the feed is kept and reused (KB_TUNE=auto)")
+    parser.add_argument(
+        "--history",
+        type=Path,
+        default=DEFAULT_HISTORY,
+        help="append the headline figures here and redraw the chart beside it (.svg)",
+    )
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="also tune the model on the feed (as KB_TUNE=auto would) and compare (about 5 minutes more)",
+    )
+    parser.add_argument(
+        "--tuned-model-dir",
+        type=Path,
+        default=DEFAULT_TUNED_MODEL_DIR,
+        help="where the model tuned on the feed is kept and reused (KB_TUNE=auto)",
+    )
     return parser
 
 

@@ -105,9 +105,7 @@ def publish(index_dir: Path, staged: IndexVersion) -> IndexVersion:
 
 
 def _prune(index_dir: Path, keep: str) -> None:
-    versions = sorted(
-        (p for p in (index_dir / VERSIONS_DIR).glob("v[0-9]*") if p.is_dir()), key=lambda p: p.name
-    )
+    versions = sorted((p for p in (index_dir / VERSIONS_DIR).glob("v[0-9]*") if p.is_dir()), key=lambda p: p.name)
     for old in versions[:-KEEP_VERSIONS]:
         if old.name != keep:
             shutil.rmtree(old, ignore_errors=True)
@@ -135,8 +133,13 @@ def write_build_state(version: IndexVersion, state: BuildState) -> None:
     hashes = np.array(list(state.passage_hashes.values()), dtype="S64")
     questions = np.fromiter(state.question_ids, dtype=np.int64, count=len(state.question_ids))
     with open(version.path / BUILD_STATE_FILE, "wb") as handle:
-        np.savez(handle, passage_ids=ids, passage_hashes=hashes, question_ids=questions,
-                 facts=np.frombuffer(dumps(state.facts), dtype=np.uint8))
+        np.savez(
+            handle,
+            passage_ids=ids,
+            passage_hashes=hashes,
+            question_ids=questions,
+            facts=np.frombuffer(dumps(state.facts), dtype=np.uint8),
+        )
 
 
 def read_build_state(version: IndexVersion) -> BuildState | None:
@@ -144,9 +147,11 @@ def read_build_state(version: IndexVersion) -> BuildState | None:
     try:
         with np.load(version.path / BUILD_STATE_FILE, allow_pickle=False) as data:
             hashes = [h.decode() for h in data["passage_hashes"].tolist()]
-            return BuildState(orjson.loads(data["facts"].tobytes()),
-                              dict(zip(data["passage_ids"].tolist(), hashes, strict=True)),
-                              set(data["question_ids"].tolist()))
+            return BuildState(
+                orjson.loads(data["facts"].tobytes()),
+                dict(zip(data["passage_ids"].tolist(), hashes, strict=True)),
+                set(data["question_ids"].tolist()),
+            )
     except FileNotFoundError:
         return None
 

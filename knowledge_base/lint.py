@@ -63,6 +63,11 @@ def _near_duplicates(settings: KBSettings, articles: list, threshold: float) -> 
     np.fill_diagonal(sims, 0)
     findings = []
     for i, j in zip(*np.nonzero(np.triu(sims) >= threshold), strict=True):
-        findings.append(Finding("warning", articles[i].path,
-                                f"is {sims[i, j]:.2f} similar to {articles[j].path.name}: merge or tell them apart"))
+        findings.append(
+            Finding(
+                "warning",
+                articles[i].path,
+                f"is {sims[i, j]:.2f} similar to {articles[j].path.name}: merge or tell them apart",
+            )
+        )
     return findings

@@ -84,9 +84,14 @@ class Hit:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "article_id": self.article_id, "title": self.title, "section": self.section,
-            "passage": self.passage, "url": self.url, "score": round(self.score, 4),
-            "needs_person": self.needs_person, "lead": self.lead,
+            "article_id": self.article_id,
+            "title": self.title,
+            "section": self.section,
+            "passage": self.passage,
+            "url": self.url,
+            "score": round(self.score, 4),
+            "needs_person": self.needs_person,
+            "lead": self.lead,
         }
 
 
@@ -103,15 +108,21 @@ class SearchResult:
         return self.hits[0] if self.hits else None
 
     def to_json(self) -> dict[str, Any]:
-        return {"query": self.query, "tier": self.tier.value, "version": self.version,
-                "hits": [h.to_json() for h in self.hits], "timings_ms": self.timings_ms}
+        return {
+            "query": self.query,
+            "tier": self.tier.value,
+            "version": self.version,
+            "hits": [h.to_json() for h in self.hits],
+            "timings_ms": self.timings_ms,
+        }
 
 
 class LoadedIndex:
     """One immutable index version in memory."""
 
-    def __init__(self, version: index_store.IndexVersion, settings: KBSettings,
-                 embedder_for: Callable[[str], Embedder]) -> None:
+    def __init__(
+        self, version: index_store.IndexVersion, settings: KBSettings, embedder_for: Callable[[str], Embedder]
+    ) -> None:
         manifest = version.read_manifest()
         self.version = version.name
         self.settings = settings
@@ -129,7 +140,7 @@ class LoadedIndex:
         # The lexical model learns from example questions and section headings (passage bodies add
         # nothing measurable with a question bank, and their character n-grams would dominate its
         # size and load time on a large help center).
-        docs = [(p["article_id"], f'{p["title"]} {p["section"]}') for p in self.passages.values()]
+        docs = [(p["article_id"], f"{p['title']} {p['section']}") for p in self.passages.values()]
         docs += [(q["article_id"], q["text"]) for q in self.questions.values()]
         self.lexical = NaiveBayesRanking(docs)
         self.article_position = {a: i for i, a in enumerate(self.lexical.articles)}
@@ -171,8 +182,11 @@ class Searcher:
         (an index built elsewhere, or by the bench) falls back to the one given to the constructor."""
         if model not in self._embedders:
             if not Path(model).exists() and self._fallback is not None:
-                log.warning("kb index names model %s, which is not here; embedding queries with %s",
-                            model, getattr(self._fallback, "model_path", "the given embedder"))
+                log.warning(
+                    "kb index names model %s, which is not here; embedding queries with %s",
+                    model,
+                    getattr(self._fallback, "model_path", "the given embedder"),
+                )
                 return self._fallback
             self._embedders[model] = Embedder(Path(model), query_cache_size=self.settings.query_cache_size)
         return self._embedders[model]
@@ -230,9 +244,7 @@ class Searcher:
             self.reload_if_changed()
             loaded = self._loaded
         if loaded is None:
-            raise index_store.IndexNotBuilt(
-                f"no knowledge-base index in {self.settings.index_dir}; run `make index`"
-            )
+            raise index_store.IndexNotBuilt(f"no knowledge-base index in {self.settings.index_dir}; run `make index`")
         return loaded
 
     def search(self, query: str, k: int = 3) -> SearchResult:
@@ -294,8 +306,13 @@ class Searcher:
         }
         order = [a for a in sorted(fused, key=lambda a: -fused[a]) if a in loaded.passages_by_article][:k]
         hits = [
-            self._hit(loaded, a, max(best_passage.get(a, (0, -1.0))[1], best_question.get(a, -1.0)),
-                      best_passage.get(a), query_vector)
+            self._hit(
+                loaded,
+                a,
+                max(best_passage.get(a, (0, -1.0))[1], best_question.get(a, -1.0)),
+                best_passage.get(a),
+                query_vector,
+            )
             for a in order
         ]
         top_score = hits[0].score if hits else -1.0
@@ -305,8 +322,10 @@ class Searcher:
             tier = Tier.SUGGEST
         else:
             tier = Tier.NONE
-        timings = {"search": round(1000 * (dense_done - started), 3),
-                   "total_search": round(1000 * (time.perf_counter() - started), 3)}
+        timings = {
+            "search": round(1000 * (dense_done - started), 3),
+            "total_search": round(1000 * (time.perf_counter() - started), 3),
+        }
         return SearchResult(query, tier, hits, loaded.version, timings)
 
     def search_in_context(self, previous: str, text: str, k: int = 3, rescue_tier: bool = True) -> SearchResult:
@@ -329,8 +348,11 @@ class Searcher:
         if rescue_tier and result.best is not None and result.tier != Tier.ANSWER:
             joint = f"{previous} {text}"
             as_one = self.search_vector(loaded, joint, loaded.embedder.encode_query(joint), 1)
-            if as_one.best is not None and as_one.best.article_id == result.best.article_id \
-                    and TIER_RANK[as_one.tier] > TIER_RANK[result.tier]:
+            if (
+                as_one.best is not None
+                and as_one.best.article_id == result.best.article_id
+                and TIER_RANK[as_one.tier] > TIER_RANK[result.tier]
+            ):
                 best = replace(result.best, score=max(result.best.score, as_one.best.score))
                 result = replace(result, tier=as_one.tier, hits=[best, *result.hits[1:]])
         result.timings_ms["embed"] = round(1000 * (embedded - started), 3)
@@ -347,8 +369,14 @@ class Searcher:
             return None
         return self._hit(loaded, article_id, -1.0, None, loaded.embedder.encode_query(text))
 
-    def _hit(self, loaded: LoadedIndex, article_id: str, score: float,
-             passage: tuple[int, float] | None, query_vector: np.ndarray) -> Hit:
+    def _hit(
+        self,
+        loaded: LoadedIndex,
+        article_id: str,
+        score: float,
+        passage: tuple[int, float] | None,
+        query_vector: np.ndarray,
+    ) -> Hit:
         if passage is None:  # matched by an example question or the lexical model only: its closest section
             ids = loaded.passages_by_article[article_id]
             sims = [float(loaded.passage_vector(i) @ query_vector) for i in ids]
@@ -358,7 +386,12 @@ class Searcher:
         meta = loaded.articles[article_id]
         lead = loaded.passages[loaded.passages_by_article[article_id][0]]["text"]
         return Hit(
-            article_id=article_id, title=meta["title"], section=p["section"], passage=p["text"],
-            url=article_url(self.settings, article_id, p["anchor"]), score=score,
-            needs_person=bool(meta.get("needs_person")), lead=lead,
+            article_id=article_id,
+            title=meta["title"],
+            section=p["section"],
+            passage=p["text"],
+            url=article_url(self.settings, article_id, p["anchor"]),
+            score=score,
+            needs_person=bool(meta.get("needs_person")),
+            lead=lead,
         )

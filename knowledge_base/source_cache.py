@@ -55,10 +55,21 @@ def file_key(path: str) -> list[int]:
 
 
 def record_of(article: Article, key: list[int]) -> SourceRecord:
-    meta = {"title": article.title, "category": article.category, "updated": article.updated,
-            "tags": list(article.tags), "needs_person": article.needs_person, "path": str(article.path)}
-    return SourceRecord(key, article.id, meta, [p.to_json() for p in chunk_article(article)],
-                        [[stable_id("question", article.id, q), q] for q in article.questions])
+    meta = {
+        "title": article.title,
+        "category": article.category,
+        "updated": article.updated,
+        "tags": list(article.tags),
+        "needs_person": article.needs_person,
+        "path": str(article.path),
+    }
+    return SourceRecord(
+        key,
+        article.id,
+        meta,
+        [p.to_json() for p in chunk_article(article)],
+        [[stable_id("question", article.id, q), q] for q in article.questions],
+    )
 
 
 class SourceCache:
@@ -85,8 +96,9 @@ class SourceCache:
     def load(self, articles_dir: Path) -> list[SourceRecord]:
         """Records of every article under `articles_dir`, sorted by id. Raises ArticleError (naming
         the file) for a broken article, a duplicate id or an empty folder, like load_articles."""
-        records = unique_by_id(articles_dir, self._records(articles_dir), lambda r: r.article_id,
-                               lambda r: Path(r.meta["path"]))
+        records = unique_by_id(
+            articles_dir, self._records(articles_dir), lambda r: r.article_id, lambda r: Path(r.meta["path"])
+        )
         return [records[key] for key in sorted(records)]
 
     def _records(self, articles_dir: Path) -> Iterator[SourceRecord]:

@@ -57,7 +57,9 @@ class _TfidfBlock:
         ids, counts = [], []
         for text in texts:
             features = featurize(text)
-            ids.append(np.fromiter((every.setdefault(t, len(every)) for t in features), dtype=np.int64, count=len(features)))
+            ids.append(
+                np.fromiter((every.setdefault(t, len(every)) for t in features), dtype=np.int64, count=len(features))
+            )
             counts.append(np.fromiter(features.values(), dtype=np.float64, count=len(features)))
         lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
         all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
@@ -105,9 +107,13 @@ class NaiveBayesRanking:
         self._n_words = len(self._words)
         n_features = max(len(self._words) + len(self._chars), 1)
         counts = sparse.csr_matrix(
-            (np.concatenate([self._words.values, self._chars.values]),
-             (np.concatenate([labels[self._words.doc_of], labels[self._chars.doc_of]]),
-              np.concatenate([self._words.columns, self._chars.columns + self._n_words]))),
+            (
+                np.concatenate([self._words.values, self._chars.values]),
+                (
+                    np.concatenate([labels[self._words.doc_of], labels[self._chars.doc_of]]),
+                    np.concatenate([self._words.columns, self._chars.columns + self._n_words]),
+                ),
+            ),
             shape=(len(self.articles), n_features),
         )  # duplicates (same article, same feature) are summed
         for block in (self._words, self._chars):  # only needed to build `counts`

@@ -71,8 +71,10 @@ class TuneReport:
     fingerprint: str = ""
 
     def line(self) -> str:
-        return (f"tuned model {Path(self.model_dir).name}: {self.questions} questions of {self.articles} articles, "
-                f"{self.steps} steps in {self.seconds:.0f}s (loss {self.first_loss:.2f} → {self.last_loss:.2f})")
+        return (
+            f"tuned model {Path(self.model_dir).name}: {self.questions} questions of {self.articles} articles, "
+            f"{self.steps} steps in {self.seconds:.0f}s (loss {self.first_loss:.2f} → {self.last_loss:.2f})"
+        )
 
 
 def current_tuned_model(settings: KBSettings) -> Path | None:
@@ -131,8 +133,9 @@ def tuned_fingerprint(model_dir: Path) -> str:
         return ""
 
 
-def training_batches(questions: Sequence[tuple[str, str]], epochs: int = EPOCHS, batch_size: int = BATCH_SIZE,
-                     seed: int = SEED) -> list[list[tuple[str, str]]]:
+def training_batches(
+    questions: Sequence[tuple[str, str]], epochs: int = EPOCHS, batch_size: int = BATCH_SIZE, seed: int = SEED
+) -> list[list[tuple[str, str]]]:
     """Batches of (anchor, positive) question pairs of the same article, no article twice in a
     batch (a second pair of the same article would be a false negative for the first).
 
@@ -143,7 +146,9 @@ def training_batches(questions: Sequence[tuple[str, str]], epochs: int = EPOCHS,
     by_article: dict[str, list[str]] = {}
     for article_id, text in questions:
         by_article.setdefault(article_id, []).append(text)
-    by_article = {a: sorted(set(qs)) for a, qs in sorted(by_article.items()) if len(set(qs)) >= MIN_QUESTIONS_PER_ARTICLE}
+    by_article = {
+        a: sorted(set(qs)) for a, qs in sorted(by_article.items()) if len(set(qs)) >= MIN_QUESTIONS_PER_ARTICLE
+    }
     batches: list[list[tuple[str, str]]] = []
     for _ in range(epochs):
         pairs: dict[str, list[tuple[str, str]]] = {}
@@ -162,8 +167,13 @@ def training_batches(questions: Sequence[tuple[str, str]], epochs: int = EPOCHS,
     return batches
 
 
-def tune_model(base_model: Path, questions: Sequence[tuple[str, str]], out_dir: Path,
-               epochs: int = EPOCHS, say: Progress | None = None) -> TuneReport:
+def tune_model(
+    base_model: Path,
+    questions: Sequence[tuple[str, str]],
+    out_dir: Path,
+    epochs: int = EPOCHS,
+    say: Progress | None = None,
+) -> TuneReport:
     """Fine-tune `base_model` on (article id, question) pairs and save it in `out_dir`."""
     import torch
     from sentence_transformers import SentenceTransformer
@@ -178,7 +188,8 @@ def tune_model(base_model: Path, questions: Sequence[tuple[str, str]], out_dir: 
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
     steps = len(batches)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / WARMUP_STEPS) * max(0.0, 1.0 - step / steps))
+        optimizer, lambda step: min(1.0, (step + 1) / WARMUP_STEPS) * max(0.0, 1.0 - step / steps)
+    )
 
     def embed(texts: list[str]) -> torch.Tensor:
         features = model.tokenize(texts)
@@ -191,8 +202,9 @@ def tune_model(base_model: Path, questions: Sequence[tuple[str, str]], out_dir: 
         anchors, positives = embed([a for a, _ in batch]), embed([p for _, p in batch])
         scores = anchors @ positives.T * SCALE
         labels = torch.arange(len(batch))
-        loss = (torch.nn.functional.cross_entropy(scores, labels)
-                + torch.nn.functional.cross_entropy(scores.T, labels)) / 2
+        loss = (
+            torch.nn.functional.cross_entropy(scores, labels) + torch.nn.functional.cross_entropy(scores.T, labels)
+        ) / 2
         loss.backward()
         optimizer.step()
         schedule.step()
@@ -207,18 +219,25 @@ def tune_model(base_model: Path, questions: Sequence[tuple[str, str]], out_dir: 
     model.save(str(out_dir))
     articles = {a for a, _ in questions}
     report = TuneReport(
-        model_dir=str(out_dir), base_model=str(base_model), questions=len(questions), articles=len(articles),
-        pairs=sum(len(b) for b in batches), steps=steps, epochs=epochs,
+        model_dir=str(out_dir),
+        base_model=str(base_model),
+        questions=len(questions),
+        articles=len(articles),
+        pairs=sum(len(b) for b in batches),
+        steps=steps,
+        epochs=epochs,
         seconds=round(time.perf_counter() - started, 1),
-        first_loss=round(sum(losses[:5]) / len(losses[:5]), 4), last_loss=round(sum(losses[-5:]) / len(losses[-5:]), 4),
+        first_loss=round(sum(losses[:5]) / len(losses[:5]), 4),
+        last_loss=round(sum(losses[-5:]) / len(losses[-5:]), 4),
         fingerprint=training_fingerprint(base_model, questions, epochs),
     )
     (out_dir / "tuning.json").write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
     return report
 
 
-def tune_and_publish(settings: KBSettings, questions: Sequence[tuple[str, str]], say: Progress | None = None,
-                     epochs: int = EPOCHS) -> TuneReport:
+def tune_and_publish(
+    settings: KBSettings, questions: Sequence[tuple[str, str]], say: Progress | None = None, epochs: int = EPOCHS
+) -> TuneReport:
     """Tune into a new folder under KB_TUNED_MODEL_DIR and make it the live tuned model; older
     ones are removed once no index version can still name them (the last two are kept)."""
     root = settings.tuned_model_dir

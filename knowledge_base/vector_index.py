@@ -11,16 +11,12 @@ def new_id_index(dimension: int) -> faiss.Index:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
 
-def replace_vectors(
-    index: faiss.Index, remove_ids: list[int], add_ids: list[int], vectors: np.ndarray
-) -> None:
+def replace_vectors(index: faiss.Index, remove_ids: list[int], add_ids: list[int], vectors: np.ndarray) -> None:
     """Remove stale ids, then add new vectors under their ids (in place)."""
     if remove_ids:
         index.remove_ids(np.asarray(remove_ids, dtype=np.int64))
     if add_ids:
-        index.add_with_ids(
-            np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(add_ids, dtype=np.int64)
-        )
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(add_ids, dtype=np.int64))
 
 
 def stored_ids(index: faiss.Index) -> set[int]:

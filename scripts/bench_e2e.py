@@ -107,7 +107,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     """A Markdown table (pastes into the README as it is)."""
     cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + " |" for r in cells]
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
     return "\n".join(lines)
 
@@ -178,8 +178,14 @@ def machine() -> dict[str, Any]:
     with contextlib.suppress(OSError, ValueError):
         kib = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
         mem_gib = round(kib / 1024 / 1024, 1)
-    return {"cores": os.cpu_count(), "cpu": cpu, "memory_gib": mem_gib, "kernel": platform.release(),
-            "python": platform.python_version(), "loadavg_at_start": os.getloadavg()}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": mem_gib,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "loadavg_at_start": os.getloadavg(),
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -243,7 +249,12 @@ class TimedCustomer(Customer):
         assert self._ws is not None
         mark = len(self.frames)
         if kind == "button":
-            frame = {"type": "button", "client_id": uuid.uuid4().hex, "title": value["title"], "payload": value["payload"]}
+            frame = {
+                "type": "button",
+                "client_id": uuid.uuid4().hex,
+                "title": value["title"],
+                "payload": value["payload"],
+            }
         else:
             frame = {"type": "message", "client_id": uuid.uuid4().hex, "text": value}
         sent = time.perf_counter()
@@ -260,7 +271,9 @@ class TimedCustomer(Customer):
                 found[key] = 1000 * (self.times[i] - sent)
         return found.get("ack"), found.get("typing"), found.get("message")
 
-    async def bot_messages(self, since: int, count: int, timeout: float = TURN_TIMEOUT_SECONDS) -> tuple[list[dict[str, Any]], float]:
+    async def bot_messages(
+        self, since: int, count: int, timeout: float = TURN_TIMEOUT_SECONDS
+    ) -> tuple[list[dict[str, Any]], float]:
         """Wait for `count` bot messages after `since`; return them and when the last one came."""
         deadline = time.perf_counter() + timeout
         while True:
@@ -271,8 +284,10 @@ class TimedCustomer(Customer):
                     raise RuntimeError(f"the hub refused a message: {frame}")
                 if frame["type"] == "state" and frame["state"] == "queued":
                     # e.g. bot_unavailable: Rasa took longer than HUB_RASA_TIMEOUT_SECONDS
-                    raise RuntimeError(f"handed to a person ({frame.get('reason')}) after "
-                                       f"{time.perf_counter() - deadline + timeout:.1f} s")
+                    raise RuntimeError(
+                        f"handed to a person ({frame.get('reason')}) after "
+                        f"{time.perf_counter() - deadline + timeout:.1f} s"
+                    )
                 if frame["type"] == "message" and frame["sender"] == "bot":
                     found.append(i)
                     if len(found) == count:
@@ -332,11 +347,17 @@ class LevelResult:
         questions = [s.ms for s in self.samples if s.kind == "question"]
         buttons = [s.ms for s in self.samples if s.kind == "button"]
         return {
-            "target": self.target, "concurrency": self.concurrency, "conversations": self.conversations,
-            "turns": len(self.samples), "errors": len(self.errors), "error_examples": self.errors[:3],
+            "target": self.target,
+            "concurrency": self.concurrency,
+            "conversations": self.conversations,
+            "turns": len(self.samples),
+            "errors": len(self.errors),
+            "error_examples": self.errors[:3],
             "unexpected_replies": sum(1 for s in self.samples if not s.ok),
-            "p50_ms": pct(all_ms, 50), "p95_ms": pct(all_ms, 95),
-            "question_p50_ms": pct(questions, 50), "question_p95_ms": pct(questions, 95),
+            "p50_ms": pct(all_ms, 50),
+            "p95_ms": pct(all_ms, 95),
+            "question_p50_ms": pct(questions, 50),
+            "question_p95_ms": pct(questions, 95),
             "button_p50_ms": pct(buttons, 50),
             "msgs_per_s": len(self.samples) / self.wall_s if self.wall_s else None,
             "turns_over_20s": sum(1 for s in self.samples if s.ms > 20000),
@@ -349,7 +370,8 @@ class LevelResult:
                     ("typing", [s.typing_ms for s in self.samples if s.typing_ms is not None]),
                     ("first_bot_message", [s.first_ms for s in self.samples if s.first_ms is not None]),
                     ("last_bot_message", all_ms),
-                ) if values
+                )
+                if values
             },
         }
 
@@ -371,13 +393,16 @@ class Bench:
                 sender = f"bench-{self.run_id}-calibrate-{url.rsplit(':', 1)[-1]}-{index}"
                 signatures = []
                 for kind, value in script(index):
-                    async with session.post(f"{url}/webhooks/rest/webhook",
-                                            json={"sender": sender, "message": rasa_text(kind, value)}) as response:
+                    async with session.post(
+                        f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": rasa_text(kind, value)}
+                    ) as response:
                         if response.status != 200:
                             raise RuntimeError(f"Rasa at {url} answered HTTP {response.status}")
                         signatures.append(rest_signature(await response.json(content_type=None)))
                 if index in self.calibration and self.calibration[index] != signatures:
-                    raise RuntimeError(f"Rasa processes disagree on script {index}: {self.calibration[index]} vs {signatures}")
+                    raise RuntimeError(
+                        f"Rasa processes disagree on script {index}: {self.calibration[index]} vs {signatures}"
+                    )
                 self.calibration[index] = signatures
                 if not signatures[0] or signatures[0][0][0] is None:
                     raise RuntimeError(f"the bench question {QUESTIONS[index]!r} got no cited answer: {signatures[0]}")
@@ -387,8 +412,14 @@ class Bench:
 
     # --- end to end: through the hub ---------------------------------------------------------
 
-    async def connect_customers(self, session: aiohttp.ClientSession, hub_url: str, count: int,
-                                parallel: int = 50, result: LevelResult | None = None) -> list[TimedCustomer]:
+    async def connect_customers(
+        self,
+        session: aiohttp.ClientSession,
+        hub_url: str,
+        count: int,
+        parallel: int = 50,
+        result: LevelResult | None = None,
+    ) -> list[TimedCustomer]:
         semaphore = asyncio.Semaphore(parallel)
 
         async def one() -> TimedCustomer:
@@ -402,8 +433,9 @@ class Bench:
                         raise SystemExit(
                             "the hub refused new conversations (rate_limited): start it with "
                             "HUB_ADDRESS_CONVERSATIONS_PER_HOUR=100000 HUB_ADDRESS_MESSAGES_PER_MINUTE=100000 "
-                             "HUB_SOCKET_OPENS_PER_MINUTE=100000, "
-                            "or leave out --hub-url so the bench starts its own stack") from None
+                            "HUB_SOCKET_OPENS_PER_MINUTE=100000, "
+                            "or leave out --hub-url so the bench starts its own stack"
+                        ) from None
                     raise
                 if result is not None:
                     result.connect_ms.append(1000 * (time.perf_counter() - started))
@@ -411,8 +443,15 @@ class Bench:
 
         return list(await asyncio.gather(*[one() for _ in range(count)]))
 
-    async def hub_level(self, session: aiohttp.ClientSession, hub_url: str, concurrency: int,
-                        conversations: int, offset: int = 0, pipelined: bool = False) -> tuple[LevelResult, list[TimedCustomer]]:
+    async def hub_level(
+        self,
+        session: aiohttp.ClientSession,
+        hub_url: str,
+        concurrency: int,
+        conversations: int,
+        offset: int = 0,
+        pipelined: bool = False,
+    ) -> tuple[LevelResult, list[TimedCustomer]]:
         result = LevelResult("hub", concurrency, conversations)
         customers = await self.connect_customers(session, hub_url, conversations, result=result)
 
@@ -430,12 +469,19 @@ class Bench:
         return result, customers
 
     async def _hub_conversation(self, customer: TimedCustomer, index: int, result: LevelResult) -> None:
-        for turn, ((kind, value), expected) in enumerate(zip(script(index), self.expected(index))):
+        for turn, ((kind, value), expected) in enumerate(zip(script(index), self.expected(index), strict=False)):
             mark, sent = await customer.send(kind, value)
             frames, arrived = await customer.bot_messages(mark, len(expected))
-            result.samples.append(TurnSample(index, turn, "button" if kind == "button" else "question",
-                                             1000 * (arrived - sent), frame_signature(frames) == expected,
-                                             *customer.milestones(mark, sent)))
+            result.samples.append(
+                TurnSample(
+                    index,
+                    turn,
+                    "button" if kind == "button" else "question",
+                    1000 * (arrived - sent),
+                    frame_signature(frames) == expected,
+                    *customer.milestones(mark, sent),
+                )
+            )
 
     async def _hub_pipelined(self, customer: TimedCustomer, index: int, result: LevelResult) -> None:
         """Send all three frames at once; the replies must still come turn by turn, in order."""
@@ -446,12 +492,21 @@ class Bench:
             await customer.send(kind, value)
         frames, arrived = await customer.bot_messages(mark, sum(len(e) for e in expected))
         flat = [m for turn in expected for m in turn]
-        result.samples.append(TurnSample(index, 0, "pipelined", 1000 * (arrived - sent), frame_signature(frames) == flat))
+        result.samples.append(
+            TurnSample(index, 0, "pipelined", 1000 * (arrived - sent), frame_signature(frames) == flat)
+        )
 
     # --- end to end: plain Rasa ----------------------------------------------------------------
 
-    async def rasa_level(self, session: aiohttp.ClientSession, rasa_urls: list[str], concurrency: int,
-                         conversations: int, offset: int = 0, label: str = "") -> LevelResult:
+    async def rasa_level(
+        self,
+        session: aiohttp.ClientSession,
+        rasa_urls: list[str],
+        concurrency: int,
+        conversations: int,
+        offset: int = 0,
+        label: str = "",
+    ) -> LevelResult:
         result = LevelResult("rasa", concurrency, conversations)
 
         async def conversation(i: int) -> None:
@@ -459,14 +514,23 @@ class Bench:
             sender = f"bench-{self.run_id}-rest{label}-c{concurrency}-{i}"
             url = rasa_urls[int(hashlib.sha1(sender.encode()).hexdigest(), 16) % len(rasa_urls)]
             try:
-                for turn, ((kind, value), expected) in enumerate(zip(script(index), self.expected(index))):
+                for turn, ((kind, value), expected) in enumerate(
+                    zip(script(index), self.expected(index), strict=False)
+                ):
                     sent = time.perf_counter()
-                    async with session.post(f"{url}/webhooks/rest/webhook",
-                                            json={"sender": sender, "message": rasa_text(kind, value)}) as response:
+                    async with session.post(
+                        f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": rasa_text(kind, value)}
+                    ) as response:
                         items = await response.json(content_type=None)
-                    result.samples.append(TurnSample(index, turn, "button" if kind == "button" else "question",
-                                                     1000 * (time.perf_counter() - sent),
-                                                     rest_signature(items) == expected))
+                    result.samples.append(
+                        TurnSample(
+                            index,
+                            turn,
+                            "button" if kind == "button" else "question",
+                            1000 * (time.perf_counter() - sent),
+                            rest_signature(items) == expected,
+                        )
+                    )
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 result.errors.append(f"conversation {i}: {exc!r}")
 
@@ -490,45 +554,100 @@ class Bench:
                 for customer in customers:
                     await customer.close()
                 rasa = await self.rasa_level(session, [rasa_url], concurrency, conversations)
-                levels.append({"hub": hub.summary(), "rasa": rasa.summary(),
-                               "p50_ratio": ratio(hub.summary()["p50_ms"], rasa.summary()["p50_ms"]),
-                               "throughput_ratio": ratio(hub.summary()["msgs_per_s"], rasa.summary()["msgs_per_s"]),
-                               "_hub": hub, "_rasa": rasa})
-                say(f"  {concurrency} concurrent: hub p50 {ms(hub.summary()['p50_ms'])} ms, "
+                levels.append(
+                    {
+                        "hub": hub.summary(),
+                        "rasa": rasa.summary(),
+                        "p50_ratio": ratio(hub.summary()["p50_ms"], rasa.summary()["p50_ms"]),
+                        "throughput_ratio": ratio(hub.summary()["msgs_per_s"], rasa.summary()["msgs_per_s"]),
+                        "_hub": hub,
+                        "_rasa": rasa,
+                    }
+                )
+                say(
+                    f"  {concurrency} concurrent: hub p50 {ms(hub.summary()['p50_ms'])} ms, "
                     f"{hub.summary()['msgs_per_s']:.1f} msg/s; Rasa p50 {ms(rasa.summary()['p50_ms'])} ms, "
-                    f"{rasa.summary()['msgs_per_s']:.1f} msg/s")
+                    f"{rasa.summary()['msgs_per_s']:.1f} msg/s"
+                )
         rows = []
         for level in levels:
             h, r = level["hub"], level["rasa"]
-            rows.append([h["concurrency"], h["conversations"], h["turns"],
-                         ms(h["p50_ms"]), ms(h["p95_ms"]), f"{h['msgs_per_s']:.1f}",
-                         ms(r["p50_ms"]), ms(r["p95_ms"]), f"{r['msgs_per_s']:.1f}",
-                         fmt_ratio(level["p50_ratio"]), fmt_ratio(level["throughput_ratio"]),
-                         f"{h['errors']}+{h['unexpected_replies']} / {r['errors']}+{r['unexpected_replies']}",
-                         r["turns_over_20s"]])
+            rows.append(
+                [
+                    h["concurrency"],
+                    h["conversations"],
+                    h["turns"],
+                    ms(h["p50_ms"]),
+                    ms(h["p95_ms"]),
+                    f"{h['msgs_per_s']:.1f}",
+                    ms(r["p50_ms"]),
+                    ms(r["p95_ms"]),
+                    f"{r['msgs_per_s']:.1f}",
+                    fmt_ratio(level["p50_ratio"]),
+                    fmt_ratio(level["throughput_ratio"]),
+                    f"{h['errors']}+{h['unexpected_replies']} / {r['errors']}+{r['unexpected_replies']}",
+                    r["turns_over_20s"],
+                ]
+            )
         say()
-        say(table(["concurrent", "conversations", "bot turns", "hub p50 ms", "hub p95 ms", "hub msg/s",
-                   "Rasa p50 ms", "Rasa p95 ms", "Rasa msg/s", "hub/Rasa p50", "hub/Rasa msg/s",
-                   "errors+unexpected hub / Rasa", "Rasa turns > 20 s"], rows))
-        say("  (a bot turn: from sending a message or button to receiving the bot's last message of "
+        say(
+            table(
+                [
+                    "concurrent",
+                    "conversations",
+                    "bot turns",
+                    "hub p50 ms",
+                    "hub p95 ms",
+                    "hub msg/s",
+                    "Rasa p50 ms",
+                    "Rasa p95 ms",
+                    "Rasa msg/s",
+                    "hub/Rasa p50",
+                    "hub/Rasa msg/s",
+                    "errors+unexpected hub / Rasa",
+                    "Rasa turns > 20 s",
+                ],
+                rows,
+            )
+        )
+        say(
+            "  (a bot turn: from sending a message or button to receiving the bot's last message of "
             "that turn; msg/s: customer messages answered per second; Aim: p50 ratio ≤ 1.10, msg/s ratio ≥ 0.90;\n"
             "   a hub error is mostly a turn Rasa took over HUB_RASA_TIMEOUT_SECONDS=20 for: the hub then hands "
-            "the conversation to a person)")
+            "the conversation to a person)"
+        )
         say("\nWhere a turn's time goes in the hub, as the customer sees it (ms after sending, p50 / p95):")
         rows = []
         for level in levels:
             m = level["hub"]["milestones_ms"]
-            rows.append([level["hub"]["concurrency"]] + [
-                f"{ms(m[k]['p50'])} / {ms(m[k]['p95'])}" if k in m else "–"
-                for k in ("ack", "typing", "first_bot_message", "last_bot_message")] + [
-                f"{ms(level['rasa']['p50_ms'])} / {ms(level['rasa']['p95_ms'])}"])
-        say(table(["concurrent", "ack (stored)", "typing (posting to Rasa)", "first bot message",
-                   "last bot message", "plain Rasa turn"], rows))
+            rows.append(
+                [level["hub"]["concurrency"]]
+                + [
+                    f"{ms(m[k]['p50'])} / {ms(m[k]['p95'])}" if k in m else "–"
+                    for k in ("ack", "typing", "first_bot_message", "last_bot_message")
+                ]
+                + [f"{ms(level['rasa']['p50_ms'])} / {ms(level['rasa']['p95_ms'])}"]
+            )
+        say(
+            table(
+                [
+                    "concurrent",
+                    "ack (stored)",
+                    "typing (posting to Rasa)",
+                    "first bot message",
+                    "last bot message",
+                    "plain Rasa turn",
+                ],
+                rows,
+            )
+        )
         return {"levels": levels}
 
     # --- turn anatomy --------------------------------------------------------------------------
 
-    async def anatomy(self, e2e: dict[str, Any], actions_url: str, tracker_db: Path | None, index_dir: Path) -> dict[str, Any]:
+    async def anatomy(
+        self, e2e: dict[str, Any], actions_url: str, tracker_db: Path | None, index_dir: Path
+    ) -> dict[str, Any]:
         say("\n## Turn anatomy of a knowledge-base answer (1 conversation at a time)")
         first = e2e["levels"][0]
         hub_q = [s.ms for s in first["_hub"].samples if s.kind == "question"]
@@ -550,23 +669,48 @@ class Bench:
             "dense_and_bm25_candidates_ms": search,
         }
         rows = [
-            ["hub: store, ack, relay, store and push each reply", ms(parts["hub_ms"]), "hub p50 − Rasa REST p50 (same questions, 1 at a time)"],
-            ["Rasa: NLU, policies, tracker store (SQLite), REST channel", ms(parts["rasa_nlu_policies_ms"]),
-             "Rasa REST p50 − action call p50"],
-            ["action server call (HTTP, rasa-sdk, action_answer_from_kb)", ms(action_p50),
-             f"POST /webhook with the tracker {tracker_source}, p50 of {len(action_ms)}"],
-            ["  of which query embedding (MiniLM)", ms(embed),
-             "knowledge_base.search timings_ms['embed'], same questions in process, after each call"],
-            ["  of which index search (FAISS + BM25 + fusion)", ms(total_search), "timings_ms['total_search'], likewise"],
-            ["  of which the rest (HTTP, rasa-sdk, sentiment, reply)", ms(parts["action_rest_ms"]), "call − embed − search"],
+            [
+                "hub: store, ack, relay, store and push each reply",
+                ms(parts["hub_ms"]),
+                "hub p50 − Rasa REST p50 (same questions, 1 at a time)",
+            ],
+            [
+                "Rasa: NLU, policies, tracker store (SQLite), REST channel",
+                ms(parts["rasa_nlu_policies_ms"]),
+                "Rasa REST p50 − action call p50",
+            ],
+            [
+                "action server call (HTTP, rasa-sdk, action_answer_from_kb)",
+                ms(action_p50),
+                f"POST /webhook with the tracker {tracker_source}, p50 of {len(action_ms)}",
+            ],
+            [
+                "  of which query embedding (MiniLM)",
+                ms(embed),
+                "knowledge_base.search timings_ms['embed'], same questions in process, after each call",
+            ],
+            [
+                "  of which index search (FAISS + BM25 + fusion)",
+                ms(total_search),
+                "timings_ms['total_search'], likewise",
+            ],
+            [
+                "  of which the rest (HTTP, rasa-sdk, sentiment, reply)",
+                ms(parts["action_rest_ms"]),
+                "call − embed − search",
+            ],
             ["total, customer to customer through the hub", ms(hub_p50), f"p50 of {len(hub_q)} question turns"],
         ]
         say(table(["part of a KB answer turn", "p50 ms", "how measured"], rows))
-        return {"parts_p50": parts, "samples": {"hub": len(hub_q), "rasa": len(rasa_q), "action": len(action_ms),
-                                                 "search": len(kb["embed"])}, "tracker_source": tracker_source}
+        return {
+            "parts_p50": parts,
+            "samples": {"hub": len(hub_q), "rasa": len(rasa_q), "action": len(action_ms), "search": len(kb["embed"])},
+            "tracker_source": tracker_source,
+        }
 
-    async def action_calls(self, actions_url: str, tracker_db: Path | None, searcher: Any,
-                           kb: dict[str, list[float]], repeats: int = 5) -> tuple[list[float], str]:
+    async def action_calls(
+        self, actions_url: str, tracker_db: Path | None, searcher: Any, kb: dict[str, list[float]], repeats: int = 5
+    ) -> tuple[list[float], str]:
         """Time POST /webhook for action_answer_from_kb with the tracker Rasa sent (rebuilt from
         Rasa's SQLite tracker store: the events up to the question), or an equivalent one. After
         each call, the same question is searched in process (knowledge_base.search timings), so
@@ -579,8 +723,12 @@ class Bench:
         if tracker_db is not None and tracker_db.exists():
             with sqlite3.connect(tracker_db) as db:
                 prefix = f"bench-{self.run_id}-rest-c1-%"
-                senders = [r[0] for r in db.execute(
-                    "SELECT DISTINCT sender_id FROM events WHERE sender_id LIKE ? ORDER BY sender_id", (prefix,))]
+                senders = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT DISTINCT sender_id FROM events WHERE sender_id LIKE ? ORDER BY sender_id", (prefix,)
+                    )
+                ]
                 for sender in senders[:10]:
                     events = []
                     for (data,) in db.execute("SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender,)):
@@ -593,13 +741,27 @@ class Bench:
             source = "equivalent to Rasa's (no tracker store file given)"
             for i, question in enumerate(QUESTIONS[:10]):
                 now = time.time()
-                parse = {"intent": {"name": "ask_question", "confidence": 0.99}, "entities": [], "text": question,
-                         "message_id": uuid.uuid4().hex, "metadata": {}, "intent_ranking": []}
-                events = [{"event": "action", "timestamp": now, "name": "action_session_start"},
-                          {"event": "session_started", "timestamp": now},
-                          {"event": "action", "timestamp": now, "name": "action_listen"},
-                          {"event": "user", "timestamp": now, "text": question, "parse_data": parse,
-                           "input_channel": "rest", "metadata": {}}]
+                parse = {
+                    "intent": {"name": "ask_question", "confidence": 0.99},
+                    "entities": [],
+                    "text": question,
+                    "message_id": uuid.uuid4().hex,
+                    "metadata": {},
+                    "intent_ranking": [],
+                }
+                events = [
+                    {"event": "action", "timestamp": now, "name": "action_session_start"},
+                    {"event": "session_started", "timestamp": now},
+                    {"event": "action", "timestamp": now, "name": "action_listen"},
+                    {
+                        "event": "user",
+                        "timestamp": now,
+                        "text": question,
+                        "parse_data": parse,
+                        "input_channel": "rest",
+                        "metadata": {},
+                    },
+                ]
                 requests.append(self._action_request(f"bench-{self.run_id}-synthetic-{i}", events, initial, domain))
         timings = []
         async with aiohttp.ClientSession() as session:
@@ -620,8 +782,9 @@ class Bench:
         return timings, source
 
     @staticmethod
-    def _action_request(sender: str, events: list[dict[str, Any]], initial: dict[str, Any],
-                        domain: dict[str, Any]) -> dict[str, Any]:
+    def _action_request(
+        sender: str, events: list[dict[str, Any]], initial: dict[str, Any], domain: dict[str, Any]
+    ) -> dict[str, Any]:
         slots = dict(initial)
         latest: dict[str, Any] = {}
         for event in events:
@@ -629,12 +792,25 @@ class Bench:
                 slots[event["name"]] = event.get("value")
             if event.get("event") == "user":
                 latest = event.get("parse_data") or {}
-        tracker = {"sender_id": sender, "slots": slots, "latest_message": latest, "events": events,
-                   "paused": False, "followup_action": None, "active_loop": {},
-                   "latest_action_name": "action_listen", "latest_event_time": events[-1].get("timestamp"),
-                   "latest_input_channel": "rest"}
-        return {"next_action": "action_answer_from_kb", "sender_id": sender, "tracker": tracker,
-                "domain": domain, "version": "3.6.21"}
+        tracker = {
+            "sender_id": sender,
+            "slots": slots,
+            "latest_message": latest,
+            "events": events,
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
+            "latest_event_time": events[-1].get("timestamp"),
+            "latest_input_channel": "rest",
+        }
+        return {
+            "next_action": "action_answer_from_kb",
+            "sender_id": sender,
+            "tracker": tracker,
+            "domain": domain,
+            "version": "3.6.21",
+        }
 
     # --- hub capacity --------------------------------------------------------------------------
 
@@ -668,28 +844,69 @@ class Bench:
             for customer in customers:
                 await customer.close()
         per_connection = None if before is None or after is None else (after - before) / count
-        out = {"connections": count, "alive_at_end": alive, "open_seconds": round(opened_s, 1),
-               "rss_before_kib": before, "rss_after_kib": after, "rss_per_connection_kib": per_connection,
-               "hub_open_files_before": fds_before, "hub_open_files_after": fds_after,
-               "hub_max_open_files": hub_limit, "bench_ulimit_n": [soft, hard],
-               "bot_turn_while_connected": busy.summary()}
-        say(table(["idle connections", "opened in s", "still open", "hub RSS before MiB", "hub RSS after MiB",
-                   "RSS per connection KiB", "hub open files", "bot turn p50 ms meanwhile"],
-                  [[count, f"{opened_s:.1f}", alive,
-                    "–" if before is None else f"{before / 1024:.0f}", "–" if after is None else f"{after / 1024:.0f}",
-                    "–" if per_connection is None else f"{per_connection:.1f}",
-                    f"{fds_before} → {fds_after}", ms(busy.summary()["p50_ms"])]]))
-        say(f"  (VmRSS from /proc/<hub pid>/status; each connection is a new conversation (POST) and an "
-            f"open WebSocket after hello; ulimit -n here {soft}, hub {hub_limit})")
+        out = {
+            "connections": count,
+            "alive_at_end": alive,
+            "open_seconds": round(opened_s, 1),
+            "rss_before_kib": before,
+            "rss_after_kib": after,
+            "rss_per_connection_kib": per_connection,
+            "hub_open_files_before": fds_before,
+            "hub_open_files_after": fds_after,
+            "hub_max_open_files": hub_limit,
+            "bench_ulimit_n": [soft, hard],
+            "bot_turn_while_connected": busy.summary(),
+        }
+        say(
+            table(
+                [
+                    "idle connections",
+                    "opened in s",
+                    "still open",
+                    "hub RSS before MiB",
+                    "hub RSS after MiB",
+                    "RSS per connection KiB",
+                    "hub open files",
+                    "bot turn p50 ms meanwhile",
+                ],
+                [
+                    [
+                        count,
+                        f"{opened_s:.1f}",
+                        alive,
+                        "–" if before is None else f"{before / 1024:.0f}",
+                        "–" if after is None else f"{after / 1024:.0f}",
+                        "–" if per_connection is None else f"{per_connection:.1f}",
+                        f"{fds_before} → {fds_after}",
+                        ms(busy.summary()["p50_ms"]),
+                    ]
+                ],
+            )
+        )
+        say(
+            f"  (VmRSS from /proc/<hub pid>/status; each connection is a new conversation (POST) and an "
+            f"open WebSocket after hello; ulimit -n here {soft}, hub {hub_limit})"
+        )
         return out
 
-    async def relay(self, hub_url: str, tokens: list[tuple[str, str]], agent_env: dict[str, str],
-                    agents: int, rounds: int, rate: float) -> dict[str, Any]:
+    async def relay(
+        self,
+        hub_url: str,
+        tokens: list[tuple[str, str]],
+        agent_env: dict[str, str],
+        agents: int,
+        rounds: int,
+        rate: float,
+    ) -> dict[str, Any]:
         say(f"\n## Agent-to-customer relay with {len(tokens)} active conversations ({agents} agents)")
         password = secrets.token_urlsafe(18)
         emails = [f"bench-agent-{self.run_id}-{k}@kestrel.example" for k in range(agents)]
-        await asyncio.gather(*[asyncio.to_thread(create_agent, agent_env, email, f"Bench Agent {k}", password)
-                               for k, email in enumerate(emails)])
+        await asyncio.gather(
+            *[
+                asyncio.to_thread(create_agent, agent_env, email, f"Bench Agent {k}", password)
+                for k, email in enumerate(emails)
+            ]
+        )
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
             customers = []
@@ -706,8 +923,9 @@ class Bench:
             await asyncio.gather(*[connect(c) for c in customers])
             agent_sessions, sockets, readers = [], [], []
             for email in emails:
-                agent_session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                                      connector=aiohttp.TCPConnector(limit=0))
+                agent_session = aiohttp.ClientSession(
+                    cookie_jar=aiohttp.CookieJar(unsafe=True), connector=aiohttp.TCPConnector(limit=0)
+                )
                 await sign_in_agent(agent_session, hub_url, email, password, agent_env, "bench")
                 ws = await agent_session.ws_connect(f"{hub_url}/api/agent/ws", origin=hub_url)
                 readers.append(asyncio.create_task(drain(ws)))
@@ -722,7 +940,8 @@ class Bench:
                 async with semaphore:
                     sent = time.perf_counter()
                     async with owner[customer.conversation_id].post(
-                            f"{hub_url}/api/agent/conversations/{customer.conversation_id}/claim") as response:
+                        f"{hub_url}/api/agent/conversations/{customer.conversation_id}/claim"
+                    ) as response:
                         if response.status != 200:
                             raise RuntimeError(f"claim failed: {response.status} {await response.text()}")
                     claim_ms.append(1000 * (time.perf_counter() - sent))
@@ -730,21 +949,23 @@ class Bench:
             await asyncio.gather(*[claim(c) for c in customers])
             claim_s = time.perf_counter() - claim_started
 
-            async def relay_one(customer: TimedCustomer, label: str, relay_ms: list[float], post_ms: list[float],
-                                errors: list[str]) -> None:
+            async def relay_one(
+                customer: TimedCustomer, label: str, relay_ms: list[float], post_ms: list[float], errors: list[str]
+            ) -> None:
                 text = f"Hello from the team, {label} ({customer.conversation_id[:8]})"
                 mark = len(customer.frames)
                 sent = time.perf_counter()
                 async with owner[customer.conversation_id].post(
-                        f"{hub_url}/api/agent/conversations/{customer.conversation_id}/messages",
-                        json={"text": text}) as response:
+                    f"{hub_url}/api/agent/conversations/{customer.conversation_id}/messages", json={"text": text}
+                ) as response:
                     if response.status != 201:
                         errors.append(f"{response.status} {await response.text()}")
                         return
                 post_ms.append(1000 * (time.perf_counter() - sent))
                 try:
                     arrived = await customer.frame_matching(
-                        mark, lambda f: f["type"] == "message" and f["sender"] == "agent" and f["text"] == text)
+                        mark, lambda f: f["type"] == "message" and f["sender"] == "agent" and f["text"] == text
+                    )
                 except TimeoutError:
                     errors.append("no frame at the customer")
                     return
@@ -758,8 +979,11 @@ class Bench:
                 due = started + n / rate
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 customer = customers[n % len(customers)]
-                tasks.append(asyncio.create_task(relay_one(customer, f"paced {n}", paced["relay"], paced["post"],
-                                                           paced["errors"])))
+                tasks.append(
+                    asyncio.create_task(
+                        relay_one(customer, f"paced {n}", paced["relay"], paced["post"], paced["errors"])
+                    )
+                )
             await asyncio.gather(*tasks)
             paced_wall = time.perf_counter() - started
 
@@ -783,24 +1007,63 @@ class Bench:
                 await customer.close()
 
         def summary(run: dict[str, list[Any]], wall: float) -> dict[str, Any]:
-            return {"messages": len(run["relay"]), "errors": len(run["errors"]), "error_examples": run["errors"][:3],
-                    "relay_p50_ms": pct(run["relay"], 50), "relay_p95_ms": pct(run["relay"], 95),
-                    "post_p50_ms": pct(run["post"], 50), "messages_per_s": len(run["relay"]) / wall if wall else None}
+            return {
+                "messages": len(run["relay"]),
+                "errors": len(run["errors"]),
+                "error_examples": run["errors"][:3],
+                "relay_p50_ms": pct(run["relay"], 50),
+                "relay_p95_ms": pct(run["relay"], 95),
+                "post_p50_ms": pct(run["post"], 50),
+                "messages_per_s": len(run["relay"]) / wall if wall else None,
+            }
 
-        out = {"conversations": len(tokens), "agents": agents, "paced_rate_per_s": rate,
-               "paced": summary(paced, paced_wall), "saturated_50_in_flight": summary(burst, burst_wall),
-               "claim_all_s": round(claim_s, 2), "claim_p50_ms": pct(claim_ms, 50), "claim_p95_ms": pct(claim_ms, 95)}
+        out = {
+            "conversations": len(tokens),
+            "agents": agents,
+            "paced_rate_per_s": rate,
+            "paced": summary(paced, paced_wall),
+            "saturated_50_in_flight": summary(burst, burst_wall),
+            "claim_all_s": round(claim_s, 2),
+            "claim_p50_ms": pct(claim_ms, 50),
+            "claim_p95_ms": pct(claim_ms, 95),
+        }
         rows = []
-        for label, run in ((f"paced, {rate:g} messages/s", out["paced"]),
-                           ("saturated, 50 in flight", out["saturated_50_in_flight"])):
-            rows.append([len(tokens), label, run["messages"], ms(run["relay_p50_ms"]), ms(run["relay_p95_ms"]),
-                         ms(run["post_p50_ms"]), "–" if run["messages_per_s"] is None else f"{run['messages_per_s']:.0f}",
-                         run["errors"]])
-        say(table(["active conversations", "agents sending", "messages", "relay p50 ms", "relay p95 ms",
-                   "POST p50 ms", "delivered/s", "errors"], rows))
-        say(f"  (relay: POST /api/agent/conversations/{{id}}/messages sent → the customer's WebSocket frame "
+        for label, run in (
+            (f"paced, {rate:g} messages/s", out["paced"]),
+            ("saturated, 50 in flight", out["saturated_50_in_flight"]),
+        ):
+            rows.append(
+                [
+                    len(tokens),
+                    label,
+                    run["messages"],
+                    ms(run["relay_p50_ms"]),
+                    ms(run["relay_p95_ms"]),
+                    ms(run["post_p50_ms"]),
+                    "–" if run["messages_per_s"] is None else f"{run['messages_per_s']:.0f}",
+                    run["errors"],
+                ]
+            )
+        say(
+            table(
+                [
+                    "active conversations",
+                    "agents sending",
+                    "messages",
+                    "relay p50 ms",
+                    "relay p95 ms",
+                    "POST p50 ms",
+                    "delivered/s",
+                    "errors",
+                ],
+                rows,
+            )
+        )
+        say(
+            f"  (relay: POST /api/agent/conversations/{{id}}/messages sent → the customer's WebSocket frame "
             f"arrived; {agents} agents, each with the inbox WebSocket open. Claiming the {len(tokens)} queued "
-            f"conversations through the API took {claim_s:.1f} s, claim p50 {ms(out['claim_p50_ms'])} ms)")
+            f"conversations through the API took {claim_s:.1f} s, claim p50 {ms(out['claim_p50_ms'])} ms)"
+        )
         return out
 
     # --- scale-out -----------------------------------------------------------------------------
@@ -809,11 +1072,19 @@ class Bench:
         say("\n## Scale-out: PostgreSQL tracker store + Redis lock store, 2 Rasa processes versus 1")
         database = f"rasa_bench_{secrets.token_hex(4)}"
         await create_tracker_database(database)
-        stack = Stack(workdir, extra_env={
-            "RASA_TRACKER_DIALECT": "postgresql", "RASA_TRACKER_HOST": "127.0.0.1", "RASA_TRACKER_PORT": "5432",
-            "RASA_TRACKER_DB": database, "RASA_TRACKER_USER": "postgres", "RASA_TRACKER_PASSWORD": "",
-            "RASA_LOCK_REDIS_HOST": "127.0.0.1", "RASA_LOCK_REDIS_PORT": "6379",
-        })
+        stack = Stack(
+            workdir,
+            extra_env={
+                "RASA_TRACKER_DIALECT": "postgresql",
+                "RASA_TRACKER_HOST": "127.0.0.1",
+                "RASA_TRACKER_PORT": "5432",
+                "RASA_TRACKER_DB": database,
+                "RASA_TRACKER_USER": "postgres",
+                "RASA_TRACKER_PASSWORD": "",
+                "RASA_LOCK_REDIS_HOST": "127.0.0.1",
+                "RASA_LOCK_REDIS_PORT": "6379",
+            },
+        )
         try:
             started = time.perf_counter()
             say(f"  starting the action server, 2 Rasa processes (database {database}) and the hub…")
@@ -844,43 +1115,94 @@ class Bench:
                 ids_piped = [c.conversation_id for c in customers]
                 for customer in customers:
                     await customer.close()
-            order = await tracker_order_check(database, ids_two + ids_piped, {
-                cid: [rasa_text(k, v) for k, v in script(i)] for i, cid in enumerate(ids_two)} | {
-                cid: [rasa_text(k, v) for k, v in script(i)] for i, cid in enumerate(ids_piped)})
+            order = await tracker_order_check(
+                database,
+                ids_two + ids_piped,
+                {cid: [rasa_text(k, v) for k, v in script(i)] for i, cid in enumerate(ids_two)}
+                | {cid: [rasa_text(k, v) for k, v in script(i)] for i, cid in enumerate(ids_piped)},
+            )
             per_process = [0, 0]
             for cid in ids_two:
                 per_process[int(hashlib.sha1(cid.encode()).hexdigest(), 16) % 2] += 1
         finally:
             stack.stop()
             await drop_database(database)
-        h1, h2, r1, r2, p = hub_one.summary(), hub_two.summary(), rasa_one.summary(), rasa_two.summary(), piped.summary()
-        out = {"database": database, "concurrency": concurrency, "conversations": conversations,
-               "hub_one_rasa": h1, "hub_two_rasa": h2, "rasa_rest_one": r1, "rasa_rest_two": r2, "pipelined": p,
-               "hub_throughput_ratio": ratio(h2["msgs_per_s"], h1["msgs_per_s"]),
-               "rasa_throughput_ratio": ratio(r2["msgs_per_s"], r1["msgs_per_s"]),
-               "conversations_per_process": per_process, "order": order}
-        rows = [[label, f"{r['msgs_per_s']:.1f}", ms(r["p50_ms"]), ms(r["p95_ms"]), r["errors"], r["turns_over_20s"],
-                 r["unexpected_replies"]]
-                for label, r in (("hub → 1 Rasa", h1), ("hub → 2 Rasa (RASA_URLS=a,b)", h2),
-                                 ("Rasa REST, 1 process", r1), ("Rasa REST, 2 processes", r2))]
-        say(table([f"{concurrency} concurrent, {conversations} conversations", "msg/s", "p50 ms", "p95 ms",
-                   "errors", "turns > 20 s", "out of order / unexpected"], rows))
-        say(f"  throughput 2 Rasa / 1 Rasa: through the hub {fmt_ratio(out['hub_throughput_ratio'])}, "
+        h1, h2, r1, r2, p = (
+            hub_one.summary(),
+            hub_two.summary(),
+            rasa_one.summary(),
+            rasa_two.summary(),
+            piped.summary(),
+        )
+        out = {
+            "database": database,
+            "concurrency": concurrency,
+            "conversations": conversations,
+            "hub_one_rasa": h1,
+            "hub_two_rasa": h2,
+            "rasa_rest_one": r1,
+            "rasa_rest_two": r2,
+            "pipelined": p,
+            "hub_throughput_ratio": ratio(h2["msgs_per_s"], h1["msgs_per_s"]),
+            "rasa_throughput_ratio": ratio(r2["msgs_per_s"], r1["msgs_per_s"]),
+            "conversations_per_process": per_process,
+            "order": order,
+        }
+        rows = [
+            [
+                label,
+                f"{r['msgs_per_s']:.1f}",
+                ms(r["p50_ms"]),
+                ms(r["p95_ms"]),
+                r["errors"],
+                r["turns_over_20s"],
+                r["unexpected_replies"],
+            ]
+            for label, r in (
+                ("hub → 1 Rasa", h1),
+                ("hub → 2 Rasa (RASA_URLS=a,b)", h2),
+                ("Rasa REST, 1 process", r1),
+                ("Rasa REST, 2 processes", r2),
+            )
+        ]
+        say(
+            table(
+                [
+                    f"{concurrency} concurrent, {conversations} conversations",
+                    "msg/s",
+                    "p50 ms",
+                    "p95 ms",
+                    "errors",
+                    "turns > 20 s",
+                    "out of order / unexpected",
+                ],
+                rows,
+            )
+        )
+        say(
+            f"  throughput 2 Rasa / 1 Rasa: through the hub {fmt_ratio(out['hub_throughput_ratio'])}, "
             f"plain REST {fmt_ratio(out['rasa_throughput_ratio'])} (aim ≥ 1.6×; {os.cpu_count()} cores shared by "
-            f"both Rasa processes, the action server, the hub, PostgreSQL and the load generator)")
+            f"both Rasa processes, the action server, the hub, PostgreSQL and the load generator)"
+        )
         say(f"  conversations per Rasa process (hash of the id): {per_process}")
-        say(f"  order: {p['conversations']} conversations sending all 3 messages at once: "
+        say(
+            f"  order: {p['conversations']} conversations sending all 3 messages at once: "
             f"{p['turns'] - p['unexpected_replies']}/{p['turns']} got every reply in order; "
             f"tracker store: {order['in_order']}/{order['checked']} conversations have the customer's "
-            f"messages in the order sent")
+            f"messages in the order sent"
+        )
         return out
 
     # --- the whole run -------------------------------------------------------------------------
 
     async def run(self) -> dict[str, Any]:
         args = self.args
-        out: dict[str, Any] = {"run_id": self.run_id, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                               "machine": machine(), "args": {k: v for k, v in vars(args).items()}}
+        out: dict[str, Any] = {
+            "run_id": self.run_id,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "machine": machine(),
+            "args": {k: v for k, v in vars(args).items()},
+        }
         with scratch_workdir(ROOT / "var" / "bench", "bench-", args.keep) as workdir:
             stack: Stack | None = None
             try:
@@ -902,8 +1224,9 @@ class Bench:
                 took("end to end")
                 anatomy = await self.anatomy(e2e, actions_url, tracker_db, ROOT / "var" / "kb-index")
                 took("anatomy")
-                out["end_to_end"] = {"levels": [{k: v for k, v in level.items() if not k.startswith("_")}
-                                                for level in e2e["levels"]]}
+                out["end_to_end"] = {
+                    "levels": [{k: v for k, v in level.items() if not k.startswith("_")} for level in e2e["levels"]]
+                }
                 out["anatomy"] = anatomy
 
                 # Hub capacity. Own stack: seed the relay's queue straight into the hub's SQLite file
@@ -918,7 +1241,9 @@ class Bench:
                     out["idle"] = await self.idle_connections(hub_url, hub_pid, args.idle)
                     tokens = await self.seed_queue_through_bot(hub_url, args.relay)
                 took("idle connections")
-                out["relay"] = await self.relay(hub_url, tokens, agent_env, args.agents, args.relay_rounds, args.relay_rate)
+                out["relay"] = await self.relay(
+                    hub_url, tokens, agent_env, args.agents, args.relay_rounds, args.relay_rate
+                )
                 took("relay")
 
                 if stack is not None:
@@ -946,11 +1271,15 @@ class Bench:
             async def queue(customer: TimedCustomer) -> None:
                 async with semaphore:
                     mark, _ = await customer.send("message", "I want to talk to a person")
-                    await customer.frame_matching(mark, lambda f: f["type"] == "message" and f["sender"] == "bot"
-                                                  and "name" in f["text"].lower(), timeout=60)
+                    await customer.frame_matching(
+                        mark,
+                        lambda f: f["type"] == "message" and f["sender"] == "bot" and "name" in f["text"].lower(),
+                        timeout=60,
+                    )
                     mark, _ = await customer.send("message", "just get me a person")
-                    await customer.frame_matching(mark, lambda f: f["type"] == "state" and f["state"] == "queued",
-                                                  timeout=120)
+                    await customer.frame_matching(
+                        mark, lambda f: f["type"] == "state" and f["state"] == "queued", timeout=120
+                    )
 
             await asyncio.gather(*[queue(c) for c in customers])
             for customer in customers:
@@ -1003,11 +1332,16 @@ async def seed_queue(db_path: Path, count: int) -> list[tuple[str, str]]:
         for i in range(count):
             details = {"customer_name": f"Bench Customer {i}", "customer_email": f"bench.customer{i}@example.com"}
             conversation, token = await store.create_conversation(
-                {"name": details["customer_name"], "email": details["customer_email"]})
-            await store.enqueue_handoff(conversation.id, reason="customer_request", priority="normal",
-                                        headline=f"Customer asked for a person: relay benchmark {i}",
-                                        summary="Seeded by scripts/bench_e2e.py for the relay benchmark.",
-                                        details=details)
+                {"name": details["customer_name"], "email": details["customer_email"]}
+            )
+            await store.enqueue_handoff(
+                conversation.id,
+                reason="customer_request",
+                priority="normal",
+                headline=f"Customer asked for a person: relay benchmark {i}",
+                summary="Seeded by scripts/bench_e2e.py for the relay benchmark.",
+                details=details,
+            )
             tokens.append((conversation.id, token))
     finally:
         await store.close()
@@ -1057,15 +1391,16 @@ async def drop_database(name: str) -> None:
         await admin.close()
 
 
-async def tracker_order_check(database: str, conversation_ids: list[str],
-                              sent: dict[str, list[str]]) -> dict[str, Any]:
+async def tracker_order_check(database: str, conversation_ids: list[str], sent: dict[str, list[str]]) -> dict[str, Any]:
     """In the shared tracker store, each conversation's user messages are in the order sent."""
     import asyncpg
 
     conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database=database)
     try:
-        rows = await conn.fetch("SELECT sender_id, data FROM events WHERE type_name = 'user' "
-                                "AND sender_id = ANY($1::text[]) ORDER BY id", conversation_ids)
+        rows = await conn.fetch(
+            "SELECT sender_id, data FROM events WHERE type_name = 'user' AND sender_id = ANY($1::text[]) ORDER BY id",
+            conversation_ids,
+        )
     finally:
         await conn.close()
     seen: dict[str, list[str]] = {cid: [] for cid in conversation_ids}
@@ -1087,31 +1422,53 @@ def parse_levels(text: str) -> list[tuple[int, int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--hub-url", help="use a running stack (e.g. http://127.0.0.1:8000) instead of starting one")
-    parser.add_argument("--rasa-url", default=f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}",
-                        help="with --hub-url: its Rasa server, for the plain-Rasa baseline")
-    parser.add_argument("--actions-url", default=f"http://127.0.0.1:{os.environ.get('ACTION_SERVER_PORT', '5055')}/webhook",
-                        help="with --hub-url: its action server's webhook")
+    parser.add_argument(
+        "--rasa-url",
+        default=f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}",
+        help="with --hub-url: its Rasa server, for the plain-Rasa baseline",
+    )
+    parser.add_argument(
+        "--actions-url",
+        default=f"http://127.0.0.1:{os.environ.get('ACTION_SERVER_PORT', '5055')}/webhook",
+        help="with --hub-url: its action server's webhook",
+    )
     parser.add_argument("--hub-pid", type=int, help="with --hub-url: the hub's pid (found from its port otherwise)")
     parser.add_argument("--rasa-tracker-db", help="with --hub-url: Rasa's SQLite tracker store (for the anatomy)")
-    parser.add_argument("--levels", type=parse_levels, default=parse_levels("1:10,10:30,50:100"),
-                        help="concurrency:conversations,… (default 1:10,10:30,50:100)")
+    parser.add_argument(
+        "--levels",
+        type=parse_levels,
+        default=parse_levels("1:10,10:30,50:100"),
+        help="concurrency:conversations,… (default 1:10,10:30,50:100)",
+    )
     parser.add_argument("--idle", type=int, default=2000, help="idle customer connections (default 2000)")
     parser.add_argument("--relay", type=int, default=200, help="active conversations for the relay (default 200)")
     parser.add_argument("--relay-rounds", type=int, default=2, help="paced agent messages per conversation (default 2)")
-    parser.add_argument("--relay-rate", type=float, default=20.0,
-                        help="paced agent messages per second over all conversations (default 20)")
+    parser.add_argument(
+        "--relay-rate",
+        type=float,
+        default=20.0,
+        help="paced agent messages per second over all conversations (default 20)",
+    )
     parser.add_argument("--agents", type=int, default=5, help="agents sharing the relay's conversations (default 5)")
     parser.add_argument("--scale-concurrency", type=int, default=50)
     parser.add_argument("--scale-conversations", type=int, default=100)
-    parser.add_argument("--scripts", type=int, default=len(QUESTIONS),
-                        help=f"distinct scripted conversations (default {len(QUESTIONS)})")
+    parser.add_argument(
+        "--scripts",
+        type=int,
+        default=len(QUESTIONS),
+        help=f"distinct scripted conversations (default {len(QUESTIONS)})",
+    )
     parser.add_argument("--skip-scale-out", action="store_true", help="skip the PostgreSQL / two-Rasa part")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: 1 and 2 conversations, 20 idle connections, no two-Rasa part")
-    parser.add_argument("--keep", action="store_true", help="keep the stack's folder (logs, SQLite files) under var/bench/")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 1 and 2 conversations, 20 idle connections, no two-Rasa part"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the stack's folder (logs, SQLite files) under var/bench/"
+    )
     parser.add_argument("--out", default=str(ROOT / "var" / "bench"), help="folder for the JSON (default var/bench)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -1135,9 +1492,11 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2, default=str)
     path.write_text(text)
     (out_dir / ("e2e-quick-latest.json" if args.quick else "e2e-latest.json")).write_text(text)
-    say(f"\nmachine: {result['machine']['cores']} cores ({result['machine']['cpu']}), "
+    say(
+        f"\nmachine: {result['machine']['cores']} cores ({result['machine']['cpu']}), "
         f"{result['machine']['memory_gib']} GiB, load average {result['machine']['loadavg_at_start'][0]:.1f} at the "
-        f"start and {result['machine']['loadavg_at_end'][0]:.1f} at the end; took {result['duration_s']:.0f} s; JSON: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        f"start and {result['machine']['loadavg_at_end'][0]:.1f} at the end; took {result['duration_s']:.0f} s; JSON: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
+    )
     return 0
 
 

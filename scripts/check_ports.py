@@ -9,9 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.settings import ActionSettings  # noqa: E402
-from handoff.settings import HubSettings  # noqa: E402
-from knowledge_base.settings import read_environment  # noqa: E402
+from actions.settings import ActionSettings
+from handoff.settings import HubSettings
+from knowledge_base.settings import read_environment
 
 
 def in_use(host: str, port: int) -> bool:
@@ -34,8 +34,11 @@ def main() -> int:
     ]
     busy = [(name, host, port, setting) for name, host, port, setting in wanted if in_use(host, port)]
     for name, host, port, setting in busy:
-        print(f"error: port {port} on {host}, needed by the {name}, is already in use. "
-              f"Stop what runs there (is the stack already running?) or set {setting} in .env.", file=sys.stderr)
+        print(
+            f"error: port {port} on {host}, needed by the {name}, is already in use. "
+            f"Stop what runs there (is the stack already running?) or set {setting} in .env.",
+            file=sys.stderr,
+        )
     return 1 if busy else 0
 
 

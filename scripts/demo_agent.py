@@ -13,9 +13,9 @@ from dotenv import dotenv_values, set_key
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handoff.auth import hash_password, verify_password  # noqa: E402
-from handoff.settings import HubSettings  # noqa: E402
-from handoff.store import Store  # noqa: E402
+from handoff.auth import hash_password, verify_password
+from handoff.settings import HubSettings
+from handoff.store import Store
 
 ENV_FILE = ROOT / ".env"
 

@@ -85,7 +85,7 @@ def say(text: str = "") -> None:
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + " |" for r in cells]
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
     return "\n".join(lines)
 
@@ -105,8 +105,7 @@ def held_out_questions() -> tuple[list[tuple[str, str]], str]:
     except ImportError:
         with BANKING77.open(newline="", encoding="utf-8") as handle:
             rows = [(r["category"].strip(), r["text"].strip()) for r in csv.DictReader(handle) if r["text"].strip()]
-        held = [(topic, text) for topic, text in rows
-                if int(hashlib.sha1(text.encode()).hexdigest(), 16) % 10 >= 7]
+        held = [(topic, text) for topic, text in rows if int(hashlib.sha1(text.encode()).hexdigest(), 16) % 10 >= 7]
         return held, "sha1(text) % 10 >= 7 (defined in scripts/eval_bot.py)"
     _, held_rows = split_feed_heldout(load_banking77(BANKING77))
     return [(r.topic, r.text) for r in held_rows], "knowledge_base.evaluate.split_feed_heldout: sha1(text) % 10 >= 7"
@@ -191,8 +190,9 @@ async def reply(customer: Customer, since: int, first_timeout: float = REPLY_TIM
     ends (a message with buttons, a form question, the queue) or nothing more comes for a moment.
     Empty when nothing comes within `first_timeout` (e.g. a person owns the conversation)."""
     try:
-        await customer.wait_for(lambda f: is_bot(f) or (f["type"] == "state" and f["state"] == "queued"),
-                                since, timeout=first_timeout)
+        await customer.wait_for(
+            lambda f: is_bot(f) or (f["type"] == "state" and f["state"] == "queued"), since, timeout=first_timeout
+        )
     except AssertionError:
         return customer.frames[since:]
     loop = asyncio.get_running_loop()
@@ -238,17 +238,20 @@ def classify(frames: list[dict[str, Any]]) -> Outcome:
     return Outcome(kind, cited, [f["text"] for f in bot])
 
 
-async def first_reply(session: aiohttp.ClientSession, hub_url: str, text: str,
-                      metadata: dict[str, str] | None = None) -> tuple[Outcome, str]:
+async def first_reply(
+    session: aiohttp.ClientSession, hub_url: str, text: str, metadata: dict[str, str] | None = None
+) -> tuple[Outcome, str]:
     customer = Customer(session, hub_url)
     try:
         await customer.start(metadata)
     except AssertionError as exc:
         if "rate_limited" in str(exc):
-            raise SystemExit("the hub refused new conversations (rate_limited): start it with "
-                             "HUB_ADDRESS_CONVERSATIONS_PER_HOUR=100000 HUB_ADDRESS_MESSAGES_PER_MINUTE=100000 "
-                             "HUB_SOCKET_OPENS_PER_MINUTE=100000, "
-                             "or leave out --hub-url so the evaluation starts its own stack") from None
+            raise SystemExit(
+                "the hub refused new conversations (rate_limited): start it with "
+                "HUB_ADDRESS_CONVERSATIONS_PER_HOUR=100000 HUB_ADDRESS_MESSAGES_PER_MINUTE=100000 "
+                "HUB_SOCKET_OPENS_PER_MINUTE=100000, "
+                "or leave out --hub-url so the evaluation starts its own stack"
+            ) from None
         raise
     try:
         mark = await customer.say(text)
@@ -292,9 +295,14 @@ async def answer_accuracy(hub_url: str, limit: int, concurrency: int) -> dict[st
     topics = json.loads(TOPICS.read_text())
     sample, rule_name, held = accuracy_sample(limit)
     say(f"\n## Answer accuracy: {len(sample)} held-out BANKING77 questions through the bot")
-    say(f"  held-out split: {rule_name}; {held} held-out questions, sample spread over {len({t for t, _ in sample})} topics")
-    alone = dict(zip([text for _, text in sample], await asyncio.to_thread(search_alone, [t for _, t in sample]), strict=True))
+    say(
+        f"  held-out split: {rule_name}; {held} held-out questions, sample spread over {len({t for t, _ in sample})} topics"
+    )
+    alone = dict(
+        zip([text for _, text in sample], await asyncio.to_thread(search_alone, [t for _, t in sample]), strict=True)
+    )
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
         async def ask(item: tuple[str, str]) -> dict[str, Any]:
             topic, text = item
             outcome, conversation_id = await first_reply(session, hub_url, text)
@@ -305,15 +313,25 @@ async def answer_accuracy(hub_url: str, limit: int, concurrency: int) -> dict[st
                 right = bool(outcome.cited) and outcome.cited[0] == mapping["article"] and outcome.kind != "handoff"
             top, top_needs_person = alone[text]
             search_right = top_needs_person if mapping["needs_person"] else top == mapping["article"]
-            return {"search_top": top, "search_right": search_right, "topic": topic, "text": text, "expected": mapping["article"], "needs_person": mapping["needs_person"],
-                    "kind": outcome.kind, "cited": outcome.cited, "right": right,
-                    # Directly: the topic's article as an answer; for a topic that needs a person,
-                    # the safety step quoted from the topic's article, then the handoff.
-                    "answered_right": outcome.cited[:1] == [mapping["article"]] and outcome.kind == (
-                        "handoff" if mapping["needs_person"] else "answer"),
-                    "cited_anywhere": mapping["article"] in outcome.cited, "conversation_id": conversation_id,
-                    "handoff_opener": handoff_reason_from_words(outcome.texts) if outcome.kind == "handoff" else None,
-                    "first_words": outcome.texts[0][:80] if outcome.texts else ""}
+            return {
+                "search_top": top,
+                "search_right": search_right,
+                "topic": topic,
+                "text": text,
+                "expected": mapping["article"],
+                "needs_person": mapping["needs_person"],
+                "kind": outcome.kind,
+                "cited": outcome.cited,
+                "right": right,
+                # Directly: the topic's article as an answer; for a topic that needs a person,
+                # the safety step quoted from the topic's article, then the handoff.
+                "answered_right": outcome.cited[:1] == [mapping["article"]]
+                and outcome.kind == ("handoff" if mapping["needs_person"] else "answer"),
+                "cited_anywhere": mapping["article"] in outcome.cited,
+                "conversation_id": conversation_id,
+                "handoff_opener": handoff_reason_from_words(outcome.texts) if outcome.kind == "handoff" else None,
+                "first_words": outcome.texts[0][:80] if outcome.texts else "",
+            }
 
         rows = await bounded(sample, concurrency, ask, "questions")
     right = sum(r["right"] for r in rows)
@@ -324,50 +342,99 @@ async def answer_accuracy(hub_url: str, limit: int, concurrency: int) -> dict[st
     topic_rows = []
     for topic, items in per_topic.items():
         wrong = collections.Counter(
-            (r["cited"][0] if r["cited"] and r["kind"] != "handoff" else r["kind"]) for r in items if not r["right"])
-        topic_rows.append({"topic": topic, "n": len(items), "right": sum(r["right"] for r in items),
-                           "accuracy": sum(r["right"] for r in items) / len(items), "expected": items[0]["expected"],
-                           "needs_person": items[0]["needs_person"], "instead": wrong.most_common(2)})
+            (r["cited"][0] if r["cited"] and r["kind"] != "handoff" else r["kind"]) for r in items if not r["right"]
+        )
+        topic_rows.append(
+            {
+                "topic": topic,
+                "n": len(items),
+                "right": sum(r["right"] for r in items),
+                "accuracy": sum(r["right"] for r in items) / len(items),
+                "expected": items[0]["expected"],
+                "needs_person": items[0]["needs_person"],
+                "instead": wrong.most_common(2),
+            }
+        )
     topic_rows.sort(key=lambda t: (t["accuracy"], -t["n"], t["topic"]))
-    wrong_handoffs = collections.Counter(r["handoff_opener"] for r in rows if r["kind"] == "handoff" and not r["needs_person"])
+    wrong_handoffs = collections.Counter(
+        r["handoff_opener"] for r in rows if r["kind"] == "handoff" and not r["needs_person"]
+    )
     routine = [r for r in rows if not r["needs_person"]]
     search_right = sum(r["search_right"] for r in rows)
     summary = {
         "search_alone_accuracy": search_right / len(rows) if rows else None,
         "gap_to_search_points": 100 * (search_right - right) / len(rows) if rows else None,
         "routine_handed_off": sum(r["kind"] == "handoff" for r in routine) / len(routine) if routine else None,
-        "questions": len(rows), "held_out_rule": rule_name, "held_out_questions": held,
+        "questions": len(rows),
+        "held_out_rule": rule_name,
+        "held_out_questions": held,
         "handoffs_where_no_person_was_needed": dict(wrong_handoffs),
         "accuracy": right / len(rows) if rows else None,
         "answered_with_the_right_article": sum(r["answered_right"] for r in rows) / len(rows) if rows else None,
         "right_article_cited_anywhere": sum(r["cited_anywhere"] for r in rows) / len(rows) if rows else None,
         "reply_kinds": dict(kinds),
-        "needs_person_handed_off": share(sum(r["right"] for r in rows if r["needs_person"]),
-                                         sum(1 for r in rows if r["needs_person"])),
-        "per_topic": topic_rows, "rows": rows,
+        "needs_person_handed_off": share(
+            sum(r["right"] for r in rows if r["needs_person"]), sum(1 for r in rows if r["needs_person"])
+        ),
+        "per_topic": topic_rows,
+        "rows": rows,
     }
-    say(table(["measure", "value"], [
-        ["right (first cited article is the topic's, or a handoff where it needs a person)", share(right, len(rows))],
-        ["  the search alone on the same questions (top article, or a needs-a-person article)",
-         share(search_right, len(rows))],
-        ["  gap, bot vs search alone (aim ≤ 1 point)", f"{summary['gap_to_search_points']:.1f} points" if rows else "–"],
-        ["  routine questions handed off (aim ≤ 1 %)",
-         share(sum(r["kind"] == "handoff" for r in routine), len(routine))],
-        ["  answered directly with the right article (security: its safety step, then a person)",
-         share(sum(r["answered_right"] for r in rows), len(rows))],
-        ["  right article cited anywhere in the reply (incl. suggestions)",
-         share(sum(r["cited_anywhere"] for r in rows), len(rows))],
-        ["  needs-a-person topics handed off", summary["needs_person_handed_off"]],
-        ["reply kinds", ", ".join(f"{k} {v}" for k, v in kinds.most_common())],
-        ["handoffs where no person was needed, by the bot's opener",
-         ", ".join(f"{k} {v}" for k, v in wrong_handoffs.most_common()) or "none"],
-    ]))
+    say(
+        table(
+            ["measure", "value"],
+            [
+                [
+                    "right (first cited article is the topic's, or a handoff where it needs a person)",
+                    share(right, len(rows)),
+                ],
+                [
+                    "  the search alone on the same questions (top article, or a needs-a-person article)",
+                    share(search_right, len(rows)),
+                ],
+                [
+                    "  gap, bot vs search alone (aim ≤ 1 point)",
+                    f"{summary['gap_to_search_points']:.1f} points" if rows else "–",
+                ],
+                [
+                    "  routine questions handed off (aim ≤ 1 %)",
+                    share(sum(r["kind"] == "handoff" for r in routine), len(routine)),
+                ],
+                [
+                    "  answered directly with the right article (security: its safety step, then a person)",
+                    share(sum(r["answered_right"] for r in rows), len(rows)),
+                ],
+                [
+                    "  right article cited anywhere in the reply (incl. suggestions)",
+                    share(sum(r["cited_anywhere"] for r in rows), len(rows)),
+                ],
+                ["  needs-a-person topics handed off", summary["needs_person_handed_off"]],
+                ["reply kinds", ", ".join(f"{k} {v}" for k, v in kinds.most_common())],
+                [
+                    "handoffs where no person was needed, by the bot's opener",
+                    ", ".join(f"{k} {v}" for k, v in wrong_handoffs.most_common()) or "none",
+                ],
+            ],
+        )
+    )
     say("\nWorst topics:")
-    say(table(["topic", "right", "mapped article", "instead (most often)"],
-              [[t["topic"], f"{t['right']}/{t['n']}", t["expected"] + (" (person)" if t["needs_person"] else ""),
-                ", ".join(f"{k} ×{v}" for k, v in t["instead"])] for t in topic_rows[:10]]))
-    say(f"  (per topic: {len(topic_rows)} topics, {min(t['n'] for t in topic_rows)} to "
-        f"{max(t['n'] for t in topic_rows)} questions each; the JSON has every topic and question)")
+    say(
+        table(
+            ["topic", "right", "mapped article", "instead (most often)"],
+            [
+                [
+                    t["topic"],
+                    f"{t['right']}/{t['n']}",
+                    t["expected"] + (" (person)" if t["needs_person"] else ""),
+                    ", ".join(f"{k} ×{v}" for k, v in t["instead"]),
+                ]
+                for t in topic_rows[:10]
+            ],
+        )
+    )
+    say(
+        f"  (per topic: {len(topic_rows)} topics, {min(t['n'] for t in topic_rows)} to "
+        f"{max(t['n'] for t in topic_rows)} questions each; the JSON has every topic and question)"
+    )
     return summary
 
 
@@ -381,6 +448,7 @@ async def out_of_scope(hub_url: str, limit: int | None, concurrency: int) -> dic
     report_half, half_name = oos_halves(queries)
     say(f"\n## Out of scope: {len(queries)} CLINC150 out-of-scope queries through the bot")
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
         async def ask(text: str) -> dict[str, Any]:
             outcome, _ = await first_reply(session, hub_url, text)
             return {"text": text, "kind": outcome.kind, "cited": outcome.cited, "untuned": text in report_half}
@@ -390,20 +458,30 @@ async def out_of_scope(hub_url: str, limit: int | None, concurrency: int) -> dic
     answered = [r for r in rows if r["kind"] == "answer"]
     untuned = [r for r in rows if r["untuned"]]
     untuned_answered = [r for r in untuned if r["kind"] == "answer"]
-    summary = {"queries": len(rows), "answered_with_article": len(answered) / len(rows) if rows else None,
-               "untuned_half": half_name, "untuned_queries": len(untuned),
-               "untuned_answered_with_article": len(untuned_answered) / len(untuned) if untuned else None,
-               "any_article_cited": sum(1 for r in rows if r["cited"]) / len(rows) if rows else None,
-               "reply_kinds": dict(kinds), "answered_examples": [(r["text"], r["cited"][0]) for r in answered[:10]],
-               "rows": rows}
-    say(table(["measure", "value"], [
-        ["got an article as an answer (aim ≤ 2 %)", share(len(answered), len(rows))],
-        ["  the same, on the half not used to tune thresholds", share(len(untuned_answered), len(untuned))],
-        ["  got article suggestions (\"not completely sure…\")", share(kinds.get("suggest", 0), len(rows))],
-        ["  told the help center has no answer", share(kinds.get("none", 0), len(rows))],
-        ["  other reply (out of scope, small talk)", share(kinds.get("other", 0), len(rows))],
-        ["  handed off", share(kinds.get("handoff", 0), len(rows))],
-    ]))
+    summary = {
+        "queries": len(rows),
+        "answered_with_article": len(answered) / len(rows) if rows else None,
+        "untuned_half": half_name,
+        "untuned_queries": len(untuned),
+        "untuned_answered_with_article": len(untuned_answered) / len(untuned) if untuned else None,
+        "any_article_cited": sum(1 for r in rows if r["cited"]) / len(rows) if rows else None,
+        "reply_kinds": dict(kinds),
+        "answered_examples": [(r["text"], r["cited"][0]) for r in answered[:10]],
+        "rows": rows,
+    }
+    say(
+        table(
+            ["measure", "value"],
+            [
+                ["got an article as an answer (aim ≤ 2 %)", share(len(answered), len(rows))],
+                ["  the same, on the half not used to tune thresholds", share(len(untuned_answered), len(untuned))],
+                ['  got article suggestions ("not completely sure…")', share(kinds.get("suggest", 0), len(rows))],
+                ["  told the help center has no answer", share(kinds.get("none", 0), len(rows))],
+                ["  other reply (out of scope, small talk)", share(kinds.get("other", 0), len(rows))],
+                ["  handed off", share(kinds.get("handoff", 0), len(rows))],
+            ],
+        )
+    )
     if answered:
         say("  answered, e.g.: " + "; ".join(f"{t!r} → {a}" for t, a in summary["answered_examples"][:5]))
     return summary
@@ -474,8 +552,13 @@ async def play(session: aiohttp.ClientSession, hub_url: str, item: dict[str, Any
                 queued = True
     finally:
         await customer.close()
-    return {"id": item["id"], "conversation_id": customer.conversation_id, "queued": queued,
-            "answered": answered, "transcript": transcript}
+    return {
+        "id": item["id"],
+        "conversation_id": customer.conversation_id,
+        "queued": queued,
+        "answered": answered,
+        "transcript": transcript,
+    }
 
 
 def check_summary(item: dict[str, Any], played: dict[str, Any], handoff: dict[str, Any]) -> dict[str, Any]:
@@ -507,7 +590,9 @@ def check_summary(item: dict[str, Any], played: dict[str, Any], handoff: dict[st
     return {"complete": not missing, "details_expected": len(expected), "issue_ok": issue_ok, "missing": missing}
 
 
-async def handoff_decisions(hub_url: str, agent_env: dict[str, str], limit: int | None, concurrency: int) -> dict[str, Any]:
+async def handoff_decisions(
+    hub_url: str, agent_env: dict[str, str], limit: int | None, concurrency: int
+) -> dict[str, Any]:
     items = load_conversations(CONVERSATIONS)
     if limit is not None:
         items = items[:limit]
@@ -517,19 +602,27 @@ async def handoff_decisions(hub_url: str, agent_env: dict[str, str], limit: int 
     password = secrets.token_urlsafe(18)
     email = f"eval-agent-{secrets.token_hex(3)}@kestrel.example"
     create_agent(agent_env, email, "Eval Agent", password)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session, \
-            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent:
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent,
+    ):
         await sign_in_agent(agent, hub_url, email, password, agent_env, "evaluation")
         played = await bounded(items, concurrency, lambda item: play(session, hub_url, item), "conversations")
         rows = []
-        for item, result in zip(items, played):
+        for item, result in zip(items, played, strict=False):
             async with agent.get(f"{hub_url}/api/agent/conversations/{result['conversation_id']}") as response:
                 detail = await response.json()
             handoff = detail.get("handoff")
-            row = {"id": item["id"], "label": item["label"], "expected_handoff": bool(item["handoff"]),
-                   "expected_reason": item.get("reason"), "handed_off": handoff is not None,
-                   "reason": handoff["reason"] if handoff else None, "state": detail["conversation"]["state"],
-                   "transcript": result["transcript"]}
+            row = {
+                "id": item["id"],
+                "label": item["label"],
+                "expected_handoff": bool(item["handoff"]),
+                "expected_reason": item.get("reason"),
+                "handed_off": handoff is not None,
+                "reason": handoff["reason"] if handoff else None,
+                "state": detail["conversation"]["state"],
+                "transcript": result["transcript"],
+            }
             if handoff:
                 row["summary_check"] = check_summary(item, result, handoff)
                 row["summary"] = handoff.get("summary")
@@ -543,39 +636,70 @@ async def handoff_decisions(hub_url: str, agent_env: dict[str, str], limit: int 
     checked = [r for r in rows if "summary_check" in r]
     complete = [r for r in checked if r["summary_check"]["complete"]]
     summary = {
-        "conversations": len(rows), "labels": dict(labels), "tp": tp, "fp": fp, "fn": fn,
-        "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
+        "conversations": len(rows),
+        "labels": dict(labels),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
         "right_reason_of_expected": len(right_reason) / len(expected) if expected else None,
         "right_reason_of_handed_off": len(right_reason) / tp if tp else None,
-        "summaries_checked": len(checked), "summaries_complete": len(complete),
-        "summary_issue_ok": sum(r["summary_check"]["issue_ok"] for r in checked), "rows": rows,
+        "summaries_checked": len(checked),
+        "summaries_complete": len(complete),
+        "summary_issue_ok": sum(r["summary_check"]["issue_ok"] for r in checked),
+        "rows": rows,
     }
-    say(table(["measure", "value"], [
-        ["handoff precision", share(tp, tp + fp)],
-        ["handoff recall", share(tp, tp + fn)],
-        ["right reason code (of the conversations that should hand off)", share(len(right_reason), len(expected))],
-        ["right reason code (of the correct handoffs)", share(len(right_reason), tp)],
-    ]))
+    say(
+        table(
+            ["measure", "value"],
+            [
+                ["handoff precision", share(tp, tp + fp)],
+                ["handoff recall", share(tp, tp + fn)],
+                [
+                    "right reason code (of the conversations that should hand off)",
+                    share(len(right_reason), len(expected)),
+                ],
+                ["right reason code (of the correct handoffs)", share(len(right_reason), tp)],
+            ],
+        )
+    )
     by_label = []
     for label in sorted(labels):
         group = [r for r in rows if r["label"] == label]
         got = collections.Counter(r["reason"] or "no handoff" for r in group)
-        by_label.append([label, len(group), sum(r["handed_off"] == r["expected_handoff"] for r in group),
-                         sum(r["reason"] == r["expected_reason"] for r in group if r["expected_handoff"]),
-                         ", ".join(f"{k} ×{v}" for k, v in got.most_common())])
+        by_label.append(
+            [
+                label,
+                len(group),
+                sum(r["handed_off"] == r["expected_handoff"] for r in group),
+                sum(r["reason"] == r["expected_reason"] for r in group if r["expected_handoff"]),
+                ", ".join(f"{k} ×{v}" for k, v in got.most_common()),
+            ]
+        )
     say(table(["label", "conversations", "right decision", "right reason", "what happened"], by_label))
-    mistakes = [r for r in rows if r["handed_off"] != r["expected_handoff"]
-                or (r["expected_handoff"] and r["reason"] != r["expected_reason"])]
+    mistakes = [
+        r
+        for r in rows
+        if r["handed_off"] != r["expected_handoff"] or (r["expected_handoff"] and r["reason"] != r["expected_reason"])
+    ]
     for r in mistakes[:12]:
-        say(f"  ✗ {r['id']}: expected {r['expected_reason'] or 'no handoff'}, got {r['reason'] or 'no handoff'}: "
-            f"{' / '.join(t for s, t in r['transcript'] if s == 'customer')[:150]}")
+        say(
+            f"  ✗ {r['id']}: expected {r['expected_reason'] or 'no handoff'}, got {r['reason'] or 'no handoff'}: "
+            f"{' / '.join(t for s, t in r['transcript'] if s == 'customer')[:150]}"
+        )
 
     say(f"\n## Summary check: {len(checked)} handed-off conversations")
-    say(table(["measure", "value"], [
-        ["summary carries every collected detail and the issue", share(len(complete), len(checked))],
-        ["  issue in the customer's words on the Issue line", share(summary["summary_issue_ok"], len(checked))],
-        ["  details checked", sum(r["summary_check"]["details_expected"] for r in checked)],
-    ]))
+    say(
+        table(
+            ["measure", "value"],
+            [
+                ["summary carries every collected detail and the issue", share(len(complete), len(checked))],
+                ["  issue in the customer's words on the Issue line", share(summary["summary_issue_ok"], len(checked))],
+                ["  details checked", sum(r["summary_check"]["details_expected"] for r in checked)],
+            ],
+        )
+    )
     for r in [r for r in checked if not r["summary_check"]["complete"]][:10]:
         say(f"  ✗ {r['id']}: missing {'; '.join(r['summary_check']['missing'])[:240]}")
     return summary
@@ -591,9 +715,12 @@ async def dialogue_acts(hub_url: str, limit: int | None, concurrency: int) -> di
     items = [item for item in items if not is_training_act(item["text"])]
     if limit is not None:
         items = items[:limit]
-    say(f"\n## Dialogue acts: {len(items)} held-out phrasings ({DIALOGUE_ACTS.relative_to(ROOT)}, "
-        "sha1('acts:' + text) mod 10 >= 7)")
+    say(
+        f"\n## Dialogue acts: {len(items)} held-out phrasings ({DIALOGUE_ACTS.relative_to(ROOT)}, "
+        "sha1('acts:' + text) mod 10 >= 7)"
+    )
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
         async def ask(item: dict[str, Any]) -> dict[str, Any]:
             outcome, _ = await first_reply(session, hub_url, item["text"])
             reason = handoff_reason_from_words(outcome.texts) if outcome.kind == "handoff" else None
@@ -606,20 +733,39 @@ async def dialogue_acts(hub_url: str, limit: int | None, concurrency: int) -> di
         group = [r for r in rows if r["act"] == act]
         caught = sum(r["reason"] == ACT_REASONS[act] for r in group)
         handed = sum(r["kind"] == "handoff" for r in group)
-        per_act[act] = {"n": len(group), "recall": caught / len(group) if group else None,
-                        "handed_off_any_reason": handed / len(group) if group else None}
+        per_act[act] = {
+            "n": len(group),
+            "recall": caught / len(group) if group else None,
+            "handed_off_any_reason": handed / len(group) if group else None,
+        }
         table_rows.append([act, share(caught, len(group)), share(handed, len(group)), "–"])
     questions = [r for r in rows if r["act"] == "question"]
     alarms = [r for r in questions if r["kind"] == "handoff"]
     answered_right = sum(r["kind"] != "handoff" and r["cited"][:1] == [r["article"]] for r in questions)
-    per_act["question"] = {"n": len(questions), "false_alarms": len(alarms) / len(questions) if questions else None,
-                           "right_article_first": answered_right / len(questions) if questions else None}
-    table_rows.append(["question (emotional or plain)", "–", share(len(alarms), len(questions)),
-                       share(answered_right, len(questions))])
-    say(table(["act", "recall (handed off with its reason)", "handed off (any reason)", "right article first"],
-              table_rows))
-    for r in [r for r in rows if (r["act"] == "question") == (r["kind"] == "handoff")
-              or (r["act"] != "question" and r["reason"] != ACT_REASONS[r["act"]])][:12]:
+    per_act["question"] = {
+        "n": len(questions),
+        "false_alarms": len(alarms) / len(questions) if questions else None,
+        "right_article_first": answered_right / len(questions) if questions else None,
+    }
+    table_rows.append(
+        [
+            "question (emotional or plain)",
+            "–",
+            share(len(alarms), len(questions)),
+            share(answered_right, len(questions)),
+        ]
+    )
+    say(
+        table(
+            ["act", "recall (handed off with its reason)", "handed off (any reason)", "right article first"], table_rows
+        )
+    )
+    for r in [
+        r
+        for r in rows
+        if (r["act"] == "question") == (r["kind"] == "handoff")
+        or (r["act"] != "question" and r["reason"] != ACT_REASONS[r["act"]])
+    ][:12]:
         say(f"  ✗ {r['act']}: {r['text'][:90]!r} → {r['reason'] or r['kind']}")
     return {"phrasings": len(rows), "per_act": per_act, "rows": rows}
 
@@ -635,6 +781,7 @@ async def follow_ups(hub_url: str, limit: int | None, concurrency: int) -> dict[
         items = items[:limit]
     say(f"\n## Follow-up questions: {len(items)} two-turn conversations ({FOLLOWUPS.relative_to(ROOT)})")
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
         async def play_pair(item: dict[str, Any]) -> dict[str, Any]:
             customer = Customer(session, hub_url)
             await customer.start()
@@ -644,32 +791,51 @@ async def follow_ups(hub_url: str, limit: int | None, concurrency: int) -> dict[
             finally:
                 await customer.close()
             expected_first, expected_second = item["articles"]
-            return {**item, "first_cited": first.cited, "second_kind": second.kind, "second_cited": second.cited,
-                    "first_right": first.kind != "handoff" and first.cited[:1] == [expected_first],
-                    "right": second.kind != "handoff" and second.cited[:1] == [expected_second]}
+            return {
+                **item,
+                "first_cited": first.cited,
+                "second_kind": second.kind,
+                "second_cited": second.cited,
+                "first_right": first.kind != "handoff" and first.cited[:1] == [expected_first],
+                "right": second.kind != "handoff" and second.cited[:1] == [expected_second],
+            }
 
         rows = await bounded(items, concurrency, play_pair, "conversations")
     kinds = sorted({r["kind"] for r in rows})
     by_kind = {kind: [r for r in rows if r["kind"] == kind] for kind in kinds}
     right = sum(r["right"] for r in rows)
-    say(table(["conversations", "follow-up right (cites the expected article first)", "first question right"],
-              [[f"all ({len(rows)})", share(right, len(rows)), share(sum(r["first_right"] for r in rows), len(rows))]]
-              + [[f"{kind} ({len(group)})", share(sum(r["right"] for r in group), len(group)),
-                  share(sum(r["first_right"] for r in group), len(group))] for kind, group in by_kind.items()]))
+    say(
+        table(
+            ["conversations", "follow-up right (cites the expected article first)", "first question right"],
+            [[f"all ({len(rows)})", share(right, len(rows)), share(sum(r["first_right"] for r in rows), len(rows))]]
+            + [
+                [
+                    f"{kind} ({len(group)})",
+                    share(sum(r["right"] for r in group), len(group)),
+                    share(sum(r["first_right"] for r in group), len(group)),
+                ]
+                for kind, group in by_kind.items()
+            ],
+        )
+    )
     for r in [r for r in rows if not r["right"]][:10]:
-        say(f"  ✗ {r['id']} ({r['kind']}): {r['turns'][1]!r} expected {r['articles'][1]}, "
-            f"got {r['second_kind']} {r['second_cited'][:2]}")
-    return {"conversations": len(rows), "follow_up_right": right / len(rows) if rows else None,
-            "by_kind": {kind: sum(r["right"] for r in group) / len(group) for kind, group in by_kind.items()},
-            "rows": rows}
+        say(
+            f"  ✗ {r['id']} ({r['kind']}): {r['turns'][1]!r} expected {r['articles'][1]}, "
+            f"got {r['second_kind']} {r['second_cited'][:2]}"
+        )
+    return {
+        "conversations": len(rows),
+        "follow_up_right": right / len(rows) if rows else None,
+        "by_kind": {kind: sum(r["right"] for r in group) / len(group) for kind, group in by_kind.items()},
+        "rows": rows,
+    }
 
 
 # --- the whole run -------------------------------------------------------------------------------
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(),
-                           "args": vars(args)}
+    out: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(), "args": vars(args)}
     with scratch_workdir(ROOT / "var" / "eval", "eval-", args.keep) as workdir:
         stack: Stack | None = None
         try:
@@ -698,19 +864,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hub-url", help="evaluate a running stack (e.g. http://127.0.0.1:8000) instead of starting one")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--hub-url", help="evaluate a running stack (e.g. http://127.0.0.1:8000) instead of starting one"
+    )
     parser.add_argument("--limit", type=int, default=300, help="held-out BANKING77 questions (default 300; 0 skips)")
     parser.add_argument("--oos-limit", type=int, default=None, help="out-of-scope queries (default all 200; 0 skips)")
-    parser.add_argument("--conversations-limit", type=int, default=None,
-                        help="scripted handoff conversations (default all; 0 skips)")
-    parser.add_argument("--acts-limit", type=int, default=None,
-                        help="held-out dialogue-act phrasings (default all; 0 skips)")
-    parser.add_argument("--followups-limit", type=int, default=None,
-                        help="follow-up conversations (default all; 0 skips)")
+    parser.add_argument(
+        "--conversations-limit", type=int, default=None, help="scripted handoff conversations (default all; 0 skips)"
+    )
+    parser.add_argument(
+        "--acts-limit", type=int, default=None, help="held-out dialogue-act phrasings (default all; 0 skips)"
+    )
+    parser.add_argument(
+        "--followups-limit", type=int, default=None, help="follow-up conversations (default all; 0 skips)"
+    )
     parser.add_argument("--concurrency", type=int, default=6, help="conversations at a time (default 6)")
-    parser.add_argument("--keep", action="store_true", help="keep the stack's folder (logs, SQLite files) under var/eval/")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the stack's folder (logs, SQLite files) under var/eval/"
+    )
     parser.add_argument("--out", default=str(ROOT / "var" / "eval"), help="folder for the JSON (default var/eval)")
     args = parser.parse_args(argv)
     (ROOT / "var" / "eval").mkdir(parents=True, exist_ok=True)

@@ -31,15 +31,21 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION_BANK = ROOT / "data" / "questions" / "banking77_feed.jsonl"
 DIALOGUE_ACTS = ROOT / "data" / "eval" / "dialogue_acts.jsonl"
-EVAL_CONVERSATIONS = (ROOT / "data" / "eval" / "handoff_conversations.jsonl",
-                      ROOT / "data" / "eval" / "followup_conversations.jsonl")
+EVAL_CONVERSATIONS = (
+    ROOT / "data" / "eval" / "handoff_conversations.jsonl",
+    ROOT / "data" / "eval" / "followup_conversations.jsonl",
+)
 HAND_WRITTEN_NLU = ROOT / "bot" / "data" / "nlu.yml"
 OUTPUT = ROOT / "bot" / "data" / "nlu_generated.yml"
 #: bank questions per article that become `ask_question` examples
 QUESTIONS_PER_ARTICLE = 10
 #: dialogue_acts.jsonl act → NLU intent
-ACT_INTENTS = {"request_human": "request_human", "frustration": "frustration",
-               "complaint": "complain", "question": "ask_question"}
+ACT_INTENTS = {
+    "request_human": "request_human",
+    "frustration": "frustration",
+    "complaint": "complain",
+    "question": "ask_question",
+}
 #: characters Rasa's training-data format would read as entity markup
 MARKUP = re.compile(r"[\[\]{}]")
 

@@ -13,8 +13,8 @@ from dotenv import dotenv_values
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.settings import ActionSettings  # noqa: E402
-from handoff.settings import HubSettings  # noqa: E402
+from actions.settings import ActionSettings
+from handoff.settings import HubSettings
 
 TIMEOUT_SECONDS = 300
 
@@ -46,23 +46,29 @@ def main() -> int:
         if not pending:
             break
         if time.monotonic() - started > TIMEOUT_SECONDS:
-            print(f"[ready] still waiting for: {', '.join(pending)} after {TIMEOUT_SECONDS}s; "
-                  "look at its log lines above", flush=True)
+            print(
+                f"[ready] still waiting for: {', '.join(pending)} after {TIMEOUT_SECONDS}s; "
+                "look at its log lines above",
+                flush=True,
+            )
             break
         if time.monotonic() - last_report > 15:
             last_report = time.monotonic()
             print(f"[ready] waiting for: {', '.join(pending)}…", flush=True)
         time.sleep(1)
     env = dotenv_values(ROOT / ".env")
-    print(f"""
+    print(
+        f"""
 [ready] ─────────────────────────────────────────────────────────────
 [ready]  Demo site with the chat widget:  {hub.public_url}/
 [ready]  Agent inbox:                     {hub.public_url}/inbox
-[ready]    sign in as {env.get('DEMO_AGENT_EMAIL') or 'agent@kestrel.example'}
-[ready]    password   {env.get('DEMO_AGENT_PASSWORD', '(see DEMO_AGENT_PASSWORD in .env)')}
+[ready]    sign in as {env.get("DEMO_AGENT_EMAIL") or "agent@kestrel.example"}
+[ready]    password   {env.get("DEMO_AGENT_PASSWORD", "(see DEMO_AGENT_PASSWORD in .env)")}
 [ready]  API description:                 {hub.public_url}/api/openapi.json
 [ready]  Press Ctrl-C to stop everything.
-[ready] ─────────────────────────────────────────────────────────────""", flush=True)
+[ready] ─────────────────────────────────────────────────────────────""",
+        flush=True,
+    )
     while True:
         time.sleep(3600)
 

@@ -26,8 +26,10 @@ def say(page: Page, text: str) -> None:
 
 def stored_messages(stack, conversation_id: str) -> list[tuple[int, str, str, int]]:
     with sqlite3.connect(stack.workdir / "hub.sqlite3") as db:
-        return db.execute("SELECT seq, sender, text, bot_pending FROM messages WHERE conversation_id = ? ORDER BY seq",
-                          (conversation_id,)).fetchall()
+        return db.execute(
+            "SELECT seq, sender, text, bot_pending FROM messages WHERE conversation_id = ? ORDER BY seq",
+            (conversation_id,),
+        ).fetchall()
 
 
 def wait_until(check, timeout: float = 30) -> None:
@@ -54,7 +56,9 @@ def test_a_hub_killed_mid_turn_answers_after_the_restart(stack, browser: Browser
     try:
         say(page, QUESTION_IN_FLIGHT)
         # Stored and acked, its bot turn pending: the hub is waiting for the paused Rasa.
-        wait_until(lambda: any(row[2] == QUESTION_IN_FLIGHT and row[3] for row in stored_messages(stack, conversation_id)))
+        wait_until(
+            lambda: any(row[2] == QUESTION_IN_FLIGHT and row[3] for row in stored_messages(stack, conversation_id))
+        )
         stack.kill_hub()
     finally:
         os.killpg(rasa.pid, signal.SIGCONT)
@@ -68,7 +72,9 @@ def test_a_hub_killed_mid_turn_answers_after_the_restart(stack, browser: Browser
     customer_rows = [(seq, text) for seq, sender, text, _pending in rows if sender == "customer"]
     assert [text for _, text in customer_rows] == [QUESTION_BEFORE, QUESTION_IN_FLIGHT]
     in_flight_seq = customer_rows[1][0]
-    assert any(sender == "bot" and seq > in_flight_seq and "bank transfer" in text.lower()
-               for seq, sender, text, _pending in rows)
+    assert any(
+        sender == "bot" and seq > in_flight_seq and "bank transfer" in text.lower()
+        for seq, sender, text, _pending in rows
+    )
     assert not any(pending for *_, pending in rows)
     assert errors == []

@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
-from tests.browser.conftest import add_agent
 from playwright.sync_api import Browser, Page, expect
 
 from handoff import schema
 from handoff.store import Store
+from tests.browser.conftest import add_agent
 from tests.unit.test_metrics import INJECTION, seed
 
 pytestmark = pytest.mark.browser
@@ -28,6 +28,7 @@ R = TypeVar("R")
 
 def in_store(stack, work: Callable[[Store], Awaitable[R]]) -> R:
     """Run `work` on the stack's own database, from a thread of its own (Playwright owns this one)."""
+
     async def run() -> R:
         store = await Store.open(stack.env()["DATABASE_URL"])
         try:
@@ -39,7 +40,7 @@ def in_store(stack, work: Callable[[Store], Awaitable[R]]) -> R:
         return pool.submit(asyncio.run, run()).result()
 
 
-def create_agent(stack) -> None:  # noqa: ANN001
+def create_agent(stack) -> None:
     add_agent(stack, AGENT_EMAIL, "Sasha", AGENT_PASSWORD, role="admin")
 
 
@@ -48,7 +49,9 @@ def watch_errors(page: Page, console: bool = True) -> list[str]:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     if console:
-        page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
+        page.on(
+            "console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None
+        )
     page.on("dialog", lambda dialog: (errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     return errors
 
@@ -73,8 +76,12 @@ def test_dashboard_shows_the_seeded_period(stack, browser: Browser) -> None:
     page.get_by_test_id("dashboard-to").fill("2026-03-03")
     page.get_by_test_id("dashboard-apply").click()
     page.wait_for_url(re.compile(r"/dashboard\?from=2026-03-01&to=2026-03-03$"))
-    for chart, bars in (("chart-conversations", 6), ("chart-handoff-reasons", 5), ("chart-csat", 4),
-                        ("chart-time-to-claim", 3)):
+    for chart, bars in (
+        ("chart-conversations", 6),
+        ("chart-handoff-reasons", 5),
+        ("chart-csat", 4),
+        ("chart-time-to-claim", 3),
+    ):
         svg = page.get_by_test_id(chart)
         expect(svg).to_be_visible()
         expect(svg.locator("rect.bar")).to_have_count(bars)
@@ -85,8 +92,9 @@ def test_dashboard_shows_the_seeded_period(stack, browser: Browser) -> None:
     expect(page.get_by_test_id("kpi-csat")).to_contain_text("3.80 / 5")
     expect(page.get_by_test_id("kpi-fcr")).to_contain_text("50.0 %")
     expect(page.get_by_test_id("table-articles").locator("tbody tr")).to_have_count(3)
-    csv_text = page.evaluate("async (href) => (await fetch(href)).text()",
-                             page.get_by_test_id("dashboard-csv").get_attribute("href"))
+    csv_text = page.evaluate(
+        "async (href) => (await fetch(href)).text()", page.get_by_test_id("dashboard-csv").get_attribute("href")
+    )
     assert csv_text.startswith("date,opened,conversations,") and "\r\n2026-03-03," in csv_text
 
     page.get_by_test_id("gaps-link").click()  # the hub loads the embedding model now
@@ -135,9 +143,16 @@ def test_widget_asks_for_effort_when_the_hub_says_so(stack, browser: Browser) ->
 
         async def stored(store: Store) -> list[Any]:
             async with store.read() as conn:
-                return [tuple(r) for r in (await conn.execute(
-                    sa.select(schema.ratings.c.score, schema.ratings.c.ces)
-                    .where(schema.ratings.c.conversation_id == conversation_id))).all()]
+                return [
+                    tuple(r)
+                    for r in (
+                        await conn.execute(
+                            sa.select(schema.ratings.c.score, schema.ratings.c.ces).where(
+                                schema.ratings.c.conversation_id == conversation_id
+                            )
+                        )
+                    ).all()
+                ]
 
         for _ in range(50):
             if in_store(stack, stored):

@@ -16,14 +16,17 @@ MESSAGES = 620
 
 
 def long_conversation(stack) -> str:
-    request = urllib.request.Request(f"{stack.hub_url}/api/conversations", data=b"{}", method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{stack.hub_url}/api/conversations", data=b"{}", method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         conversation_id = json.load(response)["conversation_id"]
     with sqlite3.connect(stack.workdir / "hub.sqlite3", timeout=30) as db:
-        db.executemany("INSERT INTO messages (conversation_id, seq, sender, text, created_at, bot_pending) "
-                       "VALUES (?, ?, 'customer', ?, 1796140000, 0)",
-                       [(conversation_id, seq, f"message {seq}") for seq in range(1, MESSAGES + 1)])
+        db.executemany(
+            "INSERT INTO messages (conversation_id, seq, sender, text, created_at, bot_pending) "
+            "VALUES (?, ?, 'customer', ?, 1796140000, 0)",
+            [(conversation_id, seq, f"message {seq}") for seq in range(1, MESSAGES + 1)],
+        )
         db.execute("UPDATE conversations SET last_seq = ? WHERE id = ?", (MESSAGES, conversation_id))
     return conversation_id
 

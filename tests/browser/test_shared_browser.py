@@ -19,8 +19,9 @@ def shop_browser() -> Iterator[Browser]:
     """The shop pages are served by Playwright (page.route), which Chromium counts as a public
     address; its local-network-access check would then block their socket to the hub on 127.0.0.1."""
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=[*FLAGS, "--disable-features=LocalNetworkAccessChecks"])
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*FLAGS, "--disable-features=LocalNetworkAccessChecks"]
+        )
         yield launched
         launched.close()
 

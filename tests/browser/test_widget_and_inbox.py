@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.browser.conftest import add_agent
 from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import add_agent
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +22,7 @@ INJECTIONS = [
 ]
 
 
-def create_agent(stack) -> None:  # noqa: ANN001
+def create_agent(stack) -> None:
     add_agent(stack, AGENT_EMAIL, "Robin", AGENT_PASSWORD)
 
 
@@ -41,7 +42,7 @@ def last_bot_text(page: Page) -> str:
     return page.locator('[data-testid="kestrel-message"][data-sender="bot"]').last.inner_text()
 
 
-def test_customer_and_agent_side_by_side(stack, browser: Browser) -> None:  # noqa: ANN001
+def test_customer_and_agent_side_by_side(stack, browser: Browser) -> None:
     create_agent(stack)
     customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
     agent = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -66,12 +67,18 @@ def test_customer_and_agent_side_by_side(stack, browser: Browser) -> None:  # no
     assert re.match(r"^http://127\.0\.0\.1:\d+/help/[a-z0-9-]+", source.get_attribute("href") or "")
 
     customer_says(customer, "I want to talk to a person")
-    expect(customer.locator('[data-testid="kestrel-message"][data-sender="bot"]').last).to_contain_text("name", timeout=60_000)
+    expect(customer.locator('[data-testid="kestrel-message"][data-sender="bot"]').last).to_contain_text(
+        "name", timeout=60_000
+    )
     customer_says(customer, "Robin Customer")
-    expect(customer.locator('[data-testid="kestrel-message"][data-sender="bot"]').last).to_contain_text("email", timeout=60_000)
+    expect(customer.locator('[data-testid="kestrel-message"][data-sender="bot"]').last).to_contain_text(
+        "email", timeout=60_000
+    )
     customer_says(customer, "robin.customer@example.com")
     customer.get_by_test_id("kestrel-quick-reply").filter(has_text="Transfers").click(timeout=60_000)
-    expect(customer.locator('[data-testid="kestrel-message"][data-sender="bot"]').last).to_contain_text("TX-", timeout=60_000)
+    expect(customer.locator('[data-testid="kestrel-message"][data-sender="bot"]').last).to_contain_text(
+        "TX-", timeout=60_000
+    )
     customer_says(customer, "TX-12345678")
     expect(customer.get_by_test_id("kestrel-status")).to_contain_text("queue", timeout=60_000)
 
@@ -92,9 +99,12 @@ def test_customer_and_agent_side_by_side(stack, browser: Browser) -> None:  # no
         agent.get_by_test_id("inbox-reply").fill(text)
         agent.get_by_test_id("inbox-send").click()
         expect(customer.locator('[data-testid="kestrel-message"][data-sender="agent"]').last).to_have_text(
-            re.compile(re.escape(text)), timeout=30_000)
+            re.compile(re.escape(text)), timeout=30_000
+        )
         customer_says(customer, text)
-        expect(agent.locator('[data-testid="inbox-message"][data-sender="customer"]').last).to_contain_text(text, timeout=30_000)
+        expect(agent.locator('[data-testid="inbox-message"][data-sender="customer"]').last).to_contain_text(
+            text, timeout=30_000
+        )
     for page in (customer, agent):
         assert page.evaluate("window.__pwned") is None
         assert page.locator("img[src='x']").count() == 0
@@ -107,9 +117,12 @@ def test_customer_and_agent_side_by_side(stack, browser: Browser) -> None:  # no
     expect(customer.get_by_test_id("kestrel-rating-thanks")).to_be_visible()
 
     ratings = agent.evaluate(
-        "async (id) => (await (await fetch(`/api/agent/conversations/${id}`)).json()).ratings", conversation_id)
+        "async (id) => (await (await fetch(`/api/agent/conversations/${id}`)).json()).ratings", conversation_id
+    )
     assert [(r["score"], r["comment"]) for r in ratings] == [(4, "Quick and kind")]
 
     customer.reload()
-    expect(customer.locator('[data-testid="kestrel-message"][data-sender="agent"]').first).to_be_attached(timeout=30_000)
+    expect(customer.locator('[data-testid="kestrel-message"][data-sender="agent"]').first).to_be_attached(
+        timeout=30_000
+    )
     assert customer_errors == [] and agent_errors == []

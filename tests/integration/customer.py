@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -23,8 +24,10 @@ class Customer:
         self._reader: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
 
-    async def start(self, metadata: dict[str, str] | None = None) -> "Customer":
-        async with self.session.post(f"{self.hub_url}/api/conversations", json={"metadata": metadata or {}}) as response:
+    async def start(self, metadata: dict[str, str] | None = None) -> Customer:
+        async with self.session.post(
+            f"{self.hub_url}/api/conversations", json={"metadata": metadata or {}}
+        ) as response:
             assert response.status == 201, await response.text()
             body = await response.json()
         self.token, self.conversation_id = body["token"], body["conversation_id"]
@@ -67,10 +70,8 @@ class Customer:
             if remaining <= 0:
                 raise AssertionError(f"no matching frame; got {self.frames[since:]}")
             self._arrived.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), timeout=min(remaining, 1))
-            except TimeoutError:
-                pass
 
     async def bot_reply(self, since: int, timeout: float = 60) -> list[Frame]:
         """The bot's messages after `since`, once the last one (buttons or a state) has come."""

@@ -52,43 +52,55 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({
-            "HF_HUB_OFFLINE": "1",
-            "RASA_TELEMETRY_ENABLED": "false",
-            "RASA_PORT": str(self.rasa_port),
-            "RASA_URLS": self.rasa_url,
-            "RASA_TRACKER_DIALECT": "sqlite",
-            "RASA_TRACKER_DB": str(self.workdir / "rasa-tracker.sqlite3"),
-            "RASA_LOG_FILE": str(self.workdir / "rasa.log"),
-            "ACTION_SERVER_PORT": str(self.actions_port),
-            "ACTION_SERVER_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
-            "HUB_PORT": str(self.hub_port),
-            "HUB_PUBLIC_URL": self.hub_url,
-            "HUB_ALLOWED_ORIGINS": f"{self.hub_url},http://localhost:{self.hub_port}",
-            "DATABASE_URL": f"sqlite+aiosqlite:///{self.workdir / 'hub.sqlite3'}",
-            # Every test client comes from 127.0.0.1: the per-address limits are tested in unit tests.
-            "HUB_ADDRESS_CONVERSATIONS_PER_HOUR": "100000",
-            "HUB_ADDRESS_MESSAGES_PER_MINUTE": "100000",
-            "HUB_SOCKET_OPENS_PER_MINUTE": "100000",
-            "KB_INDEX_DIR": str(ROOT / "var" / "kb-index"),
-            "KB_ARTICLES_DIR": str(ROOT / "data" / "articles"),
-        })
+        env.update(
+            {
+                "HF_HUB_OFFLINE": "1",
+                "RASA_TELEMETRY_ENABLED": "false",
+                "RASA_PORT": str(self.rasa_port),
+                "RASA_URLS": self.rasa_url,
+                "RASA_TRACKER_DIALECT": "sqlite",
+                "RASA_TRACKER_DB": str(self.workdir / "rasa-tracker.sqlite3"),
+                "RASA_LOG_FILE": str(self.workdir / "rasa.log"),
+                "ACTION_SERVER_PORT": str(self.actions_port),
+                "ACTION_SERVER_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
+                "HUB_PORT": str(self.hub_port),
+                "HUB_PUBLIC_URL": self.hub_url,
+                "HUB_ALLOWED_ORIGINS": f"{self.hub_url},http://localhost:{self.hub_port}",
+                "DATABASE_URL": f"sqlite+aiosqlite:///{self.workdir / 'hub.sqlite3'}",
+                # Every test client comes from 127.0.0.1: the per-address limits are tested in unit tests.
+                "HUB_ADDRESS_CONVERSATIONS_PER_HOUR": "100000",
+                "HUB_ADDRESS_MESSAGES_PER_MINUTE": "100000",
+                "HUB_SOCKET_OPENS_PER_MINUTE": "100000",
+                "KB_INDEX_DIR": str(ROOT / "var" / "kb-index"),
+                "KB_ARTICLES_DIR": str(ROOT / "data" / "articles"),
+            }
+        )
         env.update(self.extra_env)
         return env
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         log = open(self.workdir / f"{name}.out", "wb")  # noqa: SIM115 - closed with the process
-        self.processes[name] = subprocess.Popen(command, cwd=ROOT, env={**self.env(), **(env or {})}, stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**self.env(), **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._spawn("rasa", [str(ROOT / "scripts" / "run_rasa.sh")])
         self._spawn("actions", [str(ROOT / ".venv" / "bin" / "python"), "-m", "actions.server"])
         self.start_hub()
-        self.wait({"rasa": f"{self.rasa_url}/",
-                   "actions": f"http://127.0.0.1:{self.actions_port}/kb/health",
-                   "hub": f"{self.hub_url}/health"})
+        self.wait(
+            {
+                "rasa": f"{self.rasa_url}/",
+                "actions": f"http://127.0.0.1:{self.actions_port}/kb/health",
+                "hub": f"{self.hub_url}/health",
+            }
+        )
         return self
 
     def start_hub(self, env: dict[str, str] | None = None) -> None:
@@ -109,8 +121,11 @@ class Stack:
         """Start Rasa process `index` (0 is the usual one) on its own port and log file."""
         port = self.rasa_port if index == 0 else self.extra_rasa_ports[index - 1]
         name = self.rasa_name(index)
-        self._spawn(name, [str(ROOT / "scripts" / "run_rasa.sh")],
-                    {"RASA_PORT": str(port), "RASA_LOG_FILE": str(self.workdir / f"{name}.log")})
+        self._spawn(
+            name,
+            [str(ROOT / "scripts" / "run_rasa.sh")],
+            {"RASA_PORT": str(port), "RASA_LOG_FILE": str(self.workdir / f"{name}.log")},
+        )
 
     def start_scale_out(self, rasa_processes: int = 2, hub_rasa_processes: int | None = None) -> Stack:
         """Like start(), with `rasa_processes` Rasa processes (set a shared tracker store in
@@ -152,8 +167,10 @@ class Stack:
                 if answers(url):
                     pending.pop(name)
             if time.monotonic() > deadline:
-                raise RuntimeError(f"not up after {START_TIMEOUT_SECONDS}s: {list(pending)}\n"
-                                   + "\n".join(self.log_tail(n) for n in pending))
+                raise RuntimeError(
+                    f"not up after {START_TIMEOUT_SECONDS}s: {list(pending)}\n"
+                    + "\n".join(self.log_tail(n) for n in pending)
+                )
             time.sleep(0.5)
 
     def kill_hub(self) -> None:

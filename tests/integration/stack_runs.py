@@ -48,25 +48,34 @@ def require_running(urls: dict[str, str], what: str) -> None:
     """Stop with a message when a part of a stack given on the command line does not answer."""
     for name, url in urls.items():
         if not answers(url):
-            raise SystemExit(f"no {name} answers at {url}: start the stack with `make run`, "
-                             f"or leave out --hub-url to let the {what} start its own")
+            raise SystemExit(
+                f"no {name} answers at {url}: start the stack with `make run`, "
+                f"or leave out --hub-url to let the {what} start its own"
+            )
 
 
 def create_agent(env: dict[str, str], email: str, name: str, password: str) -> None:
     """An agent account, created the documented way (supportbot-agent add … --password-env)."""
     completed = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "supportbot-agent"), "add", email, name, "--password-env", "NEW_AGENT_PASSWORD"],
-        env={**env, "NEW_AGENT_PASSWORD": password}, cwd=ROOT, capture_output=True, text=True, check=False)
+        env={**env, "NEW_AGENT_PASSWORD": password},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if completed.returncode != 0:
         raise RuntimeError(f"supportbot-agent add failed: {completed.stderr or completed.stdout}")
 
 
-async def sign_in_agent(session: aiohttp.ClientSession, hub_url: str, email: str, password: str,
-                        agent_env: dict[str, str], what: str) -> None:
+async def sign_in_agent(
+    session: aiohttp.ClientSession, hub_url: str, email: str, password: str, agent_env: dict[str, str], what: str
+) -> None:
     """Sign `session` in; a refusal most likely means the agent was made in another database."""
     async with session.post(f"{hub_url}/api/agent/login", json={"email": email, "password": password}) as response:
         if response.status != 200:
             raise SystemExit(
                 f"the {what}'s agent could not sign in at {hub_url} ({response.status}): it was created in "
                 f"DATABASE_URL={agent_env.get('DATABASE_URL') or 'the default var/hub.sqlite3'}; run "
-                f"the {what} with the running stack's environment (its .env)")
+                f"the {what} with the running stack's environment (its .env)"
+            )

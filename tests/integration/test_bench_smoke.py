@@ -16,18 +16,31 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_script(stack, *args: str, timeout: float = 100) -> subprocess.CompletedProcess[str]:
     """Run a script the way `make` does, with the stack's settings (its hub database for agents)."""
-    completed = subprocess.run([sys.executable, *args], cwd=ROOT, env=stack.env(), capture_output=True,
-                               text=True, timeout=timeout, check=False)
+    completed = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=stack.env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return completed
 
 
 def test_bench_quick_against_the_running_stack(stack, tmp_path: Path) -> None:
     completed = run_script(
-        stack, "scripts/bench_e2e.py", "--quick", "--hub-url", stack.hub_url, "--rasa-url", stack.rasa_url,
-        "--actions-url", f"http://127.0.0.1:{stack.actions_port}/webhook",
-        "--hub-pid", str(stack.processes["hub"].pid),
-        "--rasa-tracker-db", str(stack.workdir / "rasa-tracker.sqlite3"), "--out", str(tmp_path))
+        stack,
+        "scripts/bench_e2e.py",
+        "--quick",
+        "--hub-url",
+        stack.hub_url,
+        "--rasa-url",
+        stack.rasa_url,
+        "--actions-url",
+        f"http://127.0.0.1:{stack.actions_port}/webhook",
+        "--hub-pid",
+        str(stack.processes["hub"].pid),
+        "--rasa-tracker-db",
+        str(stack.workdir / "rasa-tracker.sqlite3"),
+        "--out",
+        str(tmp_path),
+    )
     assert "## End to end" in completed.stdout and "## Turn anatomy" in completed.stdout
     result = json.loads((tmp_path / "e2e-quick-latest.json").read_text())
     levels = result["end_to_end"]["levels"]
@@ -49,9 +62,24 @@ def test_bench_quick_against_the_running_stack(stack, tmp_path: Path) -> None:
 
 
 def test_eval_tiny_against_the_running_stack(stack, tmp_path: Path) -> None:
-    completed = run_script(stack, "scripts/eval_bot.py", "--hub-url", stack.hub_url, "--limit", "6",
-                           "--oos-limit", "4", "--conversations-limit", "3", "--acts-limit", "4",
-                           "--followups-limit", "2", "--out", str(tmp_path))
+    completed = run_script(
+        stack,
+        "scripts/eval_bot.py",
+        "--hub-url",
+        stack.hub_url,
+        "--limit",
+        "6",
+        "--oos-limit",
+        "4",
+        "--conversations-limit",
+        "3",
+        "--acts-limit",
+        "4",
+        "--followups-limit",
+        "2",
+        "--out",
+        str(tmp_path),
+    )
     assert "## Answer accuracy" in completed.stdout and "## Summary check" in completed.stdout
     result = json.loads((tmp_path / "bot-latest.json").read_text())
     assert result["accuracy"]["questions"] == 6 and 0 <= result["accuracy"]["accuracy"] <= 1
@@ -71,14 +99,39 @@ def test_eval_runs_in_a_clone_with_nothing_beside_it(stack, tmp_path: Path) -> N
     """Everything `make eval` reads lives in the repository: a clone in an empty folder, with
     nothing beside it, evaluates the running stack with its own files."""
     clone = tmp_path / "alone" / "repo"
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", f"file://{ROOT}", str(clone)], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        ["git", "clone", "--quiet", "--depth", "1", f"file://{ROOT}", str(clone)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert sorted(p.name for p in clone.parent.iterdir()) == ["repo"]
     completed = subprocess.run(
-        [sys.executable, "scripts/eval_bot.py", "--hub-url", stack.hub_url, "--limit", "3", "--oos-limit", "2",
-         "--conversations-limit", "0", "--acts-limit", "2", "--followups-limit", "1", "--out", str(tmp_path / "out")],
-        cwd=clone, env={k: v for k, v in stack.env().items() if k != "KB_EVAL_DATA_DIR"},
-        capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "scripts/eval_bot.py",
+            "--hub-url",
+            stack.hub_url,
+            "--limit",
+            "3",
+            "--oos-limit",
+            "2",
+            "--conversations-limit",
+            "0",
+            "--acts-limit",
+            "2",
+            "--followups-limit",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=clone,
+        env={k: v for k, v in stack.env().items() if k != "KB_EVAL_DATA_DIR"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     result = json.loads((tmp_path / "out" / "bot-latest.json").read_text())
     assert result["accuracy"]["questions"] == 3 and result["out_of_scope"]["queries"] == 2

@@ -14,11 +14,11 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def demo_agent_password(stack) -> str:  # noqa: ANN001
+def demo_agent_password(stack) -> str:
     return "integration-test-password"
 
 
-async def agent_session(session: aiohttp.ClientSession, stack) -> None:  # noqa: ANN001
+async def agent_session(session: aiohttp.ClientSession, stack) -> None:
     from handoff.auth import hash_password
     from handoff.settings import sqlite_url
     from handoff.store import Store
@@ -28,12 +28,14 @@ async def agent_session(session: aiohttp.ClientSession, stack) -> None:  # noqa:
         await store.set_agent_password("alex@kestrel.example", "Alex", hash_password("integration-test-password"))
     finally:
         await store.close()
-    async with session.post(f"{stack.hub_url}/api/agent/login",
-                            json={"email": "alex@kestrel.example", "password": "integration-test-password"}) as response:
+    async with session.post(
+        f"{stack.hub_url}/api/agent/login",
+        json={"email": "alex@kestrel.example", "password": "integration-test-password"},
+    ) as response:
         assert response.status == 200
 
 
-async def test_question_gets_a_cited_answer_and_asking_for_a_person_reaches_the_inbox(stack) -> None:  # noqa: ANN001
+async def test_question_gets_a_cited_answer_and_asking_for_a_person_reaches_the_inbox(stack) -> None:
     topics = json.loads((ROOT / "data" / "eval" / "banking77_topics.json").read_text())
     delivery_article = topics["card_delivery_estimate"]["article"]
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
@@ -72,19 +74,25 @@ async def test_question_gets_a_cited_answer_and_asking_for_a_person_reaches_the_
         assert delivery_article in handoff["summary"]
 
         # While a person owns the conversation, the bot stays quiet.
-        async with session.post(f"{stack.hub_url}/api/agent/conversations/{customer.conversation_id}/claim") as response:
+        async with session.post(
+            f"{stack.hub_url}/api/agent/conversations/{customer.conversation_id}/claim"
+        ) as response:
             assert response.status == 200
         await customer.wait_for(lambda f: f["type"] == "state" and f["state"] == "agent")
         mark = await customer.say("are you a real person?")
-        async with session.post(f"{stack.hub_url}/api/agent/conversations/{customer.conversation_id}/messages",
-                                json={"text": "Yes, I'm Alex. Let me check your card."}) as response:
+        async with session.post(
+            f"{stack.hub_url}/api/agent/conversations/{customer.conversation_id}/messages",
+            json={"text": "Yes, I'm Alex. Let me check your card."},
+        ) as response:
             assert response.status == 201
         agent_frame = await customer.wait_for(lambda f: f["type"] == "message" and f["sender"] == "agent", mark)
         assert agent_frame["agent"] == {"name": "Alex"}
         assert not [f for f in customer.frames[mark:] if f["type"] == "message" and f["sender"] == "bot"]
 
         # Resolved: the bot resets, says it is back, and answers again.
-        async with session.post(f"{stack.hub_url}/api/agent/conversations/{customer.conversation_id}/resolve") as response:
+        async with session.post(
+            f"{stack.hub_url}/api/agent/conversations/{customer.conversation_id}/resolve"
+        ) as response:
             assert response.status == 200
         await customer.wait_for(lambda f: f["type"] == "state" and f["state"] == "resolved")
         await customer.wait_for(lambda f: f["type"] == "message" and f["sender"] == "bot" and "back" in f["text"])
@@ -95,7 +103,7 @@ async def test_question_gets_a_cited_answer_and_asking_for_a_person_reaches_the_
         await customer.close()
 
 
-async def test_hub_killed_mid_conversation_loses_nothing_and_the_customer_resumes(stack) -> None:  # noqa: ANN001
+async def test_hub_killed_mid_conversation_loses_nothing_and_the_customer_resumes(stack) -> None:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         customer = await Customer(session, stack.hub_url).start()
         mark = await customer.say("how do I top up with a bank transfer?", client_id="before-kill")
@@ -117,7 +125,7 @@ async def test_hub_killed_mid_conversation_loses_nothing_and_the_customer_resume
         await resumed.close()
 
 
-async def test_a_button_the_bot_did_not_offer_is_read_as_its_title(stack) -> None:  # noqa: ANN001
+async def test_a_button_the_bot_did_not_offer_is_read_as_its_title(stack) -> None:
     """Nothing a customer sends is an intent: a forged button payload ('/request_human' before the
     bot offered it) is not obeyed, its title is the message; a button the bot offered still works."""
     topics = json.loads((ROOT / "data" / "eval" / "banking77_topics.json").read_text())

@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handoff.app import create_app
-from handoff.auth import hash_password
 from handoff.app_keys import STORE
+from handoff.auth import hash_password
 from handoff.settings import HubSettings, sqlite_url
 
 AGENT_PASSWORD = "correct horse battery staple"

@@ -49,9 +49,14 @@ def default_slots() -> dict[str, Any]:
     return slots
 
 
-def make_tracker(text: str, intent: str = "ask_question", slots: dict[str, Any] | None = None,
-                 history: list[dict[str, Any]] | None = None, metadata: dict[str, Any] | None = None,
-                 confidence: float = 0.93) -> Tracker:
+def make_tracker(
+    text: str,
+    intent: str = "ask_question",
+    slots: dict[str, Any] | None = None,
+    history: list[dict[str, Any]] | None = None,
+    metadata: dict[str, Any] | None = None,
+    confidence: float = 0.93,
+) -> Tracker:
     """A tracker whose latest event is the customer's message `text`."""
     latest = {
         "text": text,
@@ -75,11 +80,23 @@ def make_tracker(text: str, intent: str = "ask_question", slots: dict[str, Any] 
     )
 
 
-def message(text: str | None = None, buttons: list[dict[str, Any]] | None = None,
-            custom: dict[str, Any] | None = None, response: str | None = None) -> dict[str, Any]:
+def message(
+    text: str | None = None,
+    buttons: list[dict[str, Any]] | None = None,
+    custom: dict[str, Any] | None = None,
+    response: str | None = None,
+) -> dict[str, Any]:
     """A message exactly as CollectingDispatcher.utter_message records it."""
-    return {"text": text, "buttons": buttons or [], "elements": [], "custom": custom or {},
-            "template": response, "response": response, "image": None, "attachment": None}
+    return {
+        "text": text,
+        "buttons": buttons or [],
+        "elements": [],
+        "custom": custom or {},
+        "template": response,
+        "response": response,
+        "image": None,
+        "attachment": None,
+    }
 
 
 def article(article_id: str, title: str, url: str) -> dict[str, Any]:
@@ -108,8 +125,9 @@ async def run_feedback(tracker: Tracker) -> tuple[list[dict[str, Any]], list[dic
 
 
 def action_settings(kb: KBSettings) -> ActionSettings:
-    return ActionSettings(host="127.0.0.1", port=0, low_confidence_limit=2, rejection_limit=2,
-                          frustration_threshold=-0.6, kb=kb)
+    return ActionSettings(
+        host="127.0.0.1", port=0, low_confidence_limit=2, rejection_limit=2, frustration_threshold=-0.6, kb=kb
+    )
 
 
 @pytest.fixture
@@ -142,8 +160,9 @@ def kb_down(kb_settings: KBSettings, embedder, tmp_path: Path, restore_kb_servic
 
 
 async def test_answer_tier_sends_passage_citation_and_feedback_buttons(kb: KBSettings) -> None:
-    tracker = make_tracker("When will my card arrive?",
-                           slots={"kb_articles_shown": ["exchange-rates"], "low_confidence_turns": 1.0})
+    tracker = make_tracker(
+        "When will my card arrive?", slots={"kb_articles_shown": ["exchange-rates"], "low_confidence_turns": 1.0}
+    )
     events, messages = await run_answer(tracker)
     assert messages == [
         message("Standard delivery takes 5 to 7 business days after you order the card."),
@@ -197,15 +216,19 @@ async def test_suggest_tier_lists_articles_with_citations(kb: KBSettings) -> Non
     ]
 
 
-REPHRASE = message("Sorry, I couldn't find an answer to that in our help center. Could you say it another way? "
-                   "Or I can pass you to a person.", buttons=[PERSON_BUTTON])
+REPHRASE = message(
+    "Sorry, I couldn't find an answer to that in our help center. Could you say it another way? "
+    "Or I can pass you to a person.",
+    buttons=[PERSON_BUTTON],
+)
 # Off-topic by NLU and by the help center: say what the bot is for; still a turn without an answer.
 OFF_TOPIC = message(response="utter_out_of_scope", buttons=[PERSON_BUTTON])
 
 
 @pytest.mark.parametrize(("intent", "reply"), [("ask_question", REPHRASE), ("out_of_scope", OFF_TOPIC)])
 async def test_first_none_offers_a_person_and_counts_as_a_turn_without_an_answer(
-        kb: KBSettings, intent: str, reply: dict[str, Any]) -> None:
+    kb: KBSettings, intent: str, reply: dict[str, Any]
+) -> None:
     events, messages = await run_answer(make_tracker("what's a good recipe for lasagne", intent=intent))
     assert messages == [reply]
     assert events == [
@@ -229,9 +252,14 @@ async def test_second_none_in_a_row_hands_off_for_low_confidence(kb: KBSettings)
         {"event": "bot", "text": "Sorry, I couldn't find an answer to that in our help center."},
     ]
     tracker = make_tracker(
-        "tell me about the weather on mars", history=history, metadata={"customer": CUSTOMER},
-        slots={"low_confidence_turns": 1.0, "kb_last_query": "what's a good recipe for lasagne",
-               "kb_last_tier": "none"},
+        "tell me about the weather on mars",
+        history=history,
+        metadata={"customer": CUSTOMER},
+        slots={
+            "low_confidence_turns": 1.0,
+            "kb_last_query": "what's a good recipe for lasagne",
+            "kb_last_tier": "none",
+        },
     )
     events, messages = await run_answer(tracker)
     assert messages == [
@@ -280,10 +308,14 @@ async def test_needs_person_article_shows_the_safety_step_first(kb: KBSettings) 
 
 
 async def test_needs_person_handoff_records_the_message_that_raised_it_as_the_issue(kb: KBSettings) -> None:
-    tracker = make_tracker("my card was stolen", slots={
-        "kb_last_query": "When will my card arrive?", "kb_last_tier": "answer",
-        "kb_articles_shown": ["card-delivery"],
-    })
+    tracker = make_tracker(
+        "my card was stolen",
+        slots={
+            "kb_last_query": "When will my card arrive?",
+            "kb_last_tier": "answer",
+            "kb_articles_shown": ["card-delivery"],
+        },
+    )
     events, _ = await run_answer(tracker)
     assert events == [
         SlotSet("kb_last_query", "my card was stolen"),
@@ -300,8 +332,11 @@ async def test_needs_person_handoff_records_the_message_that_raised_it_as_the_is
 async def test_very_negative_message_hands_off_for_frustration(kb: KBSettings) -> None:
     tracker = make_tracker(
         "This is absolutely terrible, I hate this useless awful bank",
-        slots={"kb_last_query": "When will my card arrive?", "kb_last_tier": "answer",
-               "kb_articles_shown": ["card-delivery"]},
+        slots={
+            "kb_last_query": "When will my card arrive?",
+            "kb_last_tier": "answer",
+            "kb_articles_shown": ["card-delivery"],
+        },
     )
     events, messages = await run_answer(tracker)
     assert messages == [message("I'm sorry this has been frustrating. Let me get you to a person.")]
@@ -336,19 +371,27 @@ async def test_knowledge_base_unavailable_tells_the_customer_and_hands_off(kb_do
 
 
 async def test_helpful_feedback_is_recorded_and_resets_rejections(kb: KBSettings) -> None:
-    tracker = make_tracker("/feedback_helpful", intent="feedback_helpful", slots={
-        "kb_last_article": "card-delivery", "kb_last_tier": "answer", "kb_rejections": 1.0,
-        "kb_feedback": [{"article": "exchange-rates", "helpful": False}],
-        "kb_articles_shown": ["exchange-rates", "card-delivery"],
-    })
+    tracker = make_tracker(
+        "/feedback_helpful",
+        intent="feedback_helpful",
+        slots={
+            "kb_last_article": "card-delivery",
+            "kb_last_tier": "answer",
+            "kb_rejections": 1.0,
+            "kb_feedback": [{"article": "exchange-rates", "helpful": False}],
+            "kb_articles_shown": ["exchange-rates", "card-delivery"],
+        },
+    )
     events, messages = await run_feedback(tracker)
     assert messages == [
         message(custom={"feedback": {"article_id": "card-delivery", "helpful": True}}),
         message(response="utter_glad_it_helped"),
     ]
     assert events == [
-        SlotSet("kb_feedback", [{"article": "exchange-rates", "helpful": False},
-                                {"article": "card-delivery", "helpful": True}]),
+        SlotSet(
+            "kb_feedback",
+            [{"article": "exchange-rates", "helpful": False}, {"article": "card-delivery", "helpful": True}],
+        ),
         SlotSet("kb_last_article", None),
         SlotSet("kb_rejections", 0),
         SlotSet("handoff_pending", False),
@@ -372,11 +415,16 @@ async def test_affirm_counts_as_helpful(kb: KBSettings) -> None:
 
 @pytest.mark.parametrize(("text", "intent"), [("/feedback_not_helpful", "feedback_not_helpful"), ("no", "deny")])
 async def test_not_helpful_once_suggests_other_articles(kb: KBSettings, text: str, intent: str) -> None:
-    tracker = make_tracker(text, intent=intent, slots={
-        "kb_last_article": "top-up-by-bank-transfer", "kb_last_tier": "answer",
-        "kb_last_query": "Is there a fee for changing currency at the weekend?",
-        "kb_articles_shown": ["top-up-by-bank-transfer"],
-    })
+    tracker = make_tracker(
+        text,
+        intent=intent,
+        slots={
+            "kb_last_article": "top-up-by-bank-transfer",
+            "kb_last_tier": "answer",
+            "kb_last_query": "Is there a fee for changing currency at the weekend?",
+            "kb_articles_shown": ["top-up-by-bank-transfer"],
+        },
+    )
     events, messages = await run_feedback(tracker)
     assert messages == [
         message(custom={"feedback": {"article_id": "top-up-by-bank-transfer", "helpful": False}}),
@@ -397,11 +445,16 @@ async def test_not_helpful_once_suggests_other_articles(kb: KBSettings, text: st
 
 
 async def test_not_helpful_with_no_other_close_article_hands_off(kb: KBSettings) -> None:
-    tracker = make_tracker("/feedback_not_helpful", intent="feedback_not_helpful", slots={
-        "kb_last_article": "card-delivery", "kb_last_tier": "answer",
-        "kb_last_query": "When will my card arrive?",
-        "kb_articles_shown": ["card-delivery", "lost-or-stolen-card"],
-    })
+    tracker = make_tracker(
+        "/feedback_not_helpful",
+        intent="feedback_not_helpful",
+        slots={
+            "kb_last_article": "card-delivery",
+            "kb_last_tier": "answer",
+            "kb_last_query": "When will my card arrive?",
+            "kb_articles_shown": ["card-delivery", "lost-or-stolen-card"],
+        },
+    )
     events, messages = await run_feedback(tracker)
     assert messages == [
         message(custom={"feedback": {"article_id": "card-delivery", "helpful": False}}),
@@ -416,21 +469,29 @@ async def test_not_helpful_with_no_other_close_article_hands_off(kb: KBSettings)
 
 
 async def test_not_helpful_after_a_suggestion_hands_off_as_answer_rejected(kb: KBSettings) -> None:
-    tracker = make_tracker("/feedback_not_helpful", intent="feedback_not_helpful", metadata={"customer": CUSTOMER},
-                           slots={
-                               "kb_last_article": "lost-or-stolen-card", "kb_last_tier": "suggest",
-                               "kb_last_query": "When will my card arrive?", "kb_rejections": 0.0,
-                               "kb_feedback": [{"article": "card-delivery", "helpful": False}],
-                               "kb_articles_shown": ["card-delivery", "lost-or-stolen-card"],
-                           })
+    tracker = make_tracker(
+        "/feedback_not_helpful",
+        intent="feedback_not_helpful",
+        metadata={"customer": CUSTOMER},
+        slots={
+            "kb_last_article": "lost-or-stolen-card",
+            "kb_last_tier": "suggest",
+            "kb_last_query": "When will my card arrive?",
+            "kb_rejections": 0.0,
+            "kb_feedback": [{"article": "card-delivery", "helpful": False}],
+            "kb_articles_shown": ["card-delivery", "lost-or-stolen-card"],
+        },
+    )
     events, messages = await run_feedback(tracker)
     assert messages == [
         message(custom={"feedback": {"article_id": "lost-or-stolen-card", "helpful": False}}),
         message("Sorry that didn't help. I'll pass you to a person."),
     ]
     assert events == [
-        SlotSet("kb_feedback", [{"article": "card-delivery", "helpful": False},
-                                {"article": "lost-or-stolen-card", "helpful": False}]),
+        SlotSet(
+            "kb_feedback",
+            [{"article": "card-delivery", "helpful": False}, {"article": "lost-or-stolen-card", "helpful": False}],
+        ),
         SlotSet("kb_last_article", None),
         SlotSet("kb_rejections", 1),
         SlotSet("handoff_pending", True),
@@ -443,11 +504,18 @@ async def test_not_helpful_after_a_suggestion_hands_off_as_answer_rejected(kb: K
 
 
 async def test_rejection_limit_hands_off_even_after_a_direct_answer(kb: KBSettings) -> None:
-    tracker = make_tracker("/feedback_not_helpful", intent="feedback_not_helpful", slots={
-        "kb_last_article": "exchange-rates", "kb_last_tier": "answer", "kb_rejections": 1.0,
-        "kb_last_query": "exchange fee on weekends", "kb_articles_shown": ["exchange-rates"],
-        "issue_description": "weekend fees on exchange",
-    })
+    tracker = make_tracker(
+        "/feedback_not_helpful",
+        intent="feedback_not_helpful",
+        slots={
+            "kb_last_article": "exchange-rates",
+            "kb_last_tier": "answer",
+            "kb_rejections": 1.0,
+            "kb_last_query": "exchange fee on weekends",
+            "kb_articles_shown": ["exchange-rates"],
+            "issue_description": "weekend fees on exchange",
+        },
+    )
     events, messages = await run_feedback(tracker)
     assert messages == [
         message(custom={"feedback": {"article_id": "exchange-rates", "helpful": False}}),
@@ -464,10 +532,16 @@ async def test_rejection_limit_hands_off_even_after_a_direct_answer(kb: KBSettin
 
 
 async def test_not_helpful_with_no_other_article_left_hands_off(kb: KBSettings) -> None:
-    tracker = make_tracker("/feedback_not_helpful", intent="feedback_not_helpful", slots={
-        "kb_last_article": "card-delivery", "kb_last_tier": "answer", "kb_last_query": "When will my card arrive?",
-        "kb_articles_shown": ["card-delivery", "lost-or-stolen-card", "top-up-by-bank-transfer", "exchange-rates"],
-    })
+    tracker = make_tracker(
+        "/feedback_not_helpful",
+        intent="feedback_not_helpful",
+        slots={
+            "kb_last_article": "card-delivery",
+            "kb_last_tier": "answer",
+            "kb_last_query": "When will my card arrive?",
+            "kb_articles_shown": ["card-delivery", "lost-or-stolen-card", "top-up-by-bank-transfer", "exchange-rates"],
+        },
+    )
     events, messages = await run_feedback(tracker)
     assert messages == [
         message(custom={"feedback": {"article_id": "card-delivery", "helpful": False}}),
@@ -485,10 +559,16 @@ async def test_not_helpful_with_no_other_article_left_hands_off(kb: KBSettings) 
 
 
 async def test_not_helpful_while_the_knowledge_base_is_down_hands_off(kb_down: KBSettings) -> None:
-    tracker = make_tracker("/feedback_not_helpful", intent="feedback_not_helpful", slots={
-        "kb_last_article": "card-delivery", "kb_last_tier": "answer", "kb_last_query": "When will my card arrive?",
-        "kb_articles_shown": ["card-delivery"],
-    })
+    tracker = make_tracker(
+        "/feedback_not_helpful",
+        intent="feedback_not_helpful",
+        slots={
+            "kb_last_article": "card-delivery",
+            "kb_last_tier": "answer",
+            "kb_last_query": "When will my card arrive?",
+            "kb_articles_shown": ["card-delivery"],
+        },
+    )
     events, messages = await run_feedback(tracker)
     assert messages == [
         message(custom={"feedback": {"article_id": "card-delivery", "helpful": False}}),
@@ -524,8 +604,12 @@ def after_a_question(question: str, article_id: str) -> tuple[list[dict[str, Any
         {"event": "action", "name": "action_answer_from_kb"},
         {"event": "bot", "text": "…"},
     ]
-    slots = {"kb_last_query": question, "kb_last_tier": "answer", "kb_last_article": article_id,
-             "kb_articles_shown": [article_id]}
+    slots = {
+        "kb_last_query": question,
+        "kb_last_tier": "answer",
+        "kb_last_article": article_id,
+        "kb_articles_shown": [article_id],
+    }
     return history, slots
 
 
@@ -534,14 +618,19 @@ async def test_an_elliptical_follow_up_is_searched_with_the_question_before_it(k
     events, messages = await run_answer(make_tracker("and express?", history=history, slots=slots))
     assert messages[0] == message("Express delivery costs EUR 15 and arrives in 2 to 3 business days.")
     assert messages[1]["custom"]["article"]["id"] == "card-delivery"
-    assert events[:2] == [SlotSet("kb_last_query", "How long does card delivery take? and express?"),
-                          SlotSet("kb_last_tier", "answer")]
+    assert events[:2] == [
+        SlotSet("kb_last_query", "How long does card delivery take? and express?"),
+        SlotSet("kb_last_tier", "answer"),
+    ]
 
 
 async def test_an_elliptical_follow_up_without_a_recent_question_is_searched_alone(kb: KBSettings) -> None:
     history, slots = after_a_question("How long does card delivery take?", "card-delivery")
-    history += [{"event": "user", "text": "thanks"}, {"event": "user", "text": "hello"},
-                {"event": "user", "text": "hi again"}]
+    history += [
+        {"event": "user", "text": "thanks"},
+        {"event": "user", "text": "hello"},
+        {"event": "user", "text": "hi again"},
+    ]
     events, _ = await run_answer(make_tracker("and express?", history=history, slots=slots))
     assert events[0] == SlotSet("kb_last_query", "and express?")
 
@@ -565,13 +654,17 @@ async def test_frustration_with_a_confident_answer_gets_the_answer_with_an_apolo
 async def test_frustration_without_an_answer_hands_off_with_high_priority(kb: KBSettings) -> None:
     events, messages = await run_answer(make_tracker("this is disgraceful and I'm livid", intent="frustration"))
     assert messages == [message("I'm sorry this has been frustrating. Let me get you to a person.")]
-    assert events[2:5] == [SlotSet("handoff_pending", True), SlotSet("handoff_reason", "frustration"),
-                           SlotSet("handoff_priority", "high")]
+    assert events[2:5] == [
+        SlotSet("handoff_pending", True),
+        SlotSet("handoff_reason", "frustration"),
+        SlotSet("handoff_priority", "high"),
+    ]
 
 
 @pytest.mark.parametrize(("min_score", "hands_off"), [(0.3, True), (1.01, False)])
 async def test_a_security_article_winning_at_the_suggest_tier_hands_off_above_the_score_floor(
-        kb: KBSettings, min_score: float, hands_off: bool) -> None:
+    kb: KBSettings, min_score: float, hands_off: bool
+) -> None:
     # Raise the answer bar above every score so the winner (lost-or-stolen-card, a needs_person
     # article) only reaches the suggest tier; HANDOFF_SECURITY_MIN_SCORE decides.
     strict = dataclasses.replace(kb, answer_threshold=1.01, suggest_threshold=0.3)
@@ -593,16 +686,19 @@ async def test_a_security_article_that_is_only_a_runner_up_raises_no_alarm(kb: K
     assert SlotSet("kb_last_article", "card-delivery") in events
 
 
-@pytest.mark.parametrize(("text", "refers", "short"), [
-    ("and express?", True, True),
-    ("what about the virtual one?", True, True),
-    ("how much does that cost?", True, True),
-    ("can I cancel it?", True, True),
-    ("same for transfers?", True, True),
-    ("top up limits", False, True),
-    ("How do I change the PIN on my card?", False, True),
-    ("Why was I charged a fee when I exchanged money on Saturday at the airport?", False, False),
-])
+@pytest.mark.parametrize(
+    ("text", "refers", "short"),
+    [
+        ("and express?", True, True),
+        ("what about the virtual one?", True, True),
+        ("how much does that cost?", True, True),
+        ("can I cancel it?", True, True),
+        ("same for transfers?", True, True),
+        ("top up limits", False, True),
+        ("How do I change the PIN on my card?", False, True),
+        ("Why was I charged a fee when I exchanged money on Saturday at the airport?", False, False),
+    ],
+)
 def test_follow_up_wording(text: str, refers: bool, short: bool) -> None:
     from actions.followup import is_short, refers_back
 
@@ -610,7 +706,9 @@ def test_follow_up_wording(text: str, refers: bool, short: bool) -> None:
 
 
 async def test_a_sentence_taken_for_feedback_with_nothing_to_rate_is_a_question(kb: KBSettings) -> None:
-    events, messages = await run_feedback(make_tracker("so when will my card arrive then", intent="feedback_not_helpful"))
+    events, messages = await run_feedback(
+        make_tracker("so when will my card arrive then", intent="feedback_not_helpful")
+    )
     assert SlotSet("kb_last_article", "card-delivery") in events
     assert messages[-1] == message("Did that help?", buttons=FEEDBACK_BUTTONS)
 

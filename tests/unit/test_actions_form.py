@@ -33,17 +33,24 @@ def default_slots() -> dict[str, Any]:
     return slots
 
 
-def form_tracker(text: str, intent: str = "nlu_fallback", requested_slot: str | None = None,
-                 candidates: dict[str, Any] | None = None, slots: dict[str, Any] | None = None,
-                 active: bool = True) -> Tracker:
+def form_tracker(
+    text: str,
+    intent: str = "nlu_fallback",
+    requested_slot: str | None = None,
+    candidates: dict[str, Any] | None = None,
+    slots: dict[str, Any] | None = None,
+    active: bool = True,
+) -> Tracker:
     """The tracker the form's validation action receives for the customer's message `text`."""
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.88}, "entities": [], "metadata": {}}
     candidates = candidates or {}
     events: list[dict[str, Any]] = []
     if active:
-        events += [{"event": "action", "name": "handoff_form"},
-                   {"event": "active_loop", "name": "handoff_form"},
-                   {"event": "slot", "name": "requested_slot", "value": requested_slot}]
+        events += [
+            {"event": "action", "name": "handoff_form"},
+            {"event": "active_loop", "name": "handoff_form"},
+            {"event": "slot", "name": "requested_slot", "value": requested_slot},
+        ]
     events += [
         {"event": "action", "name": "action_listen"},
         {"event": "user", "text": text, "parse_data": latest, "metadata": {}},
@@ -63,8 +70,16 @@ def form_tracker(text: str, intent: str = "nlu_fallback", requested_slot: str | 
 
 
 def message(text: str) -> dict[str, Any]:
-    return {"text": text, "buttons": [], "elements": [], "custom": {}, "template": None, "response": None,
-            "image": None, "attachment": None}
+    return {
+        "text": text,
+        "buttons": [],
+        "elements": [],
+        "custom": {},
+        "template": None,
+        "response": None,
+        "image": None,
+        "attachment": None,
+    }
 
 
 async def run_form(tracker: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -78,10 +93,12 @@ async def required(tracker: Tracker) -> list[str]:
     return await form.required_slots(form.domain_slots(DOMAIN), CollectingDispatcher(), tracker, DOMAIN)
 
 
-def validate(slot: str, value: Any, text: str | None = None, intent: str = "nlu_fallback"
-             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    tracker = form_tracker(value if text is None else text, intent=intent, requested_slot=slot,
-                           candidates={slot: value})
+def validate(
+    slot: str, value: Any, text: str | None = None, intent: str = "nlu_fallback"
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    tracker = form_tracker(
+        value if text is None else text, intent=intent, requested_slot=slot, candidates={slot: value}
+    )
     dispatcher = CollectingDispatcher()
     result = getattr(ValidateHandoffForm(), f"validate_{slot}")(value, dispatcher, tracker, DOMAIN)
     return result, dispatcher.messages
@@ -107,14 +124,19 @@ async def test_non_transactional_category_drops_the_transaction_ref(category: st
 
 
 async def test_security_matter_keeps_the_transaction_ref_whatever_the_category() -> None:
-    tracker = form_tracker("other", requested_slot="issue_category",
-                           slots={"issue_category": "other", "handoff_reason": "sensitive_topic"})
+    tracker = form_tracker(
+        "other", requested_slot="issue_category", slots={"issue_category": "other", "handoff_reason": "sensitive_topic"}
+    )
     assert await required(tracker) == FORM_SLOTS
 
 
 async def test_just_get_me_a_person_while_asking_requires_nothing() -> None:
-    tracker = form_tracker("just get me a person", intent="request_human", requested_slot="customer_email",
-                           candidates={"customer_email": "just get me a person"})
+    tracker = form_tracker(
+        "just get me a person",
+        intent="request_human",
+        requested_slot="customer_email",
+        candidates={"customer_email": "just get me a person"},
+    )
     assert await required(tracker) == []
 
 
@@ -127,64 +149,96 @@ async def test_request_human_when_the_form_is_not_asking_yet_keeps_all_slots() -
 
 
 async def test_just_get_me_a_person_ends_the_form_without_storing_the_text() -> None:
-    tracker = form_tracker("just get me a person", intent="request_human", requested_slot="customer_email",
-                           candidates={"customer_email": "just get me a person"},
-                           slots={"customer_name": "Ana Souza"})
+    tracker = form_tracker(
+        "just get me a person",
+        intent="request_human",
+        requested_slot="customer_email",
+        candidates={"customer_email": "just get me a person"},
+        slots={"customer_name": "Ana Souza"},
+    )
     events, messages = await run_form(tracker)
     assert messages == []
     assert events == [SlotSet("requested_slot", None)]
 
 
 async def test_invalid_email_is_rejected_with_a_hint_and_asked_again() -> None:
-    tracker = form_tracker("ana at example dot com", requested_slot="customer_email",
-                           candidates={"customer_email": "ana at example dot com"}, slots={"customer_name": "Ana Souza"})
+    tracker = form_tracker(
+        "ana at example dot com",
+        requested_slot="customer_email",
+        candidates={"customer_email": "ana at example dot com"},
+        slots={"customer_name": "Ana Souza"},
+    )
     events, messages = await run_form(tracker)
     assert messages == [message(EMAIL_HINT)]
     assert events == [SlotSet("customer_email", None)]
 
 
 async def test_non_transactional_category_goes_straight_to_the_issue() -> None:
-    tracker = form_tracker("account", requested_slot="issue_category", candidates={"issue_category": "account"},
-                           slots={"customer_name": "Ana Souza", "customer_email": "ana@example.com"})
+    tracker = form_tracker(
+        "account",
+        requested_slot="issue_category",
+        candidates={"issue_category": "account"},
+        slots={"customer_name": "Ana Souza", "customer_email": "ana@example.com"},
+    )
     events, messages = await run_form(tracker)
     assert messages == []
     assert events == [SlotSet("issue_category", "account"), SlotSet("requested_slot", "issue_description")]
 
 
 async def test_transactional_category_leaves_the_next_question_to_rasa() -> None:
-    tracker = form_tracker("Something with my card", requested_slot="issue_category",
-                           candidates={"issue_category": "Something with my card"},
-                           slots={"customer_name": "Ana Souza", "customer_email": "ana@example.com"})
+    tracker = form_tracker(
+        "Something with my card",
+        requested_slot="issue_category",
+        candidates={"issue_category": "Something with my card"},
+        slots={"customer_name": "Ana Souza", "customer_email": "ana@example.com"},
+    )
     events, messages = await run_form(tracker)
     assert messages == []
     assert events == [SlotSet("issue_category", "cards")]
 
 
 async def test_last_slot_of_a_non_transactional_form_ends_it() -> None:
-    tracker = form_tracker("I can't update my address", requested_slot="issue_description",
-                           candidates={"issue_description": "I can't update my address"},
-                           slots={"customer_name": "Ana Souza", "customer_email": "ana@example.com",
-                                  "issue_category": "account"})
+    tracker = form_tracker(
+        "I can't update my address",
+        requested_slot="issue_description",
+        candidates={"issue_description": "I can't update my address"},
+        slots={"customer_name": "Ana Souza", "customer_email": "ana@example.com", "issue_category": "account"},
+    )
     events, messages = await run_form(tracker)
     assert messages == []
     assert events == [SlotSet("issue_description", "I can't update my address"), SlotSet("requested_slot", None)]
 
 
-PREFILLED = {"customer_name": "Ana Souza", "customer_email": "ana@example.com",
-             "issue_description": "When will my card arrive?"}
+PREFILLED = {
+    "customer_name": "Ana Souza",
+    "customer_email": "ana@example.com",
+    "issue_description": "When will my card arrive?",
+}
 
 
 async def test_prefilled_details_survive_validation_at_activation() -> None:
-    tracker = form_tracker("I want to talk to a person", intent="request_human", requested_slot=None,
-                           candidates=PREFILLED, slots={"handoff_reason": "customer_request"}, active=False)
+    tracker = form_tracker(
+        "I want to talk to a person",
+        intent="request_human",
+        requested_slot=None,
+        candidates=PREFILLED,
+        slots={"handoff_reason": "customer_request"},
+        active=False,
+    )
     events, messages = await run_form(tracker)
     assert messages == []
     assert events == [SlotSet(name, value) for name, value in PREFILLED.items()]
 
 
 async def test_prefilled_details_survive_a_plain_no_at_activation() -> None:
-    tracker = form_tracker("no", intent="deny", requested_slot=None, candidates=PREFILLED,
-                           slots={"handoff_reason": "answer_rejected"}, active=False)
+    tracker = form_tracker(
+        "no",
+        intent="deny",
+        requested_slot=None,
+        candidates=PREFILLED,
+        slots={"handoff_reason": "answer_rejected"},
+        active=False,
+    )
     events, _ = await run_form(tracker)
     assert events == [SlotSet(name, value) for name, value in PREFILLED.items()]
 
@@ -192,14 +246,17 @@ async def test_prefilled_details_survive_a_plain_no_at_activation() -> None:
 # --- validate_customer_name -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Ana Souza", "Ana Souza"),
-    ("  Ana    Souza ", "Ana Souza"),
-    ("My name is Ana Souza", "Ana Souza"),
-    ("I'm Ana", "Ana"),
-    ("it's Bo", "Bo"),
-    ("A" * 100, "A" * 80),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Ana Souza", "Ana Souza"),
+        ("  Ana    Souza ", "Ana Souza"),
+        ("My name is Ana Souza", "Ana Souza"),
+        ("I'm Ana", "Ana"),
+        ("it's Bo", "Bo"),
+        ("A" * 100, "A" * 80),
+    ],
+)
 def test_name_is_cleaned_up(text: str, expected: str) -> None:
     assert validate("customer_name", text) == ({"customer_name": expected}, [])
 
@@ -222,11 +279,14 @@ def test_name_that_is_not_a_name_gets_a_hint(text: str) -> None:
 # --- validate_customer_email ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("ana@example.com", "ana@example.com"),
-    ("it's Ana.Souza+help@mail.example.org.", "Ana.Souza+help@mail.example.org"),
-    ("my email is bo_li@example.co.uk thanks", "bo_li@example.co.uk"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ana@example.com", "ana@example.com"),
+        ("it's Ana.Souza+help@mail.example.org.", "Ana.Souza+help@mail.example.org"),
+        ("my email is bo_li@example.co.uk thanks", "bo_li@example.co.uk"),
+    ],
+)
 def test_valid_email_is_kept(text: str, expected: str) -> None:
     assert validate("customer_email", text) == ({"customer_email": expected}, [])
 
@@ -244,22 +304,25 @@ def test_invalid_email_gets_a_hint(text: str) -> None:
 # --- validate_issue_category ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("cards", "cards"),
-    ("Top-ups", "top-ups"),
-    ("transfers", "transfers"),
-    ("exchange", "exchange"),
-    ("identity", "identity"),
-    ("account", "account"),
-    ("other", "other"),
-    ("my card was declined", "cards"),
-    ("I want to add money", "top-ups"),
-    ("a payment to my landlord", "transfers"),
-    ("the currency conversion", "exchange"),
-    ("verifying my passport", "identity"),
-    ("I want to close my account", "account"),
-    ("something about my cat", "other"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cards", "cards"),
+        ("Top-ups", "top-ups"),
+        ("transfers", "transfers"),
+        ("exchange", "exchange"),
+        ("identity", "identity"),
+        ("account", "account"),
+        ("other", "other"),
+        ("my card was declined", "cards"),
+        ("I want to add money", "top-ups"),
+        ("a payment to my landlord", "transfers"),
+        ("the currency conversion", "exchange"),
+        ("verifying my passport", "identity"),
+        ("I want to close my account", "account"),
+        ("something about my cat", "other"),
+    ],
+)
 def test_category_from_a_button_or_free_text(text: str, expected: str) -> None:
     assert validate("issue_category", text) == ({"issue_category": expected}, [])
 
@@ -269,10 +332,13 @@ def test_skipped_category_is_other(text: str) -> None:
     assert validate("issue_category", text) == ({"issue_category": "other"}, [])
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("my bank transfer keeps stopping", "transfers"),
-    ("the exchange was wrong when I went shopping", "exchange"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my bank transfer keeps stopping", "transfers"),
+        ("the exchange was wrong when I went shopping", "exchange"),
+    ],
+)
 def test_category_keywords_match_whole_words_only(text: str, expected: str) -> None:
     assert validate("issue_category", text) == ({"issue_category": expected}, [])
 
@@ -280,11 +346,14 @@ def test_category_keywords_match_whole_words_only(text: str, expected: str) -> N
 # --- validate_transaction_ref -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("TX-12AB34CD", "TX-12AB34CD"),
-    ("tx-12ab34cd", "TX-12AB34CD"),
-    ("it's Tx-9k2m4p7q I think", "TX-9K2M4P7Q"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("TX-12AB34CD", "TX-12AB34CD"),
+        ("tx-12ab34cd", "TX-12AB34CD"),
+        ("it's Tx-9k2m4p7q I think", "TX-9K2M4P7Q"),
+    ],
+)
 def test_transaction_ref_is_found_and_upper_cased(text: str, expected: str) -> None:
     assert validate("transaction_ref", text) == ({"transaction_ref": expected}, [])
 
@@ -302,10 +371,13 @@ def test_invalid_transaction_ref_gets_a_hint(text: str) -> None:
 # --- validate_issue_description ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("  My card   was declined\n at the shop ", "My card was declined at the shop"),
-    ("x" * 400, "x" * 300),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  My card   was declined\n at the shop ", "My card was declined at the shop"),
+        ("x" * 400, "x" * 300),
+    ],
+)
 def test_issue_is_kept_in_the_customers_words(text: str, expected: str) -> None:
     assert validate("issue_description", text) == ({"issue_description": expected}, [])
 

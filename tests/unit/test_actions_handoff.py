@@ -32,8 +32,10 @@ GENERIC_SAFETY_STEP = (
     "First, to keep your money safe: freeze your card now in the app (Cards > your card > Freeze). "
     "You can unfreeze it any time."
 )
-LOST_CARD_PASSAGES = {"Freeze your card now: Cards > your card > Freeze.",
-                      "Our security team cancels the card and orders a new one."}
+LOST_CARD_PASSAGES = {
+    "Freeze your card now: Cards > your card > Freeze.",
+    "Our security team cancels the card and orders a new one.",
+}
 
 
 def default_slots() -> dict[str, Any]:
@@ -42,21 +44,41 @@ def default_slots() -> dict[str, Any]:
     return slots
 
 
-def make_tracker(text: str, intent: str, slots: dict[str, Any] | None = None,
-                 history: list[dict[str, Any]] | None = None, metadata: dict[str, Any] | None = None) -> Tracker:
+def make_tracker(
+    text: str,
+    intent: str,
+    slots: dict[str, Any] | None = None,
+    history: list[dict[str, Any]] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Tracker:
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.97}, "entities": [], "metadata": metadata or {}}
     events = list(history or []) + [
         {"event": "action", "name": "action_listen"},
         {"event": "user", "text": text, "parse_data": latest, "metadata": metadata or {}},
     ]
-    return Tracker(sender_id="conv-test", slots={**default_slots(), **(slots or {})}, latest_message=latest,
-                   events=events, paused=False, followup_action=None, active_loop={},
-                   latest_action_name="action_listen")
+    return Tracker(
+        sender_id="conv-test",
+        slots={**default_slots(), **(slots or {})},
+        latest_message=latest,
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
 
 
 def message(text: str | None = None, custom: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"text": text, "buttons": [], "elements": [], "custom": custom or {},
-            "template": None, "response": None, "image": None, "attachment": None}
+    return {
+        "text": text,
+        "buttons": [],
+        "elements": [],
+        "custom": custom or {},
+        "template": None,
+        "response": None,
+        "image": None,
+        "attachment": None,
+    }
 
 
 async def run_start(tracker: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -66,8 +88,9 @@ async def run_start(tracker: Tracker) -> tuple[list[dict[str, Any]], list[dict[s
 
 
 def action_settings(kb: KBSettings) -> ActionSettings:
-    return ActionSettings(host="127.0.0.1", port=0, low_confidence_limit=2, rejection_limit=2,
-                          frustration_threshold=-0.6, kb=kb)
+    return ActionSettings(
+        host="127.0.0.1", port=0, low_confidence_limit=2, rejection_limit=2, frustration_threshold=-0.6, kb=kb
+    )
 
 
 @pytest.fixture
@@ -110,8 +133,9 @@ async def test_request_human_prefills_the_logged_in_customer() -> None:
 
 
 async def test_request_human_takes_the_issue_from_the_last_question_not_from_the_request() -> None:
-    tracker = make_tracker("agent please", "request_human",
-                           slots={"kb_last_query": "When will my card arrive?", "kb_last_tier": "answer"})
+    tracker = make_tracker(
+        "agent please", "request_human", slots={"kb_last_query": "When will my card arrive?", "kb_last_tier": "answer"}
+    )
     events, messages = await run_start(tracker)
     assert messages == [message("Sure, I'll connect you with a person.")]
     assert events == [
@@ -137,19 +161,27 @@ async def test_an_angry_request_for_a_person_is_high_priority_frustration_in_the
 
 
 async def test_a_request_for_a_person_that_says_it_is_a_complaint_is_a_complaint() -> None:
-    events, messages = await run_start(make_tracker("one of your advisors was rude to me, I want it on record",
-                                                    "request_human"))
+    events, messages = await run_start(
+        make_tracker("one of your advisors was rude to me, I want it on record", "request_human")
+    )
     assert messages == [message("I'm sorry to hear that. I'll pass your complaint to a person.")]
-    assert events[:3] == [SlotSet("handoff_pending", True), SlotSet("handoff_reason", "complaint"),
-                          SlotSet("handoff_priority", "normal")]
+    assert events[:3] == [
+        SlotSet("handoff_pending", True),
+        SlotSet("handoff_reason", "complaint"),
+        SlotSet("handoff_priority", "normal"),
+    ]
 
 
-@pytest.mark.parametrize(("text", "intent"), [
-    ("When will my card arrive?", "request_human"),
-    ("When will my card arrive?", "complain"),
-])
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("When will my card arrive?", "request_human"),
+        ("When will my card arrive?", "complain"),
+    ],
+)
 async def test_an_act_the_words_do_not_back_is_answered_from_the_help_center(
-        kb: KBSettings, text: str, intent: str) -> None:
+    kb: KBSettings, text: str, intent: str
+) -> None:
     events, messages = await run_start(make_tracker(text, intent))
     assert SlotSet("handoff_pending", False) in events
     assert SlotSet("kb_last_article", "card-delivery") in events
@@ -157,8 +189,9 @@ async def test_an_act_the_words_do_not_back_is_answered_from_the_help_center(
 
 
 async def test_complaint_is_normal_priority_and_keeps_the_customers_words() -> None:
-    tracker = make_tracker("I want to complain about being charged twice", "complain",
-                           slots={"kb_last_query": "When will my card arrive?"})
+    tracker = make_tracker(
+        "I want to complain about being charged twice", "complain", slots={"kb_last_query": "When will my card arrive?"}
+    )
     events, messages = await run_start(tracker)
     assert messages == [message("I'm sorry to hear that. I'll pass your complaint to a person.")]
     assert events == [
@@ -170,10 +203,16 @@ async def test_complaint_is_normal_priority_and_keeps_the_customers_words() -> N
 
 
 async def test_known_details_are_not_overwritten() -> None:
-    tracker = make_tracker("I want to complain", "complain", metadata={"customer": CUSTOMER}, slots={
-        "customer_name": "Ana", "customer_email": "ana.private@example.org",
-        "issue_description": "Charged twice for one coffee",
-    })
+    tracker = make_tracker(
+        "I want to complain",
+        "complain",
+        metadata={"customer": CUSTOMER},
+        slots={
+            "customer_name": "Ana",
+            "customer_email": "ana.private@example.org",
+            "issue_description": "Charged twice for one coffee",
+        },
+    )
     events, _ = await run_start(tracker)
     assert events == [
         SlotSet("handoff_pending", True),
@@ -183,8 +222,10 @@ async def test_known_details_are_not_overwritten() -> None:
 
 
 async def test_customer_metadata_of_an_earlier_message_is_used() -> None:
-    history = [{"event": "user", "text": "hi", "metadata": {"customer": {"name": "Bo Li", "email": "bo@example.com"}}},
-               {"event": "bot", "text": "Hi! I'm Kestrel's support assistant."}]
+    history = [
+        {"event": "user", "text": "hi", "metadata": {"customer": {"name": "Bo Li", "email": "bo@example.com"}}},
+        {"event": "bot", "text": "Hi! I'm Kestrel's support assistant."},
+    ]
     tracker = make_tracker("human please", "request_human", history=history)
     events, _ = await run_start(tracker)
     assert events == [
@@ -210,14 +251,27 @@ async def test_unknown_intent_falls_back_to_a_customer_request() -> None:
 
 
 async def test_resolved_resets_the_handoff_and_keeps_name_and_email() -> None:
-    tracker = make_tracker("/handoff_resolved", "handoff_resolved", slots={
-        "customer_name": "Ana Souza", "customer_email": "ana@example.com", "issue_category": "cards",
-        "transaction_ref": "TX-12AB34CD", "issue_description": "Charged twice", "handoff_reason": "complaint",
-        "handoff_priority": "normal", "handoff_pending": False, "kb_last_query": "charged twice",
-        "kb_last_tier": "suggest", "kb_last_article": "card-delivery", "kb_articles_shown": ["card-delivery"],
-        "kb_feedback": [{"article": "card-delivery", "helpful": False}], "kb_rejections": 2.0,
-        "low_confidence_turns": 1.0,
-    })
+    tracker = make_tracker(
+        "/handoff_resolved",
+        "handoff_resolved",
+        slots={
+            "customer_name": "Ana Souza",
+            "customer_email": "ana@example.com",
+            "issue_category": "cards",
+            "transaction_ref": "TX-12AB34CD",
+            "issue_description": "Charged twice",
+            "handoff_reason": "complaint",
+            "handoff_priority": "normal",
+            "handoff_pending": False,
+            "kb_last_query": "charged twice",
+            "kb_last_tier": "suggest",
+            "kb_last_article": "card-delivery",
+            "kb_articles_shown": ["card-delivery"],
+            "kb_feedback": [{"article": "card-delivery", "helpful": False}],
+            "kb_rejections": 2.0,
+            "low_confidence_turns": 1.0,
+        },
+    )
     dispatcher = CollectingDispatcher()
     events = await ActionHandoffResolved().run(dispatcher, tracker, DOMAIN)
     assert dispatcher.messages == []

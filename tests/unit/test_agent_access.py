@@ -26,11 +26,10 @@ from handoff.app_keys import STORE
 from handoff.rate_limit import PRUNE_EVERY, RateLimiter
 from handoff.settings import sqlite_url
 from handoff.store import Store
-
-T = schema
 from tests.unit.db_fixtures import database_url
 from tests.unit.hub_fixtures import AGENT_PASSWORD, hub, hub_settings, sign_in, start_conversation
 
+T = schema
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,8 +42,15 @@ async def _agent_hub(aiohttp_client: Any, tmp_path: Path, **overrides: Any) -> T
 def supportbot_agent(tmp_path: Path, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
     """The real command, in its own process, on the test hub's database."""
     env = {**os.environ, "DATABASE_URL": sqlite_url(tmp_path / "hub.sqlite3"), "NEW_PASSWORD": password}
-    return subprocess.run([sys.executable, "-m", "handoff.agents_cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, check=False, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "handoff.agents_cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
 
 
 async def _closed_code(ws: aiohttp.ClientWebSocketResponse, timeout: float = 15) -> int | None:
@@ -73,30 +79,32 @@ async def test_a_password_reset_then_disable_end_every_session(aiohttp_client: A
     client = await _agent_hub(aiohttp_client, tmp_path, agent_session_check_seconds=0.2)
     await sign_in(client, "bea@kestrel.example")
     ws = await client.ws_connect("/api/agent/ws")
-    reset = supportbot_agent(tmp_path, "add", "bea@kestrel.example", "Bea", "--password-env", "NEW_PASSWORD",
-                             password="a brand new password")
+    reset = supportbot_agent(
+        tmp_path, "add", "bea@kestrel.example", "Bea", "--password-env", "NEW_PASSWORD", password="a brand new password"
+    )
     assert reset.returncode == 0, reset.stderr
     assert await _closed_code(ws) == SESSION_ENDED
     assert (await client.get("/api/agent/me")).status == 401
 
     disabled = supportbot_agent(tmp_path, "disable", "bea@kestrel.example")
     assert disabled.returncode == 0, disabled.stderr
-    refused = await client.post("/api/agent/login", json={"email": "bea@kestrel.example",
-                                                           "password": "a brand new password"})
+    refused = await client.post(
+        "/api/agent/login", json={"email": "bea@kestrel.example", "password": "a brand new password"}
+    )
     assert refused.status == 403 and (await refused.json())["error"]["code"] == "agent_disabled"
     listing = supportbot_agent(tmp_path, "list")
     assert "bea@kestrel.example" in listing.stdout and "disabled" in listing.stdout
     assert supportbot_agent(tmp_path, "enable", "bea@kestrel.example").returncode == 0
-    again = await client.post("/api/agent/login", json={"email": "bea@kestrel.example",
-                                                         "password": "a brand new password"})
+    again = await client.post(
+        "/api/agent/login", json={"email": "bea@kestrel.example", "password": "a brand new password"}
+    )
     assert again.status == 200
     unknown = supportbot_agent(tmp_path, "disable", "nobody@kestrel.example")
     assert unknown.returncode == 1 and "no agent has the email" in unknown.stderr
 
 
 async def test_an_expired_session_closes_its_socket(aiohttp_client: Any, tmp_path: Path) -> None:
-    client = await _agent_hub(aiohttp_client, tmp_path, agent_session_check_seconds=0.2,
-                              agent_session_hours=1.5 / 3600)
+    client = await _agent_hub(aiohttp_client, tmp_path, agent_session_check_seconds=0.2, agent_session_hours=1.5 / 3600)
     await sign_in(client, "bea@kestrel.example")
     ws = await client.ws_connect("/api/agent/ws")
     assert await _closed_code(ws) == SESSION_ENDED
@@ -129,8 +137,9 @@ async def test_sign_in_is_throttled_per_account_and_per_address(aiohttp_client: 
     assert locked.status == 429 and int(locked.headers["Retry-After"]) > 0
     assert "Try again in" in (await locked.json())["error"]["message"]
     # Another account from the same address still signs in, until the address uses its attempts.
-    assert (await client.post("/api/agent/login", json={"email": "cy@kestrel.example",
-                                                        "password": AGENT_PASSWORD})).status == 200
+    assert (
+        await client.post("/api/agent/login", json={"email": "cy@kestrel.example", "password": AGENT_PASSWORD})
+    ).status == 200
     for _ in range(2):
         await client.post("/api/agent/login", json={"email": "cy@kestrel.example", "password": "guess"})
     flooded = await client.post("/api/agent/login", json={"email": "cy@kestrel.example", "password": AGENT_PASSWORD})
@@ -165,8 +174,11 @@ async def test_an_older_database_keeps_its_agents_as_admins_and_its_first_rating
         await conn.execute(sa.text("ALTER TABLE agents DROP COLUMN disabled_at"))
         await conn.execute(schema.schema_migrations.delete().where(schema.schema_migrations.c.version >= 4))
         for score in (5, 1, 1):
-            await conn.execute(T.ratings.insert().values(conversation_id=conversation.id, handoff_id=handoff.id,
-                                                         score=score, comment="", created_at=0.0))
+            await conn.execute(
+                T.ratings.insert().values(
+                    conversation_id=conversation.id, handoff_id=handoff.id, score=score, comment="", created_at=0.0
+                )
+            )
     await opened.close()
     upgraded = await Store.open(database_url)
     try:

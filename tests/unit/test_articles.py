@@ -10,7 +10,12 @@ from tests.conftest import write_article
 def test_parses_front_matter_and_body(tmp_path: Path) -> None:
     path = write_article(tmp_path, "card-delivery", "Card delivery", "Intro.\n\n## Express\nFast.", ["When?"])
     article = parse_article(path)
-    assert (article.id, article.title, article.category, article.updated) == ("card-delivery", "Card delivery", "cards", "2026-10-01")
+    assert (article.id, article.title, article.category, article.updated) == (
+        "card-delivery",
+        "Card delivery",
+        "cards",
+        "2026-10-01",
+    )
     assert article.questions == ("When?",)
 
 
@@ -24,9 +29,11 @@ def test_parses_front_matter_and_body(tmp_path: Path) -> None:
         ("---\nid: Bad Id\ntitle: T\ncategory: cards\nupdated: 2026-01-01\n---\nbody", "must be lowercase"),
         ("---\nid: a-b\ntitle: T\ncategory: cards\nupdated: someday\n---\nbody", "is not a date"),
         # "billion laughs": nine levels of nine aliases would expand to 9^9 strings
-        ("---\nid: a-b\ntitle: T\ncategory: cards\nupdated: 2026-01-01\na: &a [lol, lol, lol]\n"
-         "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n---\nbody",
-         "uses a YAML alias (*name); write the value out instead"),
+        (
+            "---\nid: a-b\ntitle: T\ncategory: cards\nupdated: 2026-01-01\na: &a [lol, lol, lol]\n"
+            "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n---\nbody",
+            "uses a YAML alias (*name); write the value out instead",
+        ),
     ],
 )
 def test_broken_articles_name_the_file_and_the_problem(tmp_path: Path, text: str, problem: str) -> None:
@@ -50,7 +57,9 @@ def test_chunks_by_heading_with_title_and_anchor(tmp_path: Path) -> None:
     path = write_article(tmp_path, "fees", "Fees", "Intro text.\n\n## ATM fees\nTwo percent.\n\n## Card fees\nNone.")
     passages = chunk_article(parse_article(path))
     assert [(p.section, p.anchor, p.text) for p in passages] == [
-        ("", "", "Intro text."), ("ATM fees", "atm-fees", "Two percent."), ("Card fees", "card-fees", "None."),
+        ("", "", "Intro text."),
+        ("ATM fees", "atm-fees", "Two percent."),
+        ("Card fees", "card-fees", "None."),
     ]
     assert passages[1].embedding_text().startswith("Fees — ATM fees\n")
     assert len({p.passage_id for p in passages}) == 3

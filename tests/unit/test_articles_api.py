@@ -38,10 +38,9 @@ Open the app > Accounts > Pots > New pot, name it and move money in.
 
 
 @pytest.fixture
-async def content_hub(aiohttp_client: Any, tmp_path: Path, kb_settings: KBSettings, embedder) -> TestClient:  # noqa: ANN001
+async def content_hub(aiohttp_client: Any, tmp_path: Path, kb_settings: KBSettings, embedder) -> TestClient:
     build_index(kb_settings, embedder)
-    settings = replace(hub_settings(tmp_path), articles_dir=kb_settings.articles_dir,
-                       content_api_token=TOKEN)  # type: ignore[arg-type]
+    settings = replace(hub_settings(tmp_path), articles_dir=kb_settings.articles_dir, content_api_token=TOKEN)  # type: ignore[arg-type]
     client = await aiohttp_client(create_app(settings, rebuilds=IndexRebuilds(lambda: kb_settings)))
     await client.app[STORE].create_agent("alex@kestrel.example", "Alex", hash_password(AGENT_PASSWORD), "editor")
     await client.app[STORE].create_agent("bea@kestrel.example", "Bea", hash_password(AGENT_PASSWORD))
@@ -73,7 +72,7 @@ async def test_invalid_articles_are_refused_with_the_problem(content_hub: TestCl
     assert not_json.status == 400
 
 
-async def test_create_update_delete_reach_the_index(content_hub: TestClient, kb_settings: KBSettings, embedder) -> None:  # noqa: ANN001
+async def test_create_update_delete_reach_the_index(content_hub: TestClient, kb_settings: KBSettings, embedder) -> None:
     searcher = Searcher(kb_settings, embedder)
     created = await content_hub.post("/api/articles", json={"markdown": NEW_ARTICLE}, headers=bearer())
     assert created.status == 201 and (await created.json())["build"] == "started"

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handoff import contract
-from tests.unit.hub_fixtures import hub, receive_until, sign_in, start_conversation  # noqa: F401
+from tests.unit.hub_fixtures import hub, receive_until, sign_in, start_conversation
 
 BUILT: dict[str, dict[str, Any]] = {
     "message": contract.message_frame(3, "bot", "Hi", 1.5, None, [{"title": "Yes", "payload": "/affirm"}]),
@@ -37,18 +37,28 @@ def test_each_frame_type_is_built_to_its_contract(frame_type: str) -> None:
 
 
 def test_the_handoff_payload_round_trips_and_coerces_what_it_cannot_trust() -> None:
-    payload = contract.HandoffPayload("complaint", "normal", "Complaint: fees", "summary", {"customer_name": "Ana"},
-                                      [{"id": "fees"}], -0.71234)
+    payload = contract.HandoffPayload(
+        "complaint", "normal", "Complaint: fees", "summary", {"customer_name": "Ana"}, [{"id": "fees"}], -0.71234
+    )
     assert contract.HandoffPayload.from_json(payload.to_json()) == contract.HandoffPayload(
-        "complaint", "normal", "Complaint: fees", "summary", {"customer_name": "Ana"}, [{"id": "fees"}], -0.712)
-    broken = contract.HandoffPayload.from_json({"reason": "frustration", "priority": "urgent!!", "details": ["x"],
-                                                "headline": None, "sentiment": "very", "articles": "no"})
+        "complaint", "normal", "Complaint: fees", "summary", {"customer_name": "Ana"}, [{"id": "fees"}], -0.712
+    )
+    broken = contract.HandoffPayload.from_json(
+        {
+            "reason": "frustration",
+            "priority": "urgent!!",
+            "details": ["x"],
+            "headline": None,
+            "sentiment": "very",
+            "articles": "no",
+        }
+    )
     assert broken.priority == "normal" and broken.details == {} and broken.articles == [] and broken.sentiment == 0.0
     assert broken.headline == "Customer is frustrated"
     assert contract.HandoffPayload.from_json("not a dict").reason == "customer_request"
 
 
-async def test_every_frame_a_real_hub_sends_follows_the_contract(hub: TestClient) -> None:  # noqa: F811
+async def test_every_frame_a_real_hub_sends_follows_the_contract(hub: TestClient) -> None:
     await sign_in(hub)
     agent_ws = await hub.ws_connect("/api/agent/ws")
     conversation = await start_conversation(hub)
@@ -64,8 +74,18 @@ async def test_every_frame_a_real_hub_sends_follows_the_contract(hub: TestClient
     await agent_ws.send_json({"type": "ping"})
     agent_frames = await receive_until(agent_ws, lambda f: f["type"] == "pong")
     seen = {f["type"] for f in customer_frames} | {f["type"] for f in agent_frames}
-    assert {"ready", "state", "ack", "message", "typing", "error", "queue_changed", "conversation_state",
-            "agents_online", "pong"} <= seen
+    assert {
+        "ready",
+        "state",
+        "ack",
+        "message",
+        "typing",
+        "error",
+        "queue_changed",
+        "conversation_state",
+        "agents_online",
+        "pong",
+    } <= seen
     for frame in customer_frames + agent_frames:
         assert contract.follows_contract(frame), frame
     await ws.close()

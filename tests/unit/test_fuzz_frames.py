@@ -21,21 +21,28 @@ from handoff.app import create_app
 from tests.unit.hub_fixtures import hub_settings, receive_until, start_conversation
 
 ANSWERS = {"ack", "error", "rating_saved"}
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=False),
-                    st.text(max_size=300))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                             max_size=4), max_leaves=10)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False), st.text(max_size=300)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
 client_ids = st.one_of(st.from_regex(r"[A-Za-z0-9_.:-]{1,64}", fullmatch=True), values)
 small = st.one_of(st.integers(-1, 7), values)
 # Each frame type with its own fields filled in, so most frames get past the type check and reach
 # the code that reads the fields; plus frames of any type with any fields.
 frames = st.one_of(
     st.fixed_dictionaries({"type": st.just("message"), "client_id": client_ids}, optional={"text": values}),
-    st.fixed_dictionaries({"type": st.just("button"), "client_id": client_ids},
-                          optional={"payload": values, "title": values}),
+    st.fixed_dictionaries(
+        {"type": st.just("button"), "client_id": client_ids}, optional={"payload": values, "title": values}
+    ),
     st.fixed_dictionaries({"type": st.just("rating"), "score": small}, optional={"comment": values, "ces": small}),
-    st.fixed_dictionaries({"type": st.one_of(st.sampled_from(["hello", "typing", "bogus", ""]), values)},
-                          optional={"text": values, "client_id": values, "token": values, "after_seq": values}),
+    st.fixed_dictionaries(
+        {"type": st.one_of(st.sampled_from(["hello", "typing", "bogus", ""]), values)},
+        optional={"text": values, "client_id": values, "token": values, "after_seq": values},
+    ),
 )
 raw_text = st.one_of(frames.map(json.dumps), values.map(json.dumps), st.text(max_size=200))
 
@@ -54,15 +61,24 @@ async def answer(ws: Any, predicate: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def open_hub(aiohttp_client: Any, tmp_path: Path) -> TestClient:
-    return await aiohttp_client(create_app(hub_settings(
-        tmp_path, address_conversations_per_hour=10**6, address_messages_per_minute=10**6,
-        socket_opens_per_minute=10**6, rate_limit_messages=10**6)))
+    return await aiohttp_client(
+        create_app(
+            hub_settings(
+                tmp_path,
+                address_conversations_per_hour=10**6,
+                address_messages_per_minute=10**6,
+                socket_opens_per_minute=10**6,
+                rate_limit_messages=10**6,
+            )
+        )
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sent=raw_text)
 async def test_every_frame_gets_an_answer_and_the_socket_stays_usable(
-        open_hub: TestClient, caplog: pytest.LogCaptureFixture, sent: str) -> None:
+    open_hub: TestClient, caplog: pytest.LogCaptureFixture, sent: str
+) -> None:
     caplog.set_level(logging.ERROR)
     conversation = await start_conversation(open_hub)
     ws = await open_hub.ws_connect("/ws")

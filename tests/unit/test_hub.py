@@ -12,7 +12,7 @@ from handoff.app import create_app
 from handoff.app_keys import RELAY, STORE
 from handoff.rasa_client import BotTurn
 from handoff.store import Store
-from tests.unit.hub_fixtures import hub, hub_settings, receive_until, sign_in, start_conversation  # noqa: F401
+from tests.unit.hub_fixtures import hub, hub_settings, receive_until, sign_in, start_conversation
 
 
 async def _hello(client: TestClient, token: str, after_seq: int = 0) -> Any:
@@ -34,7 +34,9 @@ async def test_rasa_down_queues_the_conversation_as_bot_unavailable(hub: TestCli
     assert frames[-1]["reason"] == "bot_unavailable" and frames[-1]["position"] == 1
     await sign_in(hub)
     queue = await (await hub.get("/api/agent/queue")).json()
-    assert [(i["conversation_id"], i["reason"]) for i in queue["items"]] == [(conversation["conversation_id"], "bot_unavailable")]
+    assert [(i["conversation_id"], i["reason"]) for i in queue["items"]] == [
+        (conversation["conversation_id"], "bot_unavailable")
+    ]
     await ws.close()
 
 
@@ -113,8 +115,12 @@ async def test_conversation_creation_checks_origin_and_body(hub: TestClient) -> 
 
 
 async def test_agent_endpoints_require_a_session(hub: TestClient) -> None:
-    for method, path in [("GET", "/api/agent/queue"), ("GET", "/api/agent/me"),
-                         ("POST", "/api/agent/conversations/x/claim"), ("GET", "/api/agent/ws")]:
+    for method, path in [
+        ("GET", "/api/agent/queue"),
+        ("GET", "/api/agent/me"),
+        ("POST", "/api/agent/conversations/x/claim"),
+        ("GET", "/api/agent/ws"),
+    ]:
         response = await hub.request(method, path)
         assert response.status == 401, path
     wrong = await hub.post("/api/agent/login", json={"email": "alex@kestrel.example", "password": "wrong"})
@@ -140,7 +146,9 @@ async def test_claim_reply_resolve_with_live_frames(hub: TestClient) -> None:
     assert sorted(r.status for r in claims) == [200, 409, 409, 409, 409]
     frames = await receive_until(ws, lambda f: f["type"] == "state" and f["state"] == "agent")
     assert frames[-1]["agent"] == {"name": "Alex"}
-    reply = await hub.post(f"/api/agent/conversations/{cid}/messages", json={"text": "<img src=x onerror=alert(1)> Hi Ana"})
+    reply = await hub.post(
+        f"/api/agent/conversations/{cid}/messages", json={"text": "<img src=x onerror=alert(1)> Hi Ana"}
+    )
     assert reply.status == 201
     frame = (await receive_until(ws, lambda f: f["type"] == "message" and f["sender"] == "agent"))[-1]
     assert frame["text"] == "<img src=x onerror=alert(1)> Hi Ana" and frame["agent"] == {"name": "Alex"}
@@ -208,8 +216,9 @@ async def test_per_address_limits_read_forwarded_for_only_from_a_trusted_proxy(a
     direct = await aiohttp_client(create_app(hub_settings(tmp_path, address_conversations_per_hour=2)))
     # Not behind a trusted proxy: a forged X-Forwarded-For does not dodge the limit.
     assert [await created(direct, f"198.51.100.{n}") for n in range(3)] == [201, 201, 429]
-    proxied = await aiohttp_client(create_app(hub_settings(tmp_path / "p", address_conversations_per_hour=2,
-                                                           trusted_proxies=("127.0.0.1",))))
+    proxied = await aiohttp_client(
+        create_app(hub_settings(tmp_path / "p", address_conversations_per_hour=2, trusted_proxies=("127.0.0.1",)))
+    )
     # Behind the proxy: each client has its own limit; what the client itself prepends is ignored.
     assert [await created(proxied, "203.0.113.7") for _ in range(3)] == [201, 201, 429]
     assert await created(proxied, "203.0.113.7, 203.0.113.8") == 201
@@ -222,7 +231,8 @@ async def test_questions_kept_for_content_gaps_are_masked(hub: TestClient) -> No
     question = "my card 4111 1111 1311 1234 and password: hunter2 fail, ref 1234 5678 9012 3456"
     await hub.app[RELAY]._deliver(conversation["conversation_id"], turn, question=question)
     assert await hub.app[STORE].unanswered_questions() == [
-        "my card [card ending 1234] and password: [masked] fail, ref 1234 5678 9012 3456"]
+        "my card [card ending 1234] and password: [masked] fail, ref 1234 5678 9012 3456"
+    ]
 
 
 async def test_a_turn_stored_before_a_crash_is_answered_at_start(aiohttp_client, tmp_path) -> None:
@@ -231,7 +241,9 @@ async def test_a_turn_stored_before_a_crash_is_answered_at_start(aiohttp_client,
     settings = hub_settings(tmp_path)
     store = await Store.open(str(settings.database_url))
     conversation, _token = await store.create_conversation({})
-    await store.append_message(conversation.id, "customer", "/restart please", client_id="c1", bot_text="restart please")
+    await store.append_message(
+        conversation.id, "customer", "/restart please", client_id="c1", bot_text="restart please"
+    )
     assert await store.pending_bot_turns() == {conversation.id: [1]}
     await store.close()
 
@@ -248,8 +260,9 @@ async def test_a_turn_stored_before_a_crash_is_answered_at_start(aiohttp_client,
 
 
 async def test_sockets_are_limited_per_conversation_and_per_address(aiohttp_client, tmp_path) -> None:
-    client = await aiohttp_client(create_app(hub_settings(tmp_path, sockets_per_conversation=2,
-                                                          socket_opens_per_minute=4)))
+    client = await aiohttp_client(
+        create_app(hub_settings(tmp_path, sockets_per_conversation=2, socket_opens_per_minute=4))
+    )
     conversation = await start_conversation(client)
     tabs = [await _hello(client, conversation["token"]) for _ in range(2)]
     third = await client.ws_connect("/ws")
@@ -260,8 +273,15 @@ async def test_sockets_are_limited_per_conversation_and_per_address(aiohttp_clie
     assert third.close_code == 4429
     fourth = await client.ws_connect("/ws")  # the address's fourth socket this minute
     await fourth.close()
-    flood = await client.get("/ws", headers={"Connection": "Upgrade", "Upgrade": "websocket",
-                                             "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    flood = await client.get(
+        "/ws",
+        headers={
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
     assert flood.status == 429 and "connections from your network" in (await flood.json())["error"]["message"]
     for tab in tabs:
         await tab.close()
@@ -272,9 +292,13 @@ async def test_long_conversations_are_paged_not_cut(hub: TestClient) -> None:
     conversation = await start_conversation(hub)
     cid, store = conversation["conversation_id"], hub.app[STORE]
     async with store.write() as conn:
-        await conn.execute(schema.messages.insert(), [
-            {"conversation_id": cid, "seq": seq, "sender": "customer", "text": f"message {seq}", "created_at": 0.0}
-            for seq in range(1, 1201)])
+        await conn.execute(
+            schema.messages.insert(),
+            [
+                {"conversation_id": cid, "seq": seq, "sender": "customer", "text": f"message {seq}", "created_at": 0.0}
+                for seq in range(1, 1201)
+            ],
+        )
         await conn.execute(schema.conversations.update().where(schema.conversations.c.id == cid).values(last_seq=1200))
     ws = await hub.ws_connect("/ws")
     await ws.send_json({"type": "hello", "token": conversation["token"], "after_seq": 0})
@@ -293,17 +317,29 @@ async def test_long_conversations_are_paged_not_cut(hub: TestClient) -> None:
     assert (await hub.get(f"/api/agent/conversations/{cid}/messages?before_seq=x")).status == 400
 
 
-async def test_only_a_signed_identity_is_verified_and_it_is_never_overwritten(aiohttp_client, tmp_path) -> None:  # noqa: ANN001
+async def test_only_a_signed_identity_is_verified_and_it_is_never_overwritten(aiohttp_client, tmp_path) -> None:
     client = await aiohttp_client(create_app(hub_settings(tmp_path, identity_secret="shop-secret-0123456789")))
     store = client.app[STORE]
-    signed = await start_conversation(client, {"name": "Ana", "email": "Ana@Example.com",
-                                               "signature": identity.sign("shop-secret-0123456789", "ana@example.com")})
+    signed = await start_conversation(
+        client,
+        {
+            "name": "Ana",
+            "email": "Ana@Example.com",
+            "signature": identity.sign("shop-secret-0123456789", "ana@example.com"),
+        },
+    )
     forged = await start_conversation(client, {"name": "Ana", "email": "ana@example.com", "signature": "0" * 64})
     unsigned = await start_conversation(client, {"name": "Bo", "email": "bo@example.com"})
     typed_later = {"customer_name": "Mallory", "customer_email": "mallory@example.com"}
     for conversation in (signed, forged, unsigned):
-        await store.enqueue_handoff(conversation["conversation_id"], "customer_request", "normal", "h", "s", typed_later)
+        await store.enqueue_handoff(
+            conversation["conversation_id"], "customer_request", "normal", "h", "s", typed_later
+        )
     customers = {item["conversation_id"]: item["customer"] for item in await store.queue_items()}
     assert customers[signed["conversation_id"]] == {"name": "Ana", "email": "Ana@Example.com", "verified": True}
-    assert customers[forged["conversation_id"]] == {"name": "Mallory", "email": "mallory@example.com", "verified": False}
+    assert customers[forged["conversation_id"]] == {
+        "name": "Mallory",
+        "email": "mallory@example.com",
+        "verified": False,
+    }
     assert customers[unsigned["conversation_id"]]["verified"] is False

@@ -67,8 +67,9 @@ def test_recall_at_k_and_mrr_exact_values() -> None:
 
 
 def test_threshold_sweep_and_choice() -> None:
-    sweep = threshold_sweep([0.9, 0.8, 0.6, 0.4], [True, True, False, True], [0.7, 0.5, 0.3, 0.2],
-                            grid=[0.3, 0.5, 0.6, 0.75])
+    sweep = threshold_sweep(
+        [0.9, 0.8, 0.6, 0.4], [True, True, False, True], [0.7, 0.5, 0.3, 0.2], grid=[0.3, 0.5, 0.6, 0.75]
+    )
     assert [r["oos_above"] for r in sweep] == [0.75, 0.5, 0.25, 0.0]
     assert [r["in_scope_above"] for r in sweep] == [1.0, 0.75, 0.75, 0.5]
     assert sweep[2]["precision_above"] == pytest.approx(2 / 3)
@@ -76,8 +77,14 @@ def test_threshold_sweep_and_choice() -> None:
 
 
 def test_lexical_scores_agree_on_both_scoring_paths() -> None:
-    docs = [("a", "when will my card arrive"), ("a", "card delivery time"), ("b", "exchange rate fee"),
-            ("b", "what rate do you use"), ("c", "my card was stolen"), ("c", "lost card")]
+    docs = [
+        ("a", "when will my card arrive"),
+        ("a", "card delivery time"),
+        ("b", "exchange rate fee"),
+        ("b", "what rate do you use"),
+        ("c", "my card was stolen"),
+        ("c", "lost card"),
+    ]
     model = NaiveBayesRanking(docs)
     every = model.scores("when does the card arrive")
     assert model.articles[int(np.argmax(every))] == "a"
@@ -89,8 +96,15 @@ def test_lexical_scores_agree_on_both_scoring_paths() -> None:
 def test_bench_quick_runs_end_to_end(tmp_path: Path) -> None:
     output = tmp_path / "kb-bench.json"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-m", "knowledge_base.bench", "--quick", "--output", str(output)],
-                          check=False, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "knowledge_base.bench", "--quick", "--output", str(output)],
+        check=False,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     for title in ("Build throughput", "Re-index after changing one article", "Search latency", "Resident memory"):
         assert title in done.stdout

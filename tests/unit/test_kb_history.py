@@ -9,10 +9,12 @@ from knowledge_base import history
 
 
 def result(recall: float, oos: float) -> dict:
-    return {"held_out": {"recall@1": recall, "recall@3": 0.98, "recall@5": 0.99, "mrr@10": 0.95},
-            "index": {"articles": 79, "questions": 7441},
-            "tiers": {"configured": {"oos_all": {"answer": oos}}},
-            "thresholds": {"configured": {"answer": 0.73, "suggest": 0.46}}}
+    return {
+        "held_out": {"recall@1": recall, "recall@3": 0.98, "recall@5": 0.99, "mrr@10": 0.95},
+        "index": {"articles": 79, "questions": 7441},
+        "tiers": {"configured": {"oos_all": {"answer": oos}}},
+        "thresholds": {"configured": {"answer": 0.73, "suggest": 0.46}},
+    }
 
 
 def test_each_run_is_appended_and_charted(tmp_path) -> None:
@@ -29,6 +31,7 @@ def test_each_run_is_appended_and_charted(tmp_path) -> None:
 
 
 def test_labels_are_escaped(tmp_path) -> None:
-    svg = history.render_svg([{"at": "<script>alert(1)</script>", "recall@1": 0.5, "recall@3": 0.6,
-                               "oos_answered": 0.0}])
+    svg = history.render_svg(
+        [{"at": "<script>alert(1)</script>", "recall@1": 0.5, "recall@3": 0.6, "oos_answered": 0.0}]
+    )
     assert "<script>" not in svg and "&lt;script&gt;" in svg

@@ -24,8 +24,8 @@ from handoff.metrics_api import GAPS
 from handoff.ownership import State
 from handoff.prometheus import scrape_allowed
 from handoff.store import Store
-from tests.unit.db_fixtures import database_url, store  # noqa: F401  (fixtures)
-from tests.unit.hub_fixtures import (  # noqa: F401
+from tests.unit.db_fixtures import database_url, store
+from tests.unit.hub_fixtures import (
     AGENT_PASSWORD,
     hub,
     hub_settings,
@@ -45,6 +45,7 @@ INJECTION = '<img src=x onerror="window.__pwned=1"> can I pay rent with my card'
 
 # --- the seeded data set ----------------------------------------------------------------------
 
+
 async def _update(db: Store, table: sa.Table, row_id: Any, **values: Any) -> None:
     async with db.write() as conn:
         await conn.execute(table.update().where(table.c.id == row_id).values(**values))
@@ -58,14 +59,27 @@ async def _conversation(db: Store, created_at: float, email: str | None = None, 
     return conversation.id
 
 
-async def _handoff(db: Store, agent_id: int, conversation_id: str, reason: str, queued: float,
-                   claim: float | None = None, respond: float | None = None, resolve: float | None = None) -> None:
+async def _handoff(
+    db: Store,
+    agent_id: int,
+    conversation_id: str,
+    reason: str,
+    queued: float,
+    claim: float | None = None,
+    respond: float | None = None,
+    resolve: float | None = None,
+) -> None:
     """A handoff through the store's own state machine, then its exact times (seconds after queued)."""
     if (await db.get_conversation(conversation_id)).state == State.RESOLVED:
         assert await db.set_state(conversation_id, State.BOT)
     handoff = await db.enqueue_handoff(conversation_id, reason, "normal", reason, "summary", {})
     assert handoff is not None
-    times: dict[str, float | None] = {"queued_at": queued, "claimed_at": None, "first_response_at": None, "resolved_at": None}
+    times: dict[str, float | None] = {
+        "queued_at": queued,
+        "claimed_at": None,
+        "first_response_at": None,
+        "resolved_at": None,
+    }
     if claim is not None:
         await db.claim(conversation_id, agent_id)
         times["claimed_at"] = queued + claim
@@ -82,8 +96,9 @@ async def _rating_from_before_migration_5(db: Store, conversation_id: str, score
     """A rating of a conversation no person handled: the hub refuses those now (one rating per
     resolved handoff), but databases from before migration 5 hold them and the figures count them."""
     async with db.write() as conn:
-        await conn.execute(T.ratings.insert().values(conversation_id=conversation_id, score=score, comment="",
-                                                     ces=ces, created_at=0.0))
+        await conn.execute(
+            T.ratings.insert().values(conversation_id=conversation_id, score=score, comment="", ces=ces, created_at=0.0)
+        )
 
 
 async def seed(db: Store) -> dict[str, str]:
@@ -141,27 +156,45 @@ async def seed(db: Store) -> dict[str, str]:
 
 def _histogram(*counts: int) -> list[dict[str, Any]]:
     uppers = [60, 300, 900, 3600, 14400, None]
-    return [{"label": label, "upper_seconds": upper, "count": n}
-            for (label, _), upper, n in zip(metrics.CLAIM_BUCKETS, uppers, counts)]
+    return [
+        {"label": label, "upper_seconds": upper, "count": n}
+        for (label, _), upper, n in zip(metrics.CLAIM_BUCKETS, uppers, counts, strict=False)
+    ]
 
 
 def _fcr(resolved: int, first: int, returned: int, pending: int, rate: float | None) -> dict[str, Any]:
-    return {"window_hours": WINDOW, "resolved": resolved, "first_contact": first, "returned": returned,
-            "pending": pending, "rate": rate}
+    return {
+        "window_hours": WINDOW,
+        "resolved": resolved,
+        "first_contact": first,
+        "returned": returned,
+        "pending": pending,
+        "rate": rate,
+    }
 
 
 EXPECTED = {
     "period": {"from": "2026-03-01", "to": "2026-03-03", "days": 3, "timezone": "UTC"},
     "conversations": {"opened": 10, "total": 9},
     "containment": {"contained": 3, "rate": 0.3333},
-    "handoffs": {"conversations": 5, "rate": 0.5556, "total": 6, "by_reason": [
-        {"reason": "customer_request", "conversations": 2, "handoffs": 2, "rate": 0.2222},
-        {"reason": "complaint", "conversations": 1, "handoffs": 1, "rate": 0.1111},
-        {"reason": "frustration", "conversations": 1, "handoffs": 1, "rate": 0.1111},
-        {"reason": "low_confidence", "conversations": 1, "handoffs": 1, "rate": 0.1111},
-        {"reason": "sensitive_topic", "conversations": 1, "handoffs": 1, "rate": 0.1111},
-    ]},
-    "time_to_claim": {"count": 5, "p50_seconds": 120.0, "p90_seconds": 480.0, "histogram": _histogram(1, 2, 2, 0, 0, 0)},
+    "handoffs": {
+        "conversations": 5,
+        "rate": 0.5556,
+        "total": 6,
+        "by_reason": [
+            {"reason": "customer_request", "conversations": 2, "handoffs": 2, "rate": 0.2222},
+            {"reason": "complaint", "conversations": 1, "handoffs": 1, "rate": 0.1111},
+            {"reason": "frustration", "conversations": 1, "handoffs": 1, "rate": 0.1111},
+            {"reason": "low_confidence", "conversations": 1, "handoffs": 1, "rate": 0.1111},
+            {"reason": "sensitive_topic", "conversations": 1, "handoffs": 1, "rate": 0.1111},
+        ],
+    },
+    "time_to_claim": {
+        "count": 5,
+        "p50_seconds": 120.0,
+        "p90_seconds": 480.0,
+        "histogram": _histogram(1, 2, 2, 0, 0, 0),
+    },
     "first_response": {"count": 3, "p50_seconds": 30.0, "p90_seconds": 78.0},
     "resolution": {"count": 4, "p50_seconds": 750.0, "p90_seconds": 1110.0},
     "csat": {"count": 5, "average": 3.8, "distribution": {"1": 0, "2": 1, "3": 1, "4": 1, "5": 2}},
@@ -174,35 +207,100 @@ EXPECTED = {
     ],
     "unanswered_questions": 6,
     "daily": [
-        {"date": "2026-03-01", "opened": 5, "conversations": 4, "contained": 1, "containment_rate": 0.25,
-         "handed_off": 2, "handoff_rate": 0.5, "handoffs": 2,
-         "time_to_claim_p50_s": 90.0, "time_to_claim_p90_s": 114.0, "first_response_p50_s": 60.0,
-         "first_response_p90_s": 84.0, "resolution_p50_s": 900.0, "resolution_p90_s": 1140.0,
-         "csat_count": 2, "csat_average": 4.5, "ces_count": 1, "ces_average": 4.0,
-         "fcr_resolved": 2, "fcr_first_contact": 1, "fcr_returned": 1, "fcr_pending": 0, "fcr_rate": 0.5,
-         "helpful_feedback": 2, "not_helpful_feedback": 1, "unanswered_questions": 2},
-        {"date": "2026-03-02", "opened": 3, "conversations": 3, "contained": 1, "containment_rate": 0.3333,
-         "handed_off": 2, "handoff_rate": 0.6667, "handoffs": 3,
-         "time_to_claim_p50_s": 300.0, "time_to_claim_p90_s": 540.0, "first_response_p50_s": 15.0,
-         "first_response_p90_s": 15.0, "resolution_p50_s": 600.0, "resolution_p90_s": 840.0,
-         "csat_count": 2, "csat_average": 2.5, "ces_count": 1, "ces_average": 1.0,
-         "fcr_resolved": 2, "fcr_first_contact": 1, "fcr_returned": 1, "fcr_pending": 0, "fcr_rate": 0.5,
-         "helpful_feedback": 0, "not_helpful_feedback": 0, "unanswered_questions": 2},
-        {"date": "2026-03-03", "opened": 2, "conversations": 2, "contained": 1, "containment_rate": 0.5,
-         "handed_off": 1, "handoff_rate": 0.5, "handoffs": 1,
-         "time_to_claim_p50_s": None, "time_to_claim_p90_s": None, "first_response_p50_s": None,
-         "first_response_p90_s": None, "resolution_p50_s": None, "resolution_p90_s": None,
-         "csat_count": 1, "csat_average": 5.0, "ces_count": 1, "ces_average": 5.0,
-         "fcr_resolved": 0, "fcr_first_contact": 0, "fcr_returned": 0, "fcr_pending": 0, "fcr_rate": None,
-         "helpful_feedback": 1, "not_helpful_feedback": 1, "unanswered_questions": 2},
+        {
+            "date": "2026-03-01",
+            "opened": 5,
+            "conversations": 4,
+            "contained": 1,
+            "containment_rate": 0.25,
+            "handed_off": 2,
+            "handoff_rate": 0.5,
+            "handoffs": 2,
+            "time_to_claim_p50_s": 90.0,
+            "time_to_claim_p90_s": 114.0,
+            "first_response_p50_s": 60.0,
+            "first_response_p90_s": 84.0,
+            "resolution_p50_s": 900.0,
+            "resolution_p90_s": 1140.0,
+            "csat_count": 2,
+            "csat_average": 4.5,
+            "ces_count": 1,
+            "ces_average": 4.0,
+            "fcr_resolved": 2,
+            "fcr_first_contact": 1,
+            "fcr_returned": 1,
+            "fcr_pending": 0,
+            "fcr_rate": 0.5,
+            "helpful_feedback": 2,
+            "not_helpful_feedback": 1,
+            "unanswered_questions": 2,
+        },
+        {
+            "date": "2026-03-02",
+            "opened": 3,
+            "conversations": 3,
+            "contained": 1,
+            "containment_rate": 0.3333,
+            "handed_off": 2,
+            "handoff_rate": 0.6667,
+            "handoffs": 3,
+            "time_to_claim_p50_s": 300.0,
+            "time_to_claim_p90_s": 540.0,
+            "first_response_p50_s": 15.0,
+            "first_response_p90_s": 15.0,
+            "resolution_p50_s": 600.0,
+            "resolution_p90_s": 840.0,
+            "csat_count": 2,
+            "csat_average": 2.5,
+            "ces_count": 1,
+            "ces_average": 1.0,
+            "fcr_resolved": 2,
+            "fcr_first_contact": 1,
+            "fcr_returned": 1,
+            "fcr_pending": 0,
+            "fcr_rate": 0.5,
+            "helpful_feedback": 0,
+            "not_helpful_feedback": 0,
+            "unanswered_questions": 2,
+        },
+        {
+            "date": "2026-03-03",
+            "opened": 2,
+            "conversations": 2,
+            "contained": 1,
+            "containment_rate": 0.5,
+            "handed_off": 1,
+            "handoff_rate": 0.5,
+            "handoffs": 1,
+            "time_to_claim_p50_s": None,
+            "time_to_claim_p90_s": None,
+            "first_response_p50_s": None,
+            "first_response_p90_s": None,
+            "resolution_p50_s": None,
+            "resolution_p90_s": None,
+            "csat_count": 1,
+            "csat_average": 5.0,
+            "ces_count": 1,
+            "ces_average": 5.0,
+            "fcr_resolved": 0,
+            "fcr_first_contact": 0,
+            "fcr_returned": 0,
+            "fcr_pending": 0,
+            "fcr_rate": None,
+            "helpful_feedback": 1,
+            "not_helpful_feedback": 1,
+            "unanswered_questions": 2,
+        },
     ],
 }
 
 CSV_ROWS = [
-    ("date,opened,conversations,contained,containment_rate,handed_off,handoff_rate,handoffs,"
-     "time_to_claim_p50_s,time_to_claim_p90_s,first_response_p50_s,first_response_p90_s,resolution_p50_s,"
-     "resolution_p90_s,csat_count,csat_average,ces_count,ces_average,fcr_resolved,fcr_first_contact,fcr_returned,"
-     "fcr_pending,fcr_rate,helpful_feedback,not_helpful_feedback,unanswered_questions"),
+    (
+        "date,opened,conversations,contained,containment_rate,handed_off,handoff_rate,handoffs,"
+        "time_to_claim_p50_s,time_to_claim_p90_s,first_response_p50_s,first_response_p90_s,resolution_p50_s,"
+        "resolution_p90_s,csat_count,csat_average,ces_count,ces_average,fcr_resolved,fcr_first_contact,fcr_returned,"
+        "fcr_pending,fcr_rate,helpful_feedback,not_helpful_feedback,unanswered_questions"
+    ),
     "2026-03-01,5,4,1,0.25,2,0.5,2,90.0,114.0,60.0,84.0,900.0,1140.0,2,4.5,1,4.0,2,1,1,0,0.5,2,1,2",
     "2026-03-02,3,3,1,0.3333,2,0.6667,3,300.0,540.0,15.0,15.0,600.0,840.0,2,2.5,1,1.0,2,1,1,0,0.5,0,0,2",
     "2026-03-03,2,2,1,0.5,1,0.5,1,,,,,,,1,5.0,1,5.0,0,0,0,0,,1,1,2",
@@ -211,16 +309,24 @@ CSV_ROWS = [
 
 # --- the figures, on SQLite and PostgreSQL ------------------------------------------------------
 
-async def test_every_figure_of_the_seeded_period(store: Store) -> None:  # noqa: F811
+
+async def test_every_figure_of_the_seeded_period(store: Store) -> None:
     await seed(store)
     rows = await metrics.load(store, PERIOD, LATER)
     assert metrics.report(rows, WINDOW, LATER) == EXPECTED
-    assert sorted(metrics.unanswered_questions(rows)) == sorted([
-        "is there a weekend fee for exchanging money", "can I buy bitcoin in the app", "buying bitcoin in the app",
-        "can I pay my council tax", INJECTION, "how do I top up by bank transfer"])
+    assert sorted(metrics.unanswered_questions(rows)) == sorted(
+        [
+            "is there a weekend fee for exchanging money",
+            "can I buy bitcoin in the app",
+            "buying bitcoin in the app",
+            "can I pay my council tax",
+            INJECTION,
+            "how do I top up by bank transfer",
+        ]
+    )
 
 
-async def test_first_contact_is_pending_until_the_window_closes(store: Store) -> None:  # noqa: F811
+async def test_first_contact_is_pending_until_the_window_closes(store: Store) -> None:
     await seed(store)
     rows = await metrics.load(store, PERIOD, LATER)
     ana_window_closes = D1 + 1600 + WINDOW * 3600  # c4's handoff: resolved at D1 + 1600, nobody came back
@@ -229,25 +335,37 @@ async def test_first_contact_is_pending_until_the_window_closes(store: Store) ->
     at_close = metrics.report(rows, WINDOW, ana_window_closes)["first_contact_resolution"]
     assert at_close == _fcr(4, 1, 2, 1, 0.3333)
     # a shorter window: ben's return (c6, 23.6 h after c5) and c7's (1 h) still count; a 0.5 h window misses both
-    assert metrics.report(rows, 24.0, LATER)["first_contact_resolution"] == {**_fcr(4, 2, 2, 0, 0.5), "window_hours": 24.0}
-    assert metrics.report(rows, 0.5, LATER)["first_contact_resolution"] == {**_fcr(4, 4, 0, 0, 1.0), "window_hours": 0.5}
+    assert metrics.report(rows, 24.0, LATER)["first_contact_resolution"] == {
+        **_fcr(4, 2, 2, 0, 0.5),
+        "window_hours": 24.0,
+    }
+    assert metrics.report(rows, 0.5, LATER)["first_contact_resolution"] == {
+        **_fcr(4, 4, 0, 0, 1.0),
+        "window_hours": 0.5,
+    }
 
 
-async def test_a_single_day_and_an_empty_period(store: Store) -> None:  # noqa: F811
+async def test_a_single_day_and_an_empty_period(store: Store) -> None:
     await seed(store)
     day = metrics.Period(date(2026, 3, 2), date(2026, 3, 2))
     report = metrics.report(await metrics.load(store, day, LATER), WINDOW, LATER)
     assert report["daily"] == [EXPECTED["daily"][1]]  # type: ignore[index]
     assert report["conversations"] == {"opened": 3, "total": 3}
-    assert [r["reason"] for r in report["handoffs"]["by_reason"]] == ["customer_request", "frustration", "sensitive_topic"]
-    empty = metrics.report(await metrics.load(store, metrics.Period(date(2026, 1, 1), date(2026, 1, 2)), LATER), WINDOW, LATER)
+    assert [r["reason"] for r in report["handoffs"]["by_reason"]] == [
+        "customer_request",
+        "frustration",
+        "sensitive_topic",
+    ]
+    empty = metrics.report(
+        await metrics.load(store, metrics.Period(date(2026, 1, 1), date(2026, 1, 2)), LATER), WINDOW, LATER
+    )
     assert empty["conversations"] == {"opened": 0, "total": 0}
     assert empty["containment"] == {"contained": 0, "rate": None}
     assert empty["csat"] == {"count": 0, "average": None, "distribution": {str(n): 0 for n in range(1, 6)}}
     assert [d["date"] for d in empty["daily"]] == ["2026-01-01", "2026-01-02"]
 
 
-async def test_migration_3_adds_ces_to_an_older_database(database_url: str) -> None:  # noqa: F811
+async def test_migration_3_adds_ces_to_an_older_database(database_url: str) -> None:
     opened = await Store.open(database_url)
     async with opened.write() as conn:  # make it look like a database from before migration 3
         await conn.execute(sa.text("ALTER TABLE ratings DROP COLUMN ces"))
@@ -267,16 +385,24 @@ async def test_migration_3_adds_ces_to_an_older_database(database_url: str) -> N
 
 # --- pure pieces ----------------------------------------------------------------------------------
 
+
 def test_periods_and_bad_dates() -> None:
     today = date(2026, 11, 23)
     assert metrics.parse_period(None, None, today) == metrics.Period(date(2026, 10, 25), today)
     assert metrics.parse_period("2026-11-01", "", today) == metrics.Period(date(2026, 11, 1), today)
     assert metrics.parse_period("", "2026-02-10", today) == metrics.Period(date(2026, 1, 12), date(2026, 2, 10))
-    assert metrics.parse_period("2026-03-01", "2026-03-01", today).end - metrics.Period(date(2026, 3, 1), date(2026, 3, 1)).start == 86400
+    assert (
+        metrics.parse_period("2026-03-01", "2026-03-01", today).end
+        - metrics.Period(date(2026, 3, 1), date(2026, 3, 1)).start
+        == 86400
+    )
     for raw_from, raw_to, message in [
-        ("2026-13-01", None, "not a real calendar date"), ("01/03/2026", None, "YYYY-MM-DD"),
-        ("20260301", None, "YYYY-MM-DD"), (None, "yesterday", "'to' must be a date"),
-        ("2026-03-05", "2026-03-01", "after 'to'"), ("2024-01-01", "2026-01-01", "longer than 366 days"),
+        ("2026-13-01", None, "not a real calendar date"),
+        ("01/03/2026", None, "YYYY-MM-DD"),
+        ("20260301", None, "YYYY-MM-DD"),
+        (None, "yesterday", "'to' must be a date"),
+        ("2026-03-05", "2026-03-01", "after 'to'"),
+        ("2024-01-01", "2026-01-01", "longer than 366 days"),
         ("9999-12-31", "9999-12-31", "too far in the future"),
     ]:
         with pytest.raises(metrics.BadPeriod, match=message):
@@ -292,15 +418,16 @@ def test_percentiles_interpolate_between_ranks() -> None:
 
 # --- the HTTP API ---------------------------------------------------------------------------------
 
+
 @pytest.fixture
-async def seeded_hub(aiohttp_client: Any, tmp_path: Path, database_url: str) -> TestClient:  # noqa: F811
+async def seeded_hub(aiohttp_client: Any, tmp_path: Path, database_url: str) -> TestClient:
     client = await aiohttp_client(create_app(hub_settings(tmp_path, database_url=database_url)))
     await seed(client.app[STORE])
     await client.app[STORE].create_agent("alex@kestrel.example", "Alex", hash_password(AGENT_PASSWORD), "admin")
     return client
 
 
-async def test_metrics_api_needs_a_session(hub: TestClient) -> None:  # noqa: F811
+async def test_metrics_api_needs_a_session(hub: TestClient) -> None:
     for path in ("/api/metrics", "/api/metrics.csv", "/api/metrics/gaps", "/api/metrics?from=2026-03-01"):
         response = await hub.get(path)
         assert response.status == 401, path
@@ -309,10 +436,13 @@ async def test_metrics_api_needs_a_session(hub: TestClient) -> None:  # noqa: F8
     assert dashboard.status == 302 and dashboard.headers["Location"] == "/inbox"
 
 
-async def test_bad_dates_get_a_clear_400(hub: TestClient) -> None:  # noqa: F811
+async def test_bad_dates_get_a_clear_400(hub: TestClient) -> None:
     await sign_in(hub)
-    for query, message in [("from=2026-02-30", "not a real calendar date"), ("to=03/01/2026", "YYYY-MM-DD"),
-                           ("from=2026-03-05&to=2026-03-01", "after 'to'")]:
+    for query, message in [
+        ("from=2026-02-30", "not a real calendar date"),
+        ("to=03/01/2026", "YYYY-MM-DD"),
+        ("from=2026-03-05&to=2026-03-01", "after 'to'"),
+    ]:
         for path in ("/api/metrics", "/api/metrics.csv", "/api/metrics/gaps"):
             response = await hub.get(f"{path}?{query}")
             assert response.status == 400, (path, query)
@@ -331,7 +461,9 @@ async def test_metrics_json_and_csv_of_the_seeded_period(seeded_hub: TestClient)
     assert await response.json() == EXPECTED
     exported = await seeded_hub.get("/api/metrics.csv?from=2026-03-01&to=2026-03-03")
     assert exported.status == 200 and exported.content_type == "text/csv"
-    assert exported.headers["Content-Disposition"] == 'attachment; filename="kestrel-metrics-2026-03-01-to-2026-03-03.csv"'
+    assert (
+        exported.headers["Content-Disposition"] == 'attachment; filename="kestrel-metrics-2026-03-01-to-2026-03-03.csv"'
+    )
     text = await exported.text()
     assert text.split("\r\n") == [*CSV_ROWS, ""]
     parsed = list(csv.DictReader(io.StringIO(text)))
@@ -343,7 +475,7 @@ async def test_metrics_json_and_csv_of_the_seeded_period(seeded_hub: TestClient)
     assert "gaps" not in recent
 
 
-async def test_content_gaps_cluster_the_unanswered_questions(hub: TestClient, embedder) -> None:  # noqa: F811
+async def test_content_gaps_cluster_the_unanswered_questions(hub: TestClient, embedder) -> None:
     await seed(hub.app[STORE])
     hub.app[GAPS].embedder = embedder
     await sign_in(hub)
@@ -356,7 +488,7 @@ async def test_content_gaps_cluster_the_unanswered_questions(hub: TestClient, em
     assert with_gaps["gaps"] == gaps["gaps"]
 
 
-async def test_dashboard_renders_charts_tables_and_escapes_questions(hub: TestClient, embedder) -> None:  # noqa: F811
+async def test_dashboard_renders_charts_tables_and_escapes_questions(hub: TestClient, embedder) -> None:
     await seed(hub.app[STORE])
     hub.app[GAPS].embedder = embedder
     await sign_in(hub)
@@ -368,13 +500,25 @@ async def test_dashboard_renders_charts_tables_and_escapes_questions(hub: TestCl
         assert f'<svg class="chart" data-testid="{chart}"' in page
     assert "<script" not in page.lower()
     assert 'href="/api/metrics.csv?from=2026-03-01&amp;to=2026-03-03"' in page
-    tiles = dict(re.findall(r'data-testid="(kpi-[a-z-]+)"><p class="tile__label">[^<]*</p><p class="tile__value">([^<]*)</p>', page))
+    tiles = dict(
+        re.findall(
+            r'data-testid="(kpi-[a-z-]+)"><p class="tile__label">[^<]*</p><p class="tile__value">([^<]*)</p>', page
+        )
+    )
     assert tiles == {
-        "kpi-conversations": "9", "kpi-containment": "33.3 %", "kpi-handoff-rate": "55.6 %",
-        "kpi-time-to-claim": "p50 2 min", "kpi-first-response": "p50 30 s", "kpi-resolution": "p50 12 min 30 s",
-        "kpi-csat": "3.80 / 5", "kpi-ces": "3.33 / 5", "kpi-fcr": "50.0 %",
+        "kpi-conversations": "9",
+        "kpi-containment": "33.3 %",
+        "kpi-handoff-rate": "55.6 %",
+        "kpi-time-to-claim": "p50 2 min",
+        "kpi-first-response": "p50 30 s",
+        "kpi-resolution": "p50 12 min 30 s",
+        "kpi-csat": "3.80 / 5",
+        "kpi-ces": "3.33 / 5",
+        "kpi-fcr": "50.0 %",
     }
-    assert page.count('<rect class="bar"') == 6 + 5 + 4 + 3  # stacked days (2 parts each), reasons, CSAT scores, claim buckets
+    assert (
+        page.count('<rect class="bar"') == 6 + 5 + 4 + 3
+    )  # stacked days (2 parts each), reasons, CSAT scores, claim buckets
     assert '<a href="/help/exchange-rates">exchange-rates</a></td><td class="num">1</td><td class="num">1</td>' in page
     assert "6 questions found no answer" in page and 'data-testid="gaps-link"' in page
     clustered = await (await hub.get("/dashboard?from=2026-03-01&to=2026-03-03&gaps=1")).text()
@@ -385,7 +529,8 @@ async def test_dashboard_renders_charts_tables_and_escapes_questions(hub: TestCl
 
 # --- Prometheus -----------------------------------------------------------------------------------
 
-async def test_prometheus_metrics(hub: TestClient) -> None:  # noqa: F811
+
+async def test_prometheus_metrics(hub: TestClient) -> None:
     conversation = await start_conversation(hub)
     ws = await hub.ws_connect("/ws")
     await ws.send_json({"type": "hello", "token": conversation["token"]})
@@ -411,10 +556,20 @@ async def test_prometheus_metrics(hub: TestClient) -> None:  # noqa: F811
     ]:
         assert line in text, line
     assert 'route="/ws"' not in text  # WebSocket sessions are not request latencies
-    for address, allowed in [("127.0.0.1", True), ("::1", True), ("::ffff:127.0.0.1", True), ("10.0.0.8", False),
-                             ("203.0.113.9", False), ("", False)]:
-        request = make_mocked_request("GET", "/metrics", app=hub.app,
-                                      transport=SimpleNamespace(get_extra_info=lambda _name, a=address: (a, 1) if a else None))
+    for address, allowed in [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("10.0.0.8", False),
+        ("203.0.113.9", False),
+        ("", False),
+    ]:
+        request = make_mocked_request(
+            "GET",
+            "/metrics",
+            app=hub.app,
+            transport=SimpleNamespace(get_extra_info=lambda _name, a=address: (a, 1) if a else None),
+        )
         assert scrape_allowed(request) is allowed, address
     proxied = await hub.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
     assert proxied.status == 403 and "HUB_METRICS_PUBLIC" in (await proxied.json())["error"]["message"]
@@ -427,6 +582,7 @@ async def test_metrics_can_be_made_public(aiohttp_client: Any, tmp_path: Path) -
 
 
 # --- the optional CES question ----------------------------------------------------------------------
+
 
 async def test_rating_frame_takes_an_optional_effort_score(aiohttp_client: Any, tmp_path: Path) -> None:
     client = await aiohttp_client(create_app(hub_settings(tmp_path, ask_ces=True)))
@@ -454,7 +610,7 @@ async def test_rating_frame_takes_an_optional_effort_score(aiohttp_client: Any, 
     assert [tuple(r) for r in rows] == [(4, 5), (2, None)]
 
 
-async def test_ready_frame_says_nothing_of_ces_by_default(hub: TestClient) -> None:  # noqa: F811
+async def test_ready_frame_says_nothing_of_ces_by_default(hub: TestClient) -> None:
     conversation = await start_conversation(hub)
     ws = await hub.ws_connect("/ws")
     await ws.send_json({"type": "hello", "token": conversation["token"]})

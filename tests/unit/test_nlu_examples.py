@@ -24,8 +24,9 @@ def nlu_examples(pattern: str = "nlu*.yml") -> set[str]:
 
 
 def test_the_generated_nlu_file_is_up_to_date() -> None:
-    completed = subprocess.run([sys.executable, str(SCRIPT), "--check"], cwd=ROOT, capture_output=True, text=True,
-                               check=False)
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT), "--check"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert completed.returncode == 0, completed.stderr
 
 

@@ -17,17 +17,27 @@ FORBIDDEN = {"knowledge_base": ("handoff", "actions"), "actions": (), "handoff":
 
 
 def modules_of(package: str) -> list[str]:
-    return sorted(f"{package}.{p.stem}" for p in (ROOT / package).glob("*.py")
-                  if p.stem not in ("__init__", "__main__"))
+    return sorted(
+        f"{package}.{p.stem}" for p in (ROOT / package).glob("*.py") if p.stem not in ("__init__", "__main__")
+    )
 
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_each_package_imports_alone_in_a_fresh_interpreter(package: str) -> None:
-    script = ("import importlib, json, sys\n"
-              f"for name in {modules_of(package)!r}: importlib.import_module(name)\n"
-              "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}, check=False)
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {modules_of(package)!r}: importlib.import_module(name)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert not loaded & set(FORBIDDEN[package]), f"{package} loads {sorted(loaded & set(FORBIDDEN[package]))}"
@@ -53,7 +63,7 @@ def test_there_is_no_import_cycle() -> None:
     def visit(module: str, path: list[str]) -> None:
         for target in sorted(graph.get(module, ())):
             if target in path:
-                cycles.append(path[path.index(target):] + [target])
+                cycles.append(path[path.index(target) :] + [target])
             elif target not in done:
                 visit(target, [*path, target])
         done.add(module)
@@ -71,7 +81,12 @@ def test_no_import_anywhere_in_a_package_crosses_its_boundary(package: str) -> N
     crossing = []
     for path in sorted((ROOT / package).glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             crossing += [f"{path.name}: {name}" for name in names if name.split(".")[0] in FORBIDDEN[package]]
     assert crossing == []

@@ -11,12 +11,14 @@ import pytest
 
 from handoff.ownership import State
 from handoff.store import AlreadyClaimed, Conflict, NotYours, RatingRefused, Store, StoreError
-from tests.unit.db_fixtures import database_url, store  # noqa: F401  (fixtures)
+from tests.unit.db_fixtures import database_url, store
 
 
 async def _queued(store: Store, reason: str = "customer_request", priority: str = "normal") -> str:
     conversation, _ = await store.create_conversation({})
-    assert await store.enqueue_handoff(conversation.id, reason, priority, "headline", "summary", {"customer_email": "a@example.com"})
+    assert await store.enqueue_handoff(
+        conversation.id, reason, priority, "headline", "summary", {"customer_email": "a@example.com"}
+    )
     return conversation.id
 
 
@@ -39,7 +41,9 @@ async def test_sequence_numbers_and_client_id_dedupe(store: Store) -> None:
 
 async def test_concurrent_appends_get_distinct_sequence_numbers(store: Store) -> None:
     conversation, _ = await store.create_conversation({})
-    results = await asyncio.gather(*(store.append_message(conversation.id, "customer", f"m{i}", client_id=f"c{i}") for i in range(30)))
+    results = await asyncio.gather(
+        *(store.append_message(conversation.id, "customer", f"m{i}", client_id=f"c{i}") for i in range(30))
+    )
     assert sorted(m.seq for m, _ in results) == list(range(1, 31))
 
 
@@ -91,15 +95,20 @@ def claim_from_another_process(database_url: str, conversation_id: str, agent_id
 
 
 async def test_claims_from_separate_processes_have_one_winner_and_a_consistent_end(
-        store: Store, database_url: str) -> None:  # noqa: F811
+    store: Store, database_url: str
+) -> None:
     """Separate processes, so SQLite's in-process write lock cannot serialise them: the database does."""
     conversation_id = await _queued(store)
     agents = [await store.create_agent(f"proc{i}@example.com", f"Agent {i}", "hash") for i in range(6)]
     start_at = time.time() + 8  # after every process has started and opened the store
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(len(agents), mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = await asyncio.gather(*(loop.run_in_executor(
-            pool, claim_from_another_process, database_url, conversation_id, a.id, start_at) for a in agents))
+        results = await asyncio.gather(
+            *(
+                loop.run_in_executor(pool, claim_from_another_process, database_url, conversation_id, a.id, start_at)
+                for a in agents
+            )
+        )
     assert sorted(results) == ["already_claimed"] * 5 + ["won"]
     winner = agents[results.index("won")]
     handoff = await store.open_handoff(conversation_id)
@@ -113,8 +122,12 @@ async def test_release_and_resolve_at_once_leave_a_consistent_conversation(store
     for _ in range(15):
         conversation_id = await _queued(store)
         await store.claim(conversation_id, agent.id)
-        results = await asyncio.gather(store.release(conversation_id, agent.id), store.resolve(conversation_id, agent.id),
-                                       store.resolve(conversation_id, agent.id), return_exceptions=True)
+        results = await asyncio.gather(
+            store.release(conversation_id, agent.id),
+            store.resolve(conversation_id, agent.id),
+            store.resolve(conversation_id, agent.id),
+            return_exceptions=True,
+        )
         assert sum(not isinstance(r, BaseException) for r in results) == 1, results
         assert all(isinstance(r, Conflict) for r in results if isinstance(r, BaseException)), results
         state = (await store.get_conversation(conversation_id)).state
@@ -158,15 +171,16 @@ async def test_one_rating_per_resolved_handoff(store: Store) -> None:
         await store.add_rating(conversation.id, 1, "still with a person")
     await store.resolve(conversation.id, agent.id)
     # Many at once (a double click, a script): exactly one is stored.
-    results = await asyncio.gather(*(store.add_rating(conversation.id, 4, "quick", 5) for _ in range(10)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(store.add_rating(conversation.id, 4, "quick", 5) for _ in range(10)), return_exceptions=True
+    )
     assert sum(r is None for r in results) == 1
     assert all(isinstance(r, RatingRefused) for r in results if r is not None)
     await store.add_article_feedback(conversation.id, "card-delivery", True)
     assert [(r["score"], r["comment"]) for r in await store.ratings_for(conversation.id)] == [(4, "quick")]
 
 
-async def test_migrations_run_once_and_keep_data(database_url: str) -> None:  # noqa: F811
+async def test_migrations_run_once_and_keep_data(database_url: str) -> None:
     first = await Store.open(database_url)
     conversation, token = await first.create_conversation({})
     await first.close()

@@ -37,7 +37,9 @@ def test_tuned_model_is_used_by_the_build_and_by_the_searcher(kb_settings: KBSet
     report = tuning.tune_and_publish(settings, tuning.example_questions(settings))
     assert report.steps == 1 and report.questions == 8
     tuned = tuning.current_tuned_model(settings)
-    assert tuned is not None and tuned.name == "m000001" and json.loads((tuned / "tuning.json").read_text())["fingerprint"]
+    assert (
+        tuned is not None and tuned.name == "m000001" and json.loads((tuned / "tuning.json").read_text())["fingerprint"]
+    )
     assert tuning.model_for_build(settings) == tuned
     assert tuning.model_for_build(dataclasses.replace(settings, tune="off")) == settings.model_path
 

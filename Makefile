@@ -26,8 +26,10 @@ index: setup ## build the knowledge-base index (incremental)
 test: prepare ## every test: pytest (unit, integration, browser) and Rasa's own checks
 	@scripts/test.sh
 
-lint:
+lint: setup ## ruff format --check, ruff's rules, mypy on the three packages (CI runs it)
+	@$(VENV)/ruff format --check knowledge_base actions handoff tests scripts
 	@$(VENV)/ruff check knowledge_base actions handoff tests scripts
+	@$(VENV)/mypy knowledge_base actions handoff
 
 bench-kb: setup
 	@$(VENV)/python -m knowledge_base.bench

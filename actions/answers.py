@@ -140,7 +140,7 @@ class ActionAnswerFromKB(Action):
         ]
 
         best = result.best
-        if is_security_matter(result, config.security_min_score):
+        if best is not None and is_security_matter(result, config.security_min_score):
             # The winning article is a security matter (needs_person): the safety step first, then
             # a person with high priority (README, "Answers and handoffs", for the figures).
             dispatcher.utter_message(text=trim_passage(best.lead or best.passage))

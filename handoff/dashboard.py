@@ -123,7 +123,7 @@ def column_chart(
     bar = max(1.0, slot * 0.7)
     for i, label in enumerate(labels):
         x = LEFT + slot * i + (slot - bar) / 2
-        base = TOP + plot_height
+        base: float = TOP + plot_height
         for name, colour, values in series:
             height = plot_height * values[i] / top_value
             if height > 0:

@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from aiohttp import WSMsgType, web
 
@@ -257,7 +257,7 @@ async def _rating(ctx: FrameContext, frame: dict[str, Any]) -> None:
     await ctx.ws.send_json(contract.rating_saved_frame(score, ces))
 
 
-def _whole_number_from_1_to_5(value: Any) -> bool:
+def _whole_number_from_1_to_5(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5
 
 

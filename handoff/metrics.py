@@ -305,7 +305,7 @@ def figures(part: Slice, returns: Returns, window_hours: float, now: float) -> d
             }
             for reason, ids in reasons.items()
         ),
-        key=lambda r: (-r["conversations"], -r["handoffs"], r["reason"]),
+        key=lambda r: (-int(r["conversations"] or 0), -int(r["handoffs"] or 0), str(r["reason"])),
     )
     waits = [h["claimed_at"] - h["queued_at"] for h in part.handoffs if h["claimed_at"] is not None]
     responses = [

@@ -18,7 +18,13 @@ routes = web.RouteTableDef()
 # html=False: raw HTML in an article is shown as text, never rendered.
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 _default_link_validator = _markdown.validateLink
-_markdown.validateLink = lambda url: url.startswith(("http://", "https://", "/", "#")) and _default_link_validator(url)
+
+
+def _safe_link(url: str) -> bool:
+    return url.startswith(("http://", "https://", "/", "#")) and bool(_default_link_validator(url))
+
+
+_markdown.validateLink = _safe_link  # type: ignore[method-assign]  # markdown-it's documented hook
 
 
 @routes.get("/")

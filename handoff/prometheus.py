@@ -18,6 +18,7 @@ import ipaddress
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -100,7 +101,7 @@ def _route(request: web.Request) -> str:
 
 
 @web.middleware
-async def request_latency(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def request_latency(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app.get(PROMETHEUS)
     if metrics is None:
         return await handler(request)

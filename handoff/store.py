@@ -231,7 +231,7 @@ class Store:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction (serialized per process on SQLite)."""
         lock = self._write_lock if self.is_sqlite else contextlib.nullcontext()
-        async with lock, self.engine.begin() as conn:  # type: ignore[attr-defined]
+        async with lock, self.engine.begin() as conn:
             yield conn
 
     @contextlib.asynccontextmanager
@@ -244,7 +244,7 @@ class Store:
     async def create_conversation(self, metadata: dict[str, Any]) -> tuple[Conversation, str]:
         token = secrets.token_urlsafe(32)
         now = time.time()
-        row = {
+        row: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "token_hash": hash_token(token),
             "state": State.BOT.value,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import random
@@ -266,7 +267,7 @@ def bench_reindex(embedder: Any, settings: KBSettings, work: Path, n_articles: i
     )
     out: dict[str, Any] = {"articles": n_articles}
     with stopwatch(out, "first_build_synthetic_vectors_s"):
-        first = build_index(s, SyntheticEmbedder(embedder.dimension))
+        first = build_index(s, SyntheticEmbedder(embedder.dimension))  # type: ignore[arg-type]  # Embedder's interface
     out["passages"], out["questions"] = first.passages, first.questions
     with stopwatch(out, "load_articles_s"):
         load_articles(corpus)
@@ -364,6 +365,10 @@ def write_synthetic_version(
     return {"centres": centres, "passage_vectors": passage_vectors, "articles": n_articles, "questions": n_questions}
 
 
+def search_one(index: Any, query_vectors: np.ndarray, i: int) -> Any:
+    return index.search(query_vectors[i : i + 1], 30)
+
+
 def timed_searches(fn: Callable[[int], Any], n: int) -> list[float]:
     samples = []
     for i in range(n):
@@ -392,6 +397,7 @@ def bench_search(
     with stopwatch(out, "load_index_s"):
         searcher.reload_if_changed()
     loaded = searcher.loaded
+    assert loaded is not None, "the synthetic version did not load"
     out["rss_mb_after_load"] = round(rss_mb(), 1)
     n = cfg["search_queries"]
     query_vectors = jitter(rng, synthetic["centres"][rng.integers(0, len(synthetic["centres"]), n)], 0.06)
@@ -474,7 +480,7 @@ def bench_index_kinds(rng: np.random.Generator, sizes: list[int], dimension: int
         for name, index in (("exact", exact), ("ivf", ivf)):
             index.search(query_vectors[:10], 30)  # warm-up
             row[f"{name}_ms"] = percentiles(
-                timed_searches(lambda i, ix=index, qv=query_vectors: ix.search(qv[i : i + 1], 30), queries)
+                timed_searches(functools.partial(search_one, index, query_vectors), queries)
             )
         _, truth = exact.search(query_vectors, 10)
         _, got = ivf.search(query_vectors, 10)

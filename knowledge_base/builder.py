@@ -219,7 +219,11 @@ def _build_index(
         articles_meta = {r.article_id: {**r.meta, "url": article_url(settings, r.article_id)} for r in records}
         fingerprint = _fingerprint(articles_meta, new_hashes, new_questions, settings)
         sources.save()
-        if previous.facts is not None and previous.facts.get("fingerprint") == fingerprint:
+        if (
+            previous.version is not None
+            and previous.facts is not None
+            and previous.facts.get("fingerprint") == fingerprint
+        ):
             return BuildReport(
                 previous.version.name,
                 len(records),
@@ -248,7 +252,7 @@ def _build_index(
             ("passages", removed_passages, [p["passage_id"] for p in changed_passages], vectors[:split]),
             ("questions", removed_questions, [q.question_id for q in added_questions], vectors[split:]),
         ):
-            if same_kind_rule and not removed and not added_ids:
+            if same_kind_rule and not removed and not added_ids and previous.version and previous.facts:
                 index_store.link_faiss(previous.version, staged, name)  # unchanged: no read, no write
                 kinds[name] = previous.facts["index_kinds"][name]
                 continue

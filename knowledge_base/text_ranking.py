@@ -162,10 +162,10 @@ class NaiveBayesRanking:
             owner = np.repeat(np.arange(len(rows)), lengths)
             positions = np.arange(int(lengths.sum())) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
             columns, data = self._by_article.indices[positions], self._by_article.data[positions]
-            query = self._dense_query()  # zeros, one slot per feature; only idx is set, then reset
-            query[idx] = values
+            dense = self._dense_query()  # zeros, one slot per feature; only idx is set, then reset
+            dense[idx] = values
             try:
-                dot = np.bincount(owner, weights=data * query[columns], minlength=len(rows))
+                dot = np.bincount(owner, weights=data * dense[columns], minlength=len(rows))
             finally:
-                query[idx] = 0.0
+                dense[idx] = 0.0
         return dot + values.sum() * self._base[rows]

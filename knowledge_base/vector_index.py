@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import faiss
+from typing import Any
+
+import faiss as faiss_bindings
 import numpy as np
+
+# faiss's SWIG bindings type every index as the base class (no nlist, id_map, ...): use them untyped.
+faiss: Any = faiss_bindings
 
 
 def new_id_index(dimension: int) -> faiss.Index:

@@ -7,17 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from handoff import (  # metrics (issue 7)
-    agent_sessions,
-    articles_api,
-    dashboard,
-    gateway,
-    inbox_api,
-    metrics,
-    metrics_api,
-    pages,
-    prometheus,
-)
+from handoff import agent_sessions, articles_api, gateway, inbox_api, metrics, pages
 from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER,
     ADDRESS_MESSAGE_LIMITER,
@@ -26,6 +16,7 @@ from handoff.app_keys import (
     RASA,
     RATE_LIMITER,
     RELAY,
+    RELAY_OBSERVERS,
     SETTINGS,
     STORE,
 )
@@ -51,9 +42,8 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     rasa = app[RASA]
     await rasa.start()
-    app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT])
+    app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT], app[RELAY_OBSERVERS])
     await app[RELAY].resume_bot_turns()  # customer messages a killed hub stored but never answered
-    app[prometheus.PROMETHEUS].watch(app[RELAY])  # metrics (issue 7): handoff and Rasa error counters
     yield
     await app[RELAY].drain()
     await rasa.close()
@@ -84,9 +74,10 @@ async def openapi(_request: web.Request) -> web.StreamResponse:
 def create_app(
     settings: HubSettings, rasa: RasaClient | None = None, rebuilds: articles_api.IndexRebuilds | None = None
 ) -> web.Application:
-    app = web.Application(middlewares=[prometheus.request_latency], client_max_size=64 * 1024)
+    app = web.Application(client_max_size=64 * 1024)
     app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
+    app[RELAY_OBSERVERS] = []
     app[FANOUT] = Fanout()
     app[RASA] = rasa or RasaClient(settings.rasa_urls, settings.rasa_timeout_seconds)
     app[RATE_LIMITER] = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds)
@@ -106,13 +97,7 @@ def create_app(
     app[pages.ARTICLE_PATHS] = pages.ArticlePaths()
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()
     app.router.add_routes(articles_api.routes)
-    # --- metrics (issue 7): CX metrics API, dashboard, Prometheus /metrics ---
-    app[prometheus.PROMETHEUS] = prometheus.HubMetrics()
-    app[metrics_api.GAPS] = metrics.GapClusterer()
-    app.router.add_routes(metrics_api.routes)
-    app.router.add_routes(dashboard.routes)
-    app.router.add_routes(prometheus.routes)
-    # --- end metrics ---
+    metrics.setup(app)
     app.router.add_get("/health", health)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_static("/static/", pages.STATIC_DIR, follow_symlinks=False)

@@ -7,7 +7,7 @@ from aiohttp import web
 from handoff.fanout import Fanout
 from handoff.rasa_client import RasaClient
 from handoff.rate_limit import RateLimiter
-from handoff.relay import Relay
+from handoff.relay import Relay, RelayObserver
 from handoff.settings import HubSettings
 from handoff.store import Store
 
@@ -20,3 +20,4 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 ADDRESS_CONVERSATION_LIMITER = web.AppKey("address_conversation_limiter", RateLimiter)
 ADDRESS_MESSAGE_LIMITER = web.AppKey("address_message_limiter", RateLimiter)
 ADDRESS_SOCKET_LIMITER = web.AppKey("address_socket_limiter", RateLimiter)
+RELAY_OBSERVERS = web.AppKey("relay_observers", list[RelayObserver])

@@ -9,8 +9,8 @@ import asyncio
 import contextlib
 import logging
 import statistics
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
 
 from actions.masking import mask_secrets
 from handoff import contract
@@ -51,18 +51,30 @@ class ConversationLocks:
         return len(self._locks)
 
 
+class RelayObserver(Protocol):
+    """Told of what the relay does (the metrics feature counts these)."""
+
+    def handoff_queued(self, reason: str) -> None: ...
+
+    def rasa_error(self, code: str) -> None: ...
+
+
 class Relay:
-    def __init__(self, settings: HubSettings, store: Store, rasa: RasaClient, fanout: Fanout) -> None:
+    def __init__(
+        self,
+        settings: HubSettings,
+        store: Store,
+        rasa: RasaClient,
+        fanout: Fanout,
+        observers: list[RelayObserver] | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.rasa = rasa
         self.fanout = fanout
         self._locks = ConversationLocks()
         self._tasks: set[asyncio.Task[None]] = set()
-        # --- metrics hooks (issue 7): handoff/prometheus.py counts these ---
-        self.on_handoff: Callable[[str], None] = lambda reason: None
-        self.on_rasa_error: Callable[[str], None] = lambda code: None
-        # --- end metrics hooks ---
+        self.observers = observers if observers is not None else []
 
     # --- customer side ------------------------------------------------------------------------
 
@@ -128,7 +140,7 @@ class Relay:
             turn = await self.rasa.send(conversation.id, text, metadata)
         except BotUnavailable as exc:
             log.warning("conversation %s: bot unavailable (%s)", conversation.id, exc.code)
-            self.on_rasa_error(exc.code)  # metrics hook
+            self._tell_observers("rasa_error", exc.code)
             await self.system_message(
                 conversation.id,
                 "Sorry, our assistant is having trouble right now, so I've passed your conversation to a person.",
@@ -179,7 +191,7 @@ class Relay:
         if queued is None:
             return
         log.info("conversation %s queued: reason=%s priority=%s", conversation_id, queued.reason, queued.priority)
-        self.on_handoff(queued.reason)  # metrics hook
+        self._tell_observers("handoff_queued", queued.reason)
         if self.fanout.agents_online() == 0:
             email = queued.details.get("customer_email")
             where = f"at {email}" if email and email != "not given" else "by email once you leave your address here"
@@ -222,7 +234,7 @@ class Relay:
                 turn = await self.rasa.send(conversation_id, RESOLVED_INTENT)
             except BotUnavailable as exc:
                 log.warning("conversation %s: could not tell the bot it was resolved (%s)", conversation_id, exc.code)
-                self.on_rasa_error(exc.code)  # metrics hook
+                self._tell_observers("rasa_error", exc.code)
                 return
             turn.handoff = None  # a stale handoff payload must not re-queue a resolved conversation
             await self._deliver(conversation_id, turn)
@@ -280,6 +292,13 @@ class Relay:
 
     def _agent_frame(self, stored: StoredMessage) -> dict[str, Any]:
         return contract.agent_message_frame(stored.conversation_id, stored.to_frame())
+
+    def _tell_observers(self, event: str, value: str) -> None:
+        for observer in self.observers:
+            try:
+                getattr(observer, event)(value)
+            except Exception:
+                log.exception("relay observer %r failed on %s", observer, event)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)

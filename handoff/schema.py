@@ -148,14 +148,11 @@ async def _v2_kb_queries(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda sync: kb_queries.create(sync, checkfirst=True))
 
 
-# --- migration 3 (issue 7, metrics): ratings.ces ---
+# migration 3: ratings.ces (the optional customer-effort score)
 async def _v3_ratings_ces(conn: AsyncConnection) -> None:
     """A database made by migration 1 before `ces` existed gains the column; a fresh one has it."""
     if "ces" not in await _columns(conn, "ratings"):
         await conn.execute(sa.text("ALTER TABLE ratings ADD COLUMN ces INTEGER"))
-
-
-# --- end migration 3 ---
 
 
 async def _v4_agent_roles(conn: AsyncConnection) -> None:

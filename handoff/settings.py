@@ -35,7 +35,7 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name}={raw!r} is not a number; fix it in .env (default {default})") from None
 
 
-# --- metrics settings (issue 7) ---
+# metrics settings (handoff/metrics/)
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -45,9 +45,6 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name}={raw!r} is not true or false; fix it in .env (default {str(default).lower()})")
-
-
-# --- end metrics settings ---
 
 
 def _list(env: dict[str, str], name: str, default: str) -> tuple[str, ...]:
@@ -85,11 +82,10 @@ class HubSettings:
     cookie_secure: bool = False
     content_api_token: Secret = Secret("")  # noqa: RUF009 - an immutable str
     identity_secret: Secret = Secret("")  # noqa: RUF009 - an immutable str
-    # --- metrics settings (issue 7) ---
+    # metrics settings (handoff/metrics/)
     fcr_window_hours: float = 72.0
     ask_ces: bool = False
     metrics_public: bool = False
-    # --- end metrics settings ---
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -129,11 +125,10 @@ class HubSettings:
             cookie_secure=public_url.startswith("https://"),
             content_api_token=Secret(env.get("CONTENT_API_TOKEN", "")),
             identity_secret=Secret(env.get("HUB_IDENTITY_SECRET", "")),
-            # --- metrics settings (issue 7) ---
+            # metrics settings (handoff/metrics/)
             fcr_window_hours=_float(env, "HUB_FCR_WINDOW_HOURS", 72.0),
             ask_ces=_bool(env, "HUB_ASK_CES", False),
             metrics_public=_bool(env, "HUB_METRICS_PUBLIC", False),
-            # --- end metrics settings ---
         )
 
     @property

@@ -864,7 +864,7 @@ class Store:
         async with self.write() as conn:
             await conn.execute(T.agent_sessions.delete().where(T.agent_sessions.c.token_hash == hash_token(token)))
 
-    # --- metrics (issue 7): read by handoff/metrics.py and handoff/prometheus.py ----------------
+    # --- metrics: read by handoff/metrics/ ----------------------------------------------------
 
     async def metrics_rows(self, start: float, end: float, returns_until: float) -> dict[str, list[dict[str, Any]]]:
         """The raw rows behind the CX metrics of the conversations started in [start, end):

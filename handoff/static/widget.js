@@ -300,7 +300,7 @@
   var pendingRating = null;
   var errorTimer = null;
   var ratingScore = 0;
-  // --- customer effort (CES, issue 7): asked only when the hub's ready frame says ask_ces ---
+  // --- customer effort (CES): asked only when the hub's ready frame says ask_ces ---
   var askCes = false;
   var cesScore = 0;
   // --- end CES ---
@@ -580,7 +580,7 @@
       disabled: true,
       text: "Send",
     });
-    // Customer effort (CES, issue 7): optional, shown only when the hub asks for it
+    // Customer effort (CES): optional, shown only when the hub asks for it
     var CES_LABELS = ["very difficult", "difficult", "neither easy nor difficult", "easy", "very easy"];
     ui.cesButtons = [];
     var cesRow = h("div", { className: "ces", role: "group", "aria-labelledby": "kw-ces-title" });
@@ -1509,7 +1509,7 @@
       store.conversation_id = frame.conversation_id;
       saveStore();
     }
-    askCes = frame.ask_ces === true; // CES (issue 7)
+    askCes = frame.ask_ces === true; // CES
     if (ui.ces && ui.ratingThanks.hidden) ui.ces.hidden = !askCes;
     var s = OWNERS.indexOf(frame.state) >= 0 ? frame.state : null;
     if (s) applyOwner(s, stateInfo && stateInfo.state === s ? stateInfo : { state: s });

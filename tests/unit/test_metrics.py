@@ -16,13 +16,14 @@ import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, make_mocked_request
 
-from handoff import metrics, schema
+from handoff import schema
 from handoff.app import create_app
 from handoff.app_keys import RELAY, STORE
 from handoff.auth import hash_password
-from handoff.metrics_api import GAPS
+from handoff.metrics import figures as metrics
+from handoff.metrics.api import GAPS
+from handoff.metrics.prometheus import scrape_allowed
 from handoff.ownership import State
-from handoff.prometheus import scrape_allowed
 from handoff.store import Store
 from tests.unit.db_fixtures import database_url, store
 from tests.unit.hub_fixtures import (

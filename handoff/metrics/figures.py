@@ -1,4 +1,4 @@
-"""Customer-experience metrics computed from the hub's store (issue 7).
+"""Customer-experience metrics computed from the hub's store .
 
 A period is a range of whole UTC days, `from` to `to`, both included. Every figure is about the
 conversations that *started* in the period (their handoffs, ratings, article feedback and

@@ -2,7 +2,7 @@
 
 No JavaScript: the charts are inline SVG drawn here, the date filter is a plain GET form, and every
 string that reaches the page (customer questions above all) goes through html.escape. Charting
-choice (issue 7): server-rendered SVG rather than a vendored npm library, so the page needs no
+choice : server-rendered SVG rather than a vendored npm library, so the page needs no
 build step, works under the strict CSP and is readable with scripts off.
 """
 
@@ -15,8 +15,9 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from handoff import auth, metrics
-from handoff.metrics_api import period_of, period_report, wants_gaps
+from handoff import auth
+from handoff.metrics import figures as metrics
+from handoff.metrics.api import period_of, period_report, wants_gaps
 
 routes = web.RouteTableDef()
 

@@ -1,4 +1,4 @@
-"""The CX metrics API for signed-in agents (definitions in handoff/metrics.py and the README).
+"""The CX metrics API for signed-in agents (definitions in handoff/metrics/figures.py and the README).
 
 GET /api/metrics?from=YYYY-MM-DD&to=YYYY-MM-DD[&gaps=1]   every figure, and a row per day
 GET /api/metrics.csv?from=...&to=...                       one row per day (spreadsheet export)
@@ -19,9 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff import auth, metrics
+from handoff import auth
 from handoff.app_keys import SETTINGS, STORE
 from handoff.errors import error_response
+from handoff.metrics import figures as metrics
 
 routes = web.RouteTableDef()
 GAPS = web.AppKey("gap_clusterer", metrics.GapClusterer)

@@ -31,7 +31,6 @@ from prometheus_client import (
 from handoff.app_keys import FANOUT, SETTINGS, STORE
 from handoff.contract import REASONS
 from handoff.errors import error_response
-from handoff.relay import Relay
 
 #: a conversation in the bot's hands counts as active for this long after its last message
 ACTIVE_SECONDS = 30 * 60
@@ -86,10 +85,6 @@ class HubMetrics:
 
     def rasa_error(self, code: str) -> None:
         self.rasa_errors.labels(code=code if code in RASA_ERROR_CODES else "rasa_error").inc()
-
-    def watch(self, relay: Relay) -> None:
-        relay.on_handoff = self.handoff_queued
-        relay.on_rasa_error = self.rasa_error
 
 
 PROMETHEUS = web.AppKey("prometheus", HubMetrics)

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from knowledge_base.settings import KBSettings, SettingsError, read_environment
-
-
-def _number(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "")
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number; fix it in .env (default {default})") from None
-
+from knowledge_base.environment import Environment
+from knowledge_base.settings import KBSettings
 
 #: every held-out BANKING77 security question that only reached the suggest tier scored ≥ 0.63
 SECURITY_MIN_SCORE = 0.6
@@ -35,14 +28,14 @@ class ActionSettings:
     security_min_score: float = SECURITY_MIN_SCORE
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
-        env = read_environment() if env is None else env
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ActionSettings:
+        read = Environment(env)
         return cls(
-            host=env.get("ACTION_SERVER_HOST", "127.0.0.1"),
-            port=int(_number(env, "ACTION_SERVER_PORT", 5055)),
-            low_confidence_limit=int(_number(env, "HANDOFF_LOW_CONFIDENCE_TURNS", 2)),
-            rejection_limit=int(_number(env, "HANDOFF_REJECTED_ANSWERS", 2)),
-            frustration_threshold=_number(env, "HANDOFF_FRUSTRATION_THRESHOLD", -0.6),
-            kb=KBSettings.from_env(env),
-            security_min_score=_number(env, "HANDOFF_SECURITY_MIN_SCORE", SECURITY_MIN_SCORE),
+            host=read.text("ACTION_SERVER_HOST", "127.0.0.1"),
+            port=read.integer("ACTION_SERVER_PORT", 5055),
+            low_confidence_limit=read.integer("HANDOFF_LOW_CONFIDENCE_TURNS", 2),
+            rejection_limit=read.integer("HANDOFF_REJECTED_ANSWERS", 2),
+            frustration_threshold=read.number("HANDOFF_FRUSTRATION_THRESHOLD", -0.6),
+            kb=KBSettings.from_env(read.values),
+            security_min_score=read.number("HANDOFF_SECURITY_MIN_SCORE", SECURITY_MIN_SCORE),
         )

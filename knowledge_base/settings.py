@@ -6,50 +6,18 @@ this package reads ``os.environ``.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import dotenv_values
+from knowledge_base.environment import PROJECT_ROOT, Environment, SettingsError, read_environment
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["PROJECT_ROOT", "KBSettings", "SettingsError", "read_environment"]
 
 
 #: query vectors kept per Embedder by default (KB_QUERY_CACHE_SIZE): a follow-up question is
 #: searched with the question before it, which the same process embedded a turn earlier
 QUERY_CACHE_SIZE = 2048
-
-
-class SettingsError(ValueError):
-    """A setting is missing or malformed; the message names it and says what to do."""
-
-
-def read_environment(env_file: Path | None = None) -> dict[str, str]:
-    """Return `.env` values overlaid by the real environment (the environment wins)."""
-    path = env_file if env_file is not None else PROJECT_ROOT / ".env"
-    values: dict[str, str] = {}
-    if path.is_file():
-        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
-    values.update(os.environ)
-    return values
-
-
-def _float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a number; set it in .env, e.g. {name}={default}") from exc
-
-
-def _path(env: dict[str, str], name: str, default: Path) -> Path:
-    raw = env.get(name)
-    if not raw:
-        return default
-    path = Path(raw)
-    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 def default_model_path() -> Path:
@@ -77,23 +45,22 @@ class KBSettings:
     query_cache_size: int = QUERY_CACHE_SIZE
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> KBSettings:
-        env = read_environment() if env is None else env
-        extra = env.get("KB_EXTRA_QUESTIONS", "")
-        model = env.get("KB_MODEL_PATH", "")
+    def from_env(cls, env: Mapping[str, str] | None = None) -> KBSettings:
+        read = Environment(env)
+        model = read.raw("KB_MODEL_PATH")
         settings = cls(
-            articles_dir=_path(env, "KB_ARTICLES_DIR", PROJECT_ROOT / "data" / "articles"),
-            index_dir=_path(env, "KB_INDEX_DIR", PROJECT_ROOT / "var" / "kb-index"),
+            articles_dir=read.path("KB_ARTICLES_DIR", PROJECT_ROOT / "data" / "articles"),
+            index_dir=read.path("KB_INDEX_DIR", PROJECT_ROOT / "var" / "kb-index"),
             model_path=Path(model) if model else default_model_path(),
             # Chosen by `make eval-kb` on a validation slice (knowledge_base/evaluate.py docstring).
-            answer_threshold=_float(env, "KB_ANSWER_THRESHOLD", 0.73),
-            suggest_threshold=_float(env, "KB_SUGGEST_THRESHOLD", 0.46),
-            article_base_url=env.get("KB_ARTICLE_BASE_URL", "/help").rstrip("/"),
-            extra_questions=_path(env, "KB_EXTRA_QUESTIONS", Path()) if extra else None,
-            ivf_min_passages=int(_float(env, "KB_IVF_MIN_PASSAGES", 10000)),
-            tune=env.get("KB_TUNE", "off").strip().lower() or "off",
-            tuned_model_dir=_path(env, "KB_TUNED_MODEL_DIR", PROJECT_ROOT / "var" / "kb-model"),
-            query_cache_size=int(_float(env, "KB_QUERY_CACHE_SIZE", QUERY_CACHE_SIZE)),
+            answer_threshold=read.number("KB_ANSWER_THRESHOLD", 0.73),
+            suggest_threshold=read.number("KB_SUGGEST_THRESHOLD", 0.46),
+            article_base_url=read.text("KB_ARTICLE_BASE_URL", "/help").rstrip("/"),
+            extra_questions=read.path("KB_EXTRA_QUESTIONS", Path()) if read.raw("KB_EXTRA_QUESTIONS") else None,
+            ivf_min_passages=read.integer("KB_IVF_MIN_PASSAGES", 10000),
+            tune=read.text("KB_TUNE", "off").lower(),
+            tuned_model_dir=read.path("KB_TUNED_MODEL_DIR", PROJECT_ROOT / "var" / "kb-model"),
+            query_cache_size=read.integer("KB_QUERY_CACHE_SIZE", QUERY_CACHE_SIZE),
         )
         if settings.tune not in ("auto", "off"):
             raise SettingsError(f"KB_TUNE={settings.tune!r} must be auto or off; set it in .env")

@@ -32,16 +32,16 @@ lint: setup ## ruff format --check, ruff's rules, mypy on the three packages (CI
 	@$(VENV)/mypy knowledge_base actions handoff
 
 bench-kb: setup
-	@$(VENV)/python -m knowledge_base.bench
+	@$(VENV)/python -m knowledge_base.eval.bench
 
 eval-kb: setup
-	@$(VENV)/python -m knowledge_base.evaluate $(EVAL_KB_ARGS)
+	@$(VENV)/python -m knowledge_base.eval.evaluate $(EVAL_KB_ARGS)
 
 clean:
 	rm -rf var bot/models bot/results
 
 bench: prepare ## benchmarks (about 10 minutes): the knowledge base, then end to end; tables, JSON in var/bench/
-	@if [ -f knowledge_base/bench.py ]; then $(VENV)/python -m knowledge_base.bench; fi
+	@if [ -f knowledge_base/eval/bench.py ]; then $(VENV)/python -m knowledge_base.eval.bench; fi
 	@$(VENV)/python scripts/bench_e2e.py $(BENCH_ARGS)
 
 eval: prepare ## the bot's answers and handoffs through a real stack (about 4 minutes); JSON in var/eval/

@@ -4,7 +4,7 @@ Below `KB_IVF_MIN_PASSAGES` vectors the exact `IndexIDMap2(IndexFlatIP)` of vect
 right index (exact, no training, ~1 ms at 10k vectors). Above it an inverted-file index
 (`IndexIVFFlat`, inner product) scans only `nprobe` of `nlist` clusters: at 100k vectors it
 answers in a fraction of a millisecond instead of ~10 ms, at a recall@10 that
-`python -m knowledge_base.bench` measures against exact search.
+`python -m knowledge_base.eval.bench` measures against exact search.
 
 The IVF index keeps what the builder and the searcher rely on:
 - add and remove single vectors by id (incremental builds): `add_with_ids` / `remove_ids`;

@@ -9,9 +9,7 @@ so the previous version keeps serving.
 from __future__ import annotations
 
 import fcntl
-import gc
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,23 +20,16 @@ from typing import Any
 import numpy as np
 
 from knowledge_base import ann_index, index_store, tuning, vector_index
-from knowledge_base.articles import Article
-from knowledge_base.chunking import Passage, chunk_article, embedding_text, stable_id
+from knowledge_base.chunking import embedding_text
+from knowledge_base.corpus import Question, article_url, with_question_bank
 from knowledge_base.embedding import Embedder
+from knowledge_base.index_store import gc_paused
 from knowledge_base.settings import KBSettings
 from knowledge_base.source_cache import SourceCache
 
 Reporter = Callable[[str], None]
 #: In the index folder: parsed articles by file identity (source_cache), so unchanged files are not parsed again.
 SOURCE_CACHE_FILE = "article-cache.json"
-
-
-@dataclass(frozen=True)
-class Question:
-    question_id: int
-    article_id: str
-    text: str
-    source: str  # "article" (front matter) or "bank" (a question bank file)
 
 
 @dataclass(frozen=True)
@@ -61,46 +52,6 @@ class BuildReport:
             f"{self.questions} questions; embedded {self.embedded}, removed {self.removed}, "
             f"reused {self.reused} in {self.seconds:.2f}s"
         )
-
-
-def article_url(settings: KBSettings, article_id: str, anchor: str = "") -> str:
-    return f"{settings.article_base_url}/{article_id}" + (f"#{anchor}" if anchor else "")
-
-
-def load_question_bank(path: Path | None, known_articles: set[str]) -> list[Question]:
-    """Extra example questions from a JSONL file of {"article": id, "text": question}."""
-    if path is None:
-        return []
-    questions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            article_id, text = str(row["article"]), str(row["text"]).strip()
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f'{path}:{number}: expected {{"article": ..., "text": ...}} ({exc})') from None
-        if article_id in known_articles and text:
-            questions.append(Question(stable_id("question", article_id, text), article_id, text, "bank"))
-    return questions
-
-
-def with_question_bank(questions: list[Question], settings: KBSettings, known_articles: set[str]) -> list[Question]:
-    """The articles' own example questions, then the bank's (KB_EXTRA_QUESTIONS) not already among them."""
-    seen = {q.question_id for q in questions}
-    merged = list(questions)
-    for q in load_question_bank(settings.extra_questions, known_articles):
-        if q.question_id not in seen:
-            seen.add(q.question_id)
-            merged.append(q)
-    return merged
-
-
-def collect(articles: list[Article], settings: KBSettings) -> tuple[list[Passage], list[Question]]:
-    """Passages and example questions (articles' and the bank's) of parsed articles."""
-    passages = [p for article in articles for p in chunk_article(article)]
-    questions = [Question(stable_id("question", a.id, q), a.id, q, "article") for a in articles for q in a.questions]
-    return passages, with_question_bank(questions, settings, {a.id for a in articles})
 
 
 @contextmanager
@@ -148,20 +99,6 @@ def _previous_state(settings: KBSettings, model: str) -> _Previous:
     if state.facts.get("model") != model:
         return _Previous(version)  # another model: every vector must be embedded again
     return _Previous(version, state.facts, state.passage_hashes, state.question_ids)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a build holds hundreds of thousands of young objects
-    (cached records, manifest dicts): each full collection would walk all of them, ~0.3 s at 10k
-    articles. A build makes no reference cycles to collect; the collector resumes afterwards."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def build_index(

@@ -1,7 +1,7 @@
 """Search the live index version: a dense vote of the nearest example questions and passages,
 plus a lexical naive-Bayes score, fused by article.
 
-Ranking (tuned on BANKING77, see knowledge_base/evaluate.py for the figures of each variant):
+Ranking (tuned on BANKING77, see knowledge_base/eval/evaluate.py for the figures of each variant):
 
     fused(a) = log(vote(a) + VOTE_FLOOR) + LEXICAL_WEIGHT * lexical(a)
 
@@ -34,8 +34,9 @@ import faiss
 import numpy as np
 
 from knowledge_base import ann_index, index_store, vector_index
-from knowledge_base.builder import article_url, gc_paused
+from knowledge_base.corpus import article_url
 from knowledge_base.embedding import Embedder
+from knowledge_base.index_store import gc_paused
 from knowledge_base.settings import KBSettings
 from knowledge_base.text_ranking import NaiveBayesRanking
 

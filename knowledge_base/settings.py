@@ -52,7 +52,7 @@ class KBSettings:
             articles_dir=read.path("KB_ARTICLES_DIR", PROJECT_ROOT / "data" / "articles"),
             index_dir=read.path("KB_INDEX_DIR", PROJECT_ROOT / "var" / "kb-index"),
             model_path=Path(model) if model else default_model_path(),
-            # Chosen by `make eval-kb` on a validation slice (knowledge_base/evaluate.py docstring).
+            # Chosen by `make eval-kb` on a validation slice (knowledge_base/eval/evaluate.py docstring).
             answer_threshold=read.number("KB_ANSWER_THRESHOLD", 0.73),
             suggest_threshold=read.number("KB_SUGGEST_THRESHOLD", 0.46),
             article_base_url=read.text("KB_ARTICLE_BASE_URL", "/help").rstrip("/"),

@@ -5,7 +5,7 @@ A multinomial naive-Bayes model over TF-IDF features: words and word pairs, plus
 Each document (search.py passes every example question and every passage's title + section
 heading) trains its article's model; fitting is counting, so it is rebuilt with each loaded index
 version (about 2 s for the 7,400 questions of the BANKING77 bank on two busy cores). On the
-BANKING77 evaluation (knowledge_base/evaluate.py) it replaced BM25: BM25 added nothing to the
+BANKING77 evaluation (knowledge_base/eval/evaluate.py) it replaced BM25: BM25 added nothing to the
 dense vote, this model adds 1.2–1.5 points of top-1 accuracy.
 """
 

@@ -113,7 +113,7 @@ def example_questions(settings: KBSettings) -> list[tuple[str, str]]:
     """(article id, question) of every example question a build indexes: the articles' front
     matter and the question bank (KB_EXTRA_QUESTIONS). What `kb tune` and `make eval-kb` tune on."""
     from knowledge_base.articles import load_articles
-    from knowledge_base.builder import collect  # builder imports this module
+    from knowledge_base.corpus import collect
 
     _, questions = collect(load_articles(settings.articles_dir), settings)
     return [(q.article_id, q.text) for q in questions]

@@ -2,7 +2,7 @@
 """`make eval`: how well the running bot answers and hands off, measured through the hub.
 
 1. Answer accuracy: held-out BANKING77 questions (data/eval/banking77/train.csv, the same
-   split as knowledge_base.evaluate), each the first message of a new conversation. Right when the
+   split as knowledge_base.eval.evaluate), each the first message of a new conversation. Right when the
    bot's first reply cites the article data/eval/banking77_topics.json maps the topic to, or hands
    off where the mapping says the topic needs a person.
 2. Out of scope: data/eval/clinc150/oos_dev.json; the share that got an article as an answer.
@@ -51,7 +51,7 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 import aiohttp
 import yaml
 
-from knowledge_base.evaluate import default_data_dir
+from knowledge_base.eval.evaluate import default_data_dir
 from scripts.nlu_examples import is_training_act
 from tests.integration.customer import Customer
 from tests.integration.stack import Stack
@@ -98,27 +98,29 @@ def share(part: int, whole: int) -> str:
 
 
 def held_out_questions() -> tuple[list[tuple[str, str]], str]:
-    """(topic, text) of the held-out part, split exactly as knowledge_base.evaluate (make eval-kb)
+    """(topic, text) of the held-out part, split exactly as knowledge_base.eval.evaluate (make eval-kb)
     splits it: sha1(text) % 10 >= 7 is held out; the rest may become example questions."""
     try:
-        from knowledge_base.evaluate import load_banking77, split_feed_heldout
+        from knowledge_base.eval.evaluate import load_banking77, split_feed_heldout
     except ImportError:
         with BANKING77.open(newline="", encoding="utf-8") as handle:
             rows = [(r["category"].strip(), r["text"].strip()) for r in csv.DictReader(handle) if r["text"].strip()]
         held = [(topic, text) for topic, text in rows if int(hashlib.sha1(text.encode()).hexdigest(), 16) % 10 >= 7]
         return held, "sha1(text) % 10 >= 7 (defined in scripts/eval_bot.py)"
     _, held_rows = split_feed_heldout(load_banking77(BANKING77))
-    return [(r.topic, r.text) for r in held_rows], "knowledge_base.evaluate.split_feed_heldout: sha1(text) % 10 >= 7"
+    return [
+        (r.topic, r.text) for r in held_rows
+    ], "knowledge_base.eval.evaluate.split_feed_heldout: sha1(text) % 10 >= 7"
 
 
 def oos_halves(queries: list[str]) -> tuple[set[str], str]:
-    """The out-of-scope queries knowledge_base.evaluate did not tune thresholds on."""
+    """The out-of-scope queries knowledge_base.eval.evaluate did not tune thresholds on."""
     try:
-        from knowledge_base.evaluate import split_oos
+        from knowledge_base.eval.evaluate import split_oos
     except ImportError:
-        return set(queries), "all (knowledge_base.evaluate not found)"
+        return set(queries), "all (knowledge_base.eval.evaluate not found)"
     _, report = split_oos(queries)
-    return set(report), "knowledge_base.evaluate.split_oos: the half not used to choose thresholds"
+    return set(report), "knowledge_base.eval.evaluate.split_oos: the half not used to choose thresholds"
 
 
 def accuracy_sample(limit: int) -> tuple[list[tuple[str, str]], str, int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base.evaluate import (
+from knowledge_base.eval.evaluate import (
     LabelledQuestion,
     bank_lines,
     bucket,
@@ -97,7 +97,7 @@ def test_bench_quick_runs_end_to_end(tmp_path: Path) -> None:
     output = tmp_path / "kb-bench.json"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "knowledge_base.bench", "--quick", "--output", str(output)],
+        [sys.executable, "-m", "knowledge_base.eval.bench", "--quick", "--output", str(output)],
         check=False,
         cwd=PROJECT_ROOT,
         env=env,

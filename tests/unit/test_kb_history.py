@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from xml.etree import ElementTree
 
-from knowledge_base import history
+from knowledge_base.eval import history
 
 
 def result(recall: float, oos: float) -> dict:

@@ -1,7 +1,7 @@
 """Benchmark the knowledge base: build throughput, re-indexing, search latency, memory.
 
-    make bench-kb                      # = .venv/bin/python -m knowledge_base.bench
-    python -m knowledge_base.bench --quick     # smoke run, small sizes (seconds)
+    make bench-kb                      # = .venv/bin/python -m knowledge_base.eval.bench
+    python -m knowledge_base.eval.bench --quick     # smoke run, small sizes (seconds)
 
 Prints a table and writes var/eval/kb-bench.json. What it measures:
 
@@ -211,7 +211,8 @@ def say(message: str) -> None:
 
 def bench_build(embedder: Any, settings: KBSettings, work: Path, n_articles: int, rounds: int) -> dict[str, Any]:
     from knowledge_base.articles import load_articles
-    from knowledge_base.builder import build_index, collect
+    from knowledge_base.builder import build_index
+    from knowledge_base.corpus import collect
 
     corpus = work / "build-articles"
     write_corpus(corpus, n_articles, seed=11)
@@ -677,7 +678,7 @@ def print_report(r: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m knowledge_base.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m knowledge_base.eval.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few seconds")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="figures as JSON")
     args = parser.parse_args(argv)

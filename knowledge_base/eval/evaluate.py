@@ -1,6 +1,6 @@
 """Measure knowledge-base search on BANKING77 (in scope) and CLINC150 (out of scope).
 
-    make eval-kb        # = .venv/bin/python -m knowledge_base.evaluate [--no-cache]
+    make eval-kb        # = .venv/bin/python -m knowledge_base.eval.evaluate [--no-cache]
 
 What it does
 ------------
@@ -98,7 +98,8 @@ from typing import Any
 
 import numpy as np
 
-from knowledge_base import history, tuning
+from knowledge_base import tuning
+from knowledge_base.eval import history
 from knowledge_base.settings import PROJECT_ROOT, KBSettings, read_environment
 from knowledge_base.tuning import tuned_fingerprint
 
@@ -710,7 +711,7 @@ def print_report(results: dict[str, Any]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m knowledge_base.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m knowledge_base.eval.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--data-dir",
         type=Path,

@@ -24,7 +24,7 @@ WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 300, 48, 16, 24, 64
 
 
 def history_row(results: dict[str, Any], when: dt.datetime | None = None) -> dict[str, Any]:
-    """The figures of one `knowledge_base.evaluate` result worth following over time."""
+    """The figures of one `knowledge_base.eval.evaluate` result worth following over time."""
     held = results["held_out"]
     index = results["index"]
     return {

@@ -101,7 +101,7 @@ async def me(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/agent/queue")
 @auth.agent_required
 async def queue(request: web.Request) -> web.StreamResponse:
-    items = await request.app[STORE].queue_items()
+    items = [item.to_json() for item in await request.app[STORE].queue_items()]
     return web.json_response({"items": items, "agents_online": request.app[FANOUT].agents_online()})
 
 
@@ -117,9 +117,8 @@ async def conversation(request: web.Request) -> web.StreamResponse:
     handoff = await store.latest_handoff(conversation_id)
     agent_json = None
     if handoff and handoff.agent_id:
-        agent_json = next(
-            (i["agent"] for i in await store.queue_items() if i["agent"] and i["agent"]["id"] == handoff.agent_id), None
-        )
+        agent = await store.agent_by_id(handoff.agent_id)
+        agent_json = {"id": agent.id, "name": agent.name} if agent else None
     messages = await store.messages_before(conversation_id, None, TRANSCRIPT_PAGE)
     return web.json_response(
         {
@@ -136,7 +135,7 @@ async def conversation(request: web.Request) -> web.StreamResponse:
             },
             "handoff": handoff.to_json(agent_json) if handoff else None,
             **_transcript_page(messages),
-            "ratings": await store.ratings_for(conversation_id),
+            "ratings": [rating.to_json() for rating in await store.ratings_for(conversation_id)],
         }
     )
 

@@ -14,8 +14,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
-from handoff import schema
-from handoff.store import Store
+from handoff.store import Store, schema
 from tests.browser.conftest import add_agent
 from tests.unit.test_metrics import INJECTION, seed
 

@@ -19,13 +19,13 @@ import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 
-from handoff import auth, schema
+from handoff import auth
 from handoff.agent_sessions import SESSION_ENDED
 from handoff.app import create_app
 from handoff.app_keys import STORE
 from handoff.rate_limit import PRUNE_EVERY, RateLimiter
 from handoff.settings import sqlite_url
-from handoff.store import Store
+from handoff.store import Store, schema
 from tests.unit.db_fixtures import database_url
 from tests.unit.hub_fixtures import AGENT_PASSWORD, hub, hub_settings, sign_in, start_conversation
 
@@ -185,7 +185,7 @@ async def test_an_older_database_keeps_its_agents_as_admins_and_its_first_rating
         old = await upgraded.agent_by_email("old@kestrel.example")
         assert old is not None and old.id == agent.id and old.role == "admin" and not old.disabled
         assert (await upgraded.create_agent("new@kestrel.example", "New", "hash")).role == "agent"
-        assert [r["score"] for r in await upgraded.ratings_for(conversation.id)] == [5]
+        assert [r.score for r in await upgraded.ratings_for(conversation.id)] == [5]
     finally:
         await upgraded.close()
 

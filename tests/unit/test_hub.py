@@ -7,11 +7,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from handoff import identity, schema
+from handoff import identity
 from handoff.app import create_app
 from handoff.app_keys import RELAY, STORE
 from handoff.rasa_client import BotTurn
-from handoff.store import Store
+from handoff.store import Store, schema
 from tests.unit.hub_fixtures import hub, hub_settings, receive_until, sign_in, start_conversation
 
 
@@ -335,7 +335,7 @@ async def test_only_a_signed_identity_is_verified_and_it_is_never_overwritten(ai
         await store.enqueue_handoff(
             conversation["conversation_id"], "customer_request", "normal", "h", "s", typed_later
         )
-    customers = {item["conversation_id"]: item["customer"] for item in await store.queue_items()}
+    customers = {item.conversation_id: item.to_json()["customer"] for item in await store.queue_items()}
     assert customers[signed["conversation_id"]] == {"name": "Ana", "email": "Ana@Example.com", "verified": True}
     assert customers[forged["conversation_id"]] == {
         "name": "Mallory",

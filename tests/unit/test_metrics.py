@@ -16,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, make_mocked_request
 
-from handoff import schema
 from handoff.app import create_app
 from handoff.app_keys import RELAY, STORE
 from handoff.auth import hash_password
@@ -24,7 +23,7 @@ from handoff.metrics import figures as metrics
 from handoff.metrics.api import GAPS
 from handoff.metrics.prometheus import scrape_allowed
 from handoff.ownership import State
-from handoff.store import Store
+from handoff.store import Store, schema
 from tests.unit.db_fixtures import database_url, store
 from tests.unit.hub_fixtures import (
     AGENT_PASSWORD,

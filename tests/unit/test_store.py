@@ -141,7 +141,7 @@ async def test_queue_order_is_priority_then_age_and_positions_follow(store: Stor
     second = await _queued(store)
     urgent = await _queued(store, "sensitive_topic", "high")
     items = await store.queue_items()
-    assert [i["conversation_id"] for i in items] == [urgent, first, second]
+    assert [i.conversation_id for i in items] == [urgent, first, second]
     assert [await store.queue_position(c) for c in (urgent, first, second)] == [1, 2, 3]
     agent = await store.create_agent("a@example.com", "Alex", "hash")
     await store.claim(urgent, agent.id)
@@ -177,7 +177,7 @@ async def test_one_rating_per_resolved_handoff(store: Store) -> None:
     assert sum(r is None for r in results) == 1
     assert all(isinstance(r, RatingRefused) for r in results if r is not None)
     await store.add_article_feedback(conversation.id, "card-delivery", True)
-    assert [(r["score"], r["comment"]) for r in await store.ratings_for(conversation.id)] == [(4, "quick")]
+    assert [(r.score, r.comment, r.ces) for r in await store.ratings_for(conversation.id)] == [(4, "quick", 5)]
 
 
 async def test_migrations_run_once_and_keep_data(database_url: str) -> None:

@@ -1,0 +1,40 @@
+"""The hub's store: conversations, messages, handoffs, agents, ratings (SQLite or PostgreSQL).
+
+One module per aggregate (`conversations`, `queue`, `feedback`, `agents`, `metrics_queries`) on
+one `db`, joined into `Store`; what it returns are frozen dataclasses (`records`). Every ownership
+change is one transaction with a conditional UPDATE whose row count is checked, so two agents
+never claim the same conversation and the bot never answers while a person owns it. The schema
+and its ordered migrations are in `schema`.
+"""
+
+from __future__ import annotations
+
+from handoff.store import schema
+from handoff.store.agents import AgentStore
+from handoff.store.errors import AlreadyClaimed, Conflict, NotFound, NotYours, RatingRefused, StoreError
+from handoff.store.feedback import FeedbackStore
+from handoff.store.metrics_queries import MetricsQueries
+from handoff.store.records import ROLES, Agent, Conversation, Handoff, QueueItem, Rating, StoredMessage, hash_token
+
+__all__ = [
+    "ROLES",
+    "Agent",
+    "AlreadyClaimed",
+    "Conflict",
+    "Conversation",
+    "Handoff",
+    "NotFound",
+    "NotYours",
+    "QueueItem",
+    "Rating",
+    "RatingRefused",
+    "Store",
+    "StoreError",
+    "StoredMessage",
+    "hash_token",
+    "schema",
+]
+
+
+class Store(FeedbackStore, AgentStore, MetricsQueries):
+    """Every aggregate on one database: `store = await Store.open(url)`."""

@@ -1,0 +1,209 @@
+"""Conversations and their messages: tokens, sequence numbers, replay, pending bot turns."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from handoff.ownership import State
+from handoff.store import schema as T
+from handoff.store.db import Database
+from handoff.store.errors import NotFound
+from handoff.store.records import (
+    Conversation,
+    StoredMessage,
+    _conversation,
+    hash_token,
+)
+
+
+class ConversationStore(Database):
+    # --- conversations and messages -------------------------------------------------------
+
+    async def create_conversation(self, metadata: dict[str, Any]) -> tuple[Conversation, str]:
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        row: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "token_hash": hash_token(token),
+            "state": State.BOT.value,
+            "last_seq": 0,
+            "customer_name": metadata.get("name"),
+            "customer_email": metadata.get("email"),
+            "metadata_json": metadata,
+            "created_at": now,
+            "updated_at": now,
+        }
+        async with self.write() as conn:
+            await conn.execute(T.conversations.insert().values(**row))
+        return Conversation(row["id"], State.BOT, 0, row["customer_name"], row["customer_email"], metadata, now), token
+
+    async def conversation_by_token(self, token: str) -> Conversation | None:
+        async with self.read() as conn:
+            row = (
+                await conn.execute(sa.select(T.conversations).where(T.conversations.c.token_hash == hash_token(token)))
+            ).first()
+        return _conversation(row) if row else None
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        async with self.read() as conn:
+            row = (
+                await conn.execute(sa.select(T.conversations).where(T.conversations.c.id == conversation_id))
+            ).first()
+        if row is None:
+            raise NotFound(f"conversation {conversation_id} does not exist")
+        return _conversation(row)
+
+    async def append_message(
+        self,
+        conversation_id: str,
+        sender: str,
+        text: str,
+        payload: dict[str, Any] | None = None,
+        client_id: str | None = None,
+        agent_id: int | None = None,
+        bot_text: str | None = None,
+    ) -> tuple[StoredMessage, bool]:
+        """Store a message under the next sequence number; a repeated client_id returns the
+        stored one (False) instead of storing it twice. With `bot_text` the message is a pending
+        bot turn (see `pending_bot_turns`) in the same transaction, so a crash cannot lose it."""
+        if client_id:
+            existing = await self._by_client_id(conversation_id, client_id)
+            if existing is not None:
+                return existing, False
+        now = time.time()
+        try:
+            async with self.write() as conn:
+                seq = (
+                    await conn.execute(
+                        T.conversations.update()
+                        .where(T.conversations.c.id == conversation_id)
+                        .values(last_seq=T.conversations.c.last_seq + 1, updated_at=now)
+                        .returning(T.conversations.c.last_seq)
+                    )
+                ).scalar_one_or_none()
+                if seq is None:
+                    raise NotFound(f"conversation {conversation_id} does not exist")
+                await conn.execute(
+                    T.messages.insert().values(
+                        conversation_id=conversation_id,
+                        seq=seq,
+                        sender=sender,
+                        text=text,
+                        payload=payload,
+                        client_id=client_id,
+                        agent_id=agent_id,
+                        created_at=now,
+                        bot_text=bot_text,
+                        bot_pending=bot_text is not None,
+                    )
+                )
+                agent_name = None
+                if agent_id is not None:
+                    agent_name = (
+                        await conn.execute(sa.select(T.agents.c.name).where(T.agents.c.id == agent_id))
+                    ).scalar_one_or_none()
+        except IntegrityError:
+            if client_id:
+                existing = await self._by_client_id(conversation_id, client_id)
+                if existing is not None:
+                    return existing, False
+            raise
+        return StoredMessage(conversation_id, seq, sender, text, payload, client_id, now, agent_name), True
+
+    async def _by_client_id(self, conversation_id: str, client_id: str) -> StoredMessage | None:
+        rows = await self._messages(
+            sa.and_(T.messages.c.conversation_id == conversation_id, T.messages.c.client_id == client_id)
+        )
+        return rows[0] if rows else None
+
+    async def messages_after(self, conversation_id: str, after_seq: int = 0, limit: int = 1000) -> list[StoredMessage]:
+        """Up to `limit` messages after `after_seq`, oldest first (page through longer ones)."""
+        return await self._messages(
+            sa.and_(T.messages.c.conversation_id == conversation_id, T.messages.c.seq > after_seq), limit
+        )
+
+    async def messages_before(self, conversation_id: str, before_seq: int | None, limit: int) -> list[StoredMessage]:
+        """The `limit` messages just before `before_seq` (None: the latest ones), oldest first."""
+        where = T.messages.c.conversation_id == conversation_id
+        if before_seq is not None:
+            where = sa.and_(where, T.messages.c.seq < before_seq)
+        return list(reversed(await self._messages(where, limit, newest_first=True)))
+
+    async def pending_bot_text(self, conversation_id: str, seq: int) -> str | None:
+        """What Rasa should get for this customer message, or None once its turn is handled."""
+        async with self.read() as conn:
+            return (
+                await conn.execute(
+                    sa.select(T.messages.c.bot_text).where(
+                        T.messages.c.conversation_id == conversation_id,
+                        T.messages.c.seq == seq,
+                        T.messages.c.bot_pending.is_(True),
+                    )
+                )
+            ).scalar_one_or_none()
+
+    async def finish_bot_turn(self, conversation_id: str, seq: int) -> None:
+        async with self.write() as conn:
+            await conn.execute(
+                T.messages.update()
+                .where(T.messages.c.conversation_id == conversation_id, T.messages.c.seq == seq)
+                .values(bot_pending=False)
+            )
+
+    async def pending_bot_turns(self) -> dict[str, list[int]]:
+        """Customer messages stored and acked but never handled (the hub stopped before Rasa
+        answered): each conversation's, in order."""
+        async with self.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(T.messages.c.conversation_id, T.messages.c.seq)
+                    .where(T.messages.c.bot_pending.is_(True))
+                    .order_by(T.messages.c.conversation_id, T.messages.c.seq)
+                )
+            ).all()
+        pending: dict[str, list[int]] = {}
+        for conversation_id, seq in rows:
+            pending.setdefault(conversation_id, []).append(seq)
+        return pending
+
+    async def offered_buttons(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The buttons of the bot's latest message in the conversation: the only button payloads
+        a customer may send back (anything else a "button" frame carries is treated as text)."""
+        query = (
+            sa.select(T.messages.c.payload)
+            .where(T.messages.c.conversation_id == conversation_id, T.messages.c.sender == "bot")
+            .order_by(T.messages.c.seq.desc())
+            .limit(1)
+        )
+        async with self.read() as conn:
+            payload = (await conn.execute(query)).scalar_one_or_none()
+        buttons = (payload or {}).get("buttons") if isinstance(payload, dict) else None
+        return [b for b in buttons or [] if isinstance(b, dict)]
+
+    async def _messages(self, where: Any, limit: int = 1000, newest_first: bool = False) -> list[StoredMessage]:
+        query = (
+            sa.select(T.messages, T.agents.c.name.label("agent_name"))
+            .select_from(T.messages.outerjoin(T.agents, T.agents.c.id == T.messages.c.agent_id))
+            .where(where)
+            .order_by(T.messages.c.seq.desc() if newest_first else T.messages.c.seq)
+            .limit(limit)
+        )
+        async with self.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            StoredMessage(
+                r.conversation_id, r.seq, r.sender, r.text, r.payload, r.client_id, r.created_at, r.agent_name
+            )
+            for r in rows
+        ]
+
+    async def set_state(self, conversation_id: str, to: State) -> bool:
+        """Move ownership if allowed from the current state; False if it changed under us."""
+        async with self.write() as conn:
+            return await self._transition(conn, conversation_id, to)

@@ -1,0 +1,256 @@
+"""Handoffs and the queue: every transition one conditional statement whose row count is checked."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from handoff.ownership import OPEN_HANDOFF, PRIORITY_RANK, State
+from handoff.store import schema as T
+from handoff.store.conversations import ConversationStore
+from handoff.store.errors import AlreadyClaimed, Conflict, NotYours
+from handoff.store.records import (
+    Handoff,
+    QueueItem,
+    _handoff,
+)
+
+
+class QueueStore(ConversationStore):
+    # --- handoffs and the queue -------------------------------------------------------------
+
+    async def enqueue_handoff(
+        self,
+        conversation_id: str,
+        reason: str,
+        priority: str,
+        headline: str,
+        summary: str,
+        details: dict[str, Any],
+    ) -> Handoff | None:
+        """bot → queued with a new handoff row, in one transaction; None if not owned by the bot."""
+        now = time.time()
+        rank = PRIORITY_RANK.get(priority, PRIORITY_RANK["normal"])
+        async with self.write() as conn:
+            if not await self._transition(conn, conversation_id, State.QUEUED):
+                return None
+            await conn.execute(
+                T.handoffs.insert().values(
+                    conversation_id=conversation_id,
+                    status="queued",
+                    reason=reason[:40],
+                    priority=priority if priority in PRIORITY_RANK else "normal",
+                    priority_rank=rank,
+                    headline=headline[:300],
+                    summary=summary,
+                    details=details,
+                    queued_at=now,
+                )
+            )
+            name, email = details.get("customer_name"), details.get("customer_email")
+            values = {k: v for k, v in (("customer_name", name), ("customer_email", email)) if v and v != "not given"}
+            metadata = (
+                await conn.execute(
+                    sa.select(T.conversations.c.metadata_json).where(T.conversations.c.id == conversation_id)
+                )
+            ).scalar_one()
+            if values and (metadata or {}).get("verified") is not True:
+                # What the customer typed names an unverified customer; a verified one stays as signed.
+                await conn.execute(
+                    T.conversations.update().where(T.conversations.c.id == conversation_id).values(**values)
+                )
+        return await self.open_handoff(conversation_id)
+
+    async def open_handoff(self, conversation_id: str) -> Handoff | None:
+        async with self.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(T.handoffs)
+                    .where(T.handoffs.c.conversation_id == conversation_id, T.handoffs.c.status.in_(OPEN_HANDOFF))
+                    .order_by(T.handoffs.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return _handoff(row) if row else None
+
+    async def latest_handoff(self, conversation_id: str) -> Handoff | None:
+        async with self.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(T.handoffs)
+                    .where(T.handoffs.c.conversation_id == conversation_id)
+                    .order_by(T.handoffs.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return _handoff(row) if row else None
+
+    async def claim(self, conversation_id: str, agent_id: int) -> Handoff:
+        """queued → agent. Exactly one of many concurrent claimers wins; the rest get AlreadyClaimed."""
+        async with self.write() as conn:
+            result = await conn.execute(
+                T.handoffs.update()
+                .where(T.handoffs.c.conversation_id == conversation_id, T.handoffs.c.status == "queued")
+                .values(status="claimed", agent_id=agent_id, claimed_at=time.time())
+            )
+            if result.rowcount != 1:
+                raise AlreadyClaimed("someone else has already claimed this conversation, or it is not queued")
+            if not await self._transition(conn, conversation_id, State.AGENT):
+                raise Conflict("the conversation is not waiting in the queue")
+        handoff = await self.open_handoff(conversation_id)
+        assert handoff is not None
+        return handoff
+
+    async def _owned(self, conn: AsyncConnection, conversation_id: str, agent_id: int) -> int:
+        row = (
+            await conn.execute(
+                sa.select(T.handoffs.c.id, T.handoffs.c.agent_id).where(
+                    T.handoffs.c.conversation_id == conversation_id, T.handoffs.c.status == "claimed"
+                )
+            )
+        ).first()
+        if row is None:
+            raise Conflict("the conversation is not claimed")
+        if row.agent_id != agent_id:
+            raise NotYours("another agent has claimed this conversation")
+        return int(row.id)
+
+    async def release(self, conversation_id: str, agent_id: int) -> None:
+        """agent → queued, keeping its place by the original queue time."""
+        async with self.write() as conn:
+            await self._move_claimed_handoff(
+                conn, conversation_id, agent_id, {"status": "queued", "agent_id": None, "claimed_at": None}
+            )
+            await self._transition_or_conflict(conn, conversation_id, State.QUEUED)
+
+    async def resolve(self, conversation_id: str, agent_id: int) -> Handoff:
+        async with self.write() as conn:
+            handoff_id = await self._move_claimed_handoff(
+                conn, conversation_id, agent_id, {"status": "resolved", "resolved_at": time.time()}
+            )
+            await self._transition_or_conflict(conn, conversation_id, State.RESOLVED)
+            row = (await conn.execute(sa.select(T.handoffs).where(T.handoffs.c.id == handoff_id))).first()
+        return _handoff(row)
+
+    async def _move_claimed_handoff(
+        self, conn: AsyncConnection, conversation_id: str, agent_id: int, values: dict[str, Any]
+    ) -> int:
+        """Change the handoff this agent has claimed, in one conditional UPDATE whose row count is
+        checked: of a release and a resolve at the same moment (or a double-clicked resolve) one
+        wins and the other gets Conflict, and the transaction rolls back whole."""
+        handoff_id = await self._owned(conn, conversation_id, agent_id)
+        result = await conn.execute(
+            T.handoffs.update()
+            .where(T.handoffs.c.id == handoff_id, T.handoffs.c.status == "claimed", T.handoffs.c.agent_id == agent_id)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise Conflict("the conversation changed at the same moment (released or resolved); reload it")
+        return handoff_id
+
+    async def _transition_or_conflict(self, conn: AsyncConnection, conversation_id: str, to: State) -> None:
+        if not await self._transition(conn, conversation_id, to):
+            raise Conflict(f"the conversation cannot become {to.value} from its current state; reload it")
+
+    async def note_agent_reply(self, conversation_id: str, agent_id: int) -> None:
+        """Check ownership and stamp the first response time (once)."""
+        async with self.write() as conn:
+            handoff_id = await self._owned(conn, conversation_id, agent_id)
+            await conn.execute(
+                T.handoffs.update()
+                .where(T.handoffs.c.id == handoff_id, T.handoffs.c.first_response_at.is_(None))
+                .values(first_response_at=time.time())
+            )
+
+    async def queue_items(self) -> list[QueueItem]:
+        """Open handoffs: queued ones by priority then age, then claimed ones."""
+        query = (
+            sa.select(
+                T.handoffs,
+                T.conversations.c.customer_name,
+                T.conversations.c.customer_email,
+                T.conversations.c.metadata_json,
+                T.agents.c.name.label("agent_name"),
+            )
+            .select_from(
+                T.handoffs.join(T.conversations, T.conversations.c.id == T.handoffs.c.conversation_id).outerjoin(
+                    T.agents, T.agents.c.id == T.handoffs.c.agent_id
+                )
+            )
+            .where(T.handoffs.c.status.in_(OPEN_HANDOFF))
+            .order_by(T.handoffs.c.status.desc(), T.handoffs.c.priority_rank, T.handoffs.c.queued_at)
+        )
+        async with self.read() as conn:
+            rows = (await conn.execute(query)).all()
+        now = time.time()
+        return [
+            QueueItem(
+                conversation_id=r.conversation_id,
+                handoff_id=r.id,
+                state="queued" if r.status == "queued" else "agent",
+                reason=r.reason,
+                priority=r.priority,
+                queued_at=r.queued_at,
+                wait_seconds=round(now - r.queued_at, 1),
+                headline=r.headline,
+                agent_id=r.agent_id,
+                agent_name=r.agent_name,
+                customer_name=r.customer_name,
+                customer_email=r.customer_email,
+                customer_verified=(r.metadata_json or {}).get("verified") is True,
+            )
+            for r in rows
+        ]
+
+    async def queue_position(self, conversation_id: str) -> int | None:
+        """1-based place in the queue, or None when not queued."""
+        async with self.read() as conn:
+            mine = (
+                await conn.execute(
+                    sa.select(T.handoffs.c.priority_rank, T.handoffs.c.queued_at).where(
+                        T.handoffs.c.conversation_id == conversation_id, T.handoffs.c.status == "queued"
+                    )
+                )
+            ).first()
+            if mine is None:
+                return None
+            ahead = (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(T.handoffs)
+                    .where(
+                        T.handoffs.c.status == "queued",
+                        sa.or_(
+                            T.handoffs.c.priority_rank < mine.priority_rank,
+                            sa.and_(
+                                T.handoffs.c.priority_rank == mine.priority_rank,
+                                T.handoffs.c.queued_at < mine.queued_at,
+                            ),
+                        ),
+                    )
+                )
+            ).scalar_one()
+        return int(ahead) + 1
+
+    async def queued_conversation_ids(self) -> list[str]:
+        async with self.read() as conn:
+            return list(
+                (
+                    await conn.execute(sa.select(T.handoffs.c.conversation_id).where(T.handoffs.c.status == "queued"))
+                ).scalars()
+            )
+
+    async def recent_claim_waits(self, limit: int = 20) -> list[float]:
+        async with self.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(T.handoffs.c.queued_at, T.handoffs.c.claimed_at)
+                    .where(T.handoffs.c.claimed_at.is_not(None))
+                    .order_by(T.handoffs.c.claimed_at.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return [r.claimed_at - r.queued_at for r in rows]

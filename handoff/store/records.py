@@ -1,0 +1,192 @@
+"""What the store returns: frozen dataclasses, never rows (and how a row becomes one)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from handoff import contract
+from handoff.ownership import State
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    state: State
+    last_seq: int
+    customer_name: str | None
+    customer_email: str | None
+    metadata: dict[str, Any]
+    created_at: float
+
+    @property
+    def customer_verified(self) -> bool:
+        """The website signed this customer's email (handoff/identity.py)."""
+        return self.metadata.get("verified") is True
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    conversation_id: str
+    seq: int
+    sender: str
+    text: str
+    payload: dict[str, Any] | None
+    client_id: str | None
+    created_at: float
+    agent_name: str | None = None
+
+    def to_frame(self) -> dict[str, Any]:
+        """The customer wire contract's message frame."""
+        payload = self.payload or {}
+        return contract.message_frame(
+            self.seq,
+            self.sender,
+            self.text,
+            self.created_at,
+            self.client_id,
+            payload.get("buttons", []),
+            payload.get("article"),
+            self.agent_name,
+        )
+
+
+@dataclass(frozen=True)
+class Handoff:
+    id: int
+    conversation_id: str
+    status: str
+    reason: str
+    priority: str
+    headline: str
+    summary: str
+    details: dict[str, Any]
+    agent_id: int | None
+    queued_at: float
+    claimed_at: float | None
+    resolved_at: float | None
+
+    def to_json(self, agent: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "reason": self.reason,
+            "priority": self.priority,
+            "status": self.status,
+            "headline": self.headline,
+            "summary": self.summary,
+            "details": self.details,
+            "queued_at": self.queued_at,
+            "claimed_at": self.claimed_at,
+            "resolved_at": self.resolved_at,
+            "agent": agent,
+        }
+
+
+#: What each role may do, from least to most: an agent works the inbox, an editor also edits
+#: help-center articles, an admin also reads the content-gap report and every metric.
+ROLES = ("agent", "editor", "admin")
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: int
+    email: str
+    name: str
+    password_hash: str = field(repr=False)
+    role: str = "agent"
+    disabled: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "email": self.email, "role": self.role}
+
+    def may(self, role: str) -> bool:
+        """True when this agent's role is `role` or above it."""
+        return ROLES.index(self.role if self.role in ROLES else "agent") >= ROLES.index(role)
+
+
+def _agent(row: Any) -> Agent:
+    return Agent(row.id, row.email, row.name, row.password_hash, row.role, row.disabled_at is not None)
+
+
+def _checked_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    return role
+
+
+def _conversation(row: Any) -> Conversation:
+    return Conversation(
+        row.id,
+        State(row.state),
+        row.last_seq,
+        row.customer_name,
+        row.customer_email,
+        dict(row.metadata_json or {}),
+        row.created_at,
+    )
+
+
+def _handoff(row: Any) -> Handoff:
+    return Handoff(
+        row.id,
+        row.conversation_id,
+        row.status,
+        row.reason,
+        row.priority,
+        row.headline,
+        row.summary,
+        dict(row.details or {}),
+        row.agent_id,
+        row.queued_at,
+        row.claimed_at,
+        row.resolved_at,
+    )
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """An open handoff as the inbox's queue shows it."""
+
+    conversation_id: str
+    handoff_id: int
+    state: str  # "queued" | "agent"
+    reason: str
+    priority: str
+    queued_at: float
+    wait_seconds: float
+    headline: str
+    agent_id: int | None
+    agent_name: str | None
+    customer_name: str | None
+    customer_email: str | None
+    customer_verified: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id,
+            "handoff_id": self.handoff_id,
+            "state": self.state,
+            "reason": self.reason,
+            "priority": self.priority,
+            "queued_at": self.queued_at,
+            "wait_seconds": self.wait_seconds,
+            "headline": self.headline,
+            "agent": {"id": self.agent_id, "name": self.agent_name} if self.agent_id else None,
+            "customer": {"name": self.customer_name, "email": self.customer_email, "verified": self.customer_verified},
+        }
+
+
+@dataclass(frozen=True)
+class Rating:
+    score: int
+    comment: str
+    ces: int | None
+    created_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"score": self.score, "comment": self.comment, "created_at": self.created_at}

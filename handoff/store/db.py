@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from handoff.ownership import State, check_transition
+from handoff.store import migrate
 from handoff.store import schema as T
 
 
@@ -46,7 +47,7 @@ class Database:
             engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         store = cls(engine)
         async with store.write() as conn:
-            await T.migrate(conn, time.time())
+            await conn.run_sync(migrate.upgrade)
         return store
 
     async def close(self) -> None:

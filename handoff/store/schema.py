@@ -1,15 +1,9 @@
-"""The hub's tables (SQLAlchemy Core) and the ordered migrations that create them.
-
-Migrations run at start (`migrate`); each one is applied once and recorded in
-`schema_migrations`, so an existing database is upgraded in place and nothing is lost.
-"""
+"""The hub's tables (SQLAlchemy Core). The revisions that create and change them in a database are
+Alembic's, in migrations/versions/, run at every start (migrate.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 metadata = sa.MetaData()
 
@@ -125,91 +119,3 @@ kb_queries = sa.Table(
 sa.Index("ix_handoffs_queue", handoffs.c.status, handoffs.c.priority_rank, handoffs.c.queued_at)
 sa.Index("ix_handoffs_conversation", handoffs.c.conversation_id)
 sa.Index("ix_messages_conversation_created", messages.c.conversation_id, messages.c.created_at)
-
-schema_migrations = sa.Table(
-    "schema_migrations",
-    sa.MetaData(),
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("applied_at", sa.Float, nullable=False),
-)
-
-Migration = Callable[[AsyncConnection], Awaitable[None]]
-
-
-async def _columns(conn: AsyncConnection, table: str) -> set[str]:
-    return set(await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns(table)}))
-
-
-async def _v1_initial(conn: AsyncConnection) -> None:
-    await conn.run_sync(metadata.create_all)
-
-
-async def _v2_kb_queries(conn: AsyncConnection) -> None:
-    await conn.run_sync(lambda sync: kb_queries.create(sync, checkfirst=True))
-
-
-# migration 3: ratings.ces (the optional customer-effort score)
-async def _v3_ratings_ces(conn: AsyncConnection) -> None:
-    """A database made by migration 1 before `ces` existed gains the column; a fresh one has it."""
-    if "ces" not in await _columns(conn, "ratings"):
-        await conn.execute(sa.text("ALTER TABLE ratings ADD COLUMN ces INTEGER"))
-
-
-async def _v4_agent_roles(conn: AsyncConnection) -> None:
-    """Agents gain a role and a disabled flag. Agents that existed before roles could edit
-    articles, so they become admins and keep every right they had; new agents default to "agent"."""
-    columns = await _columns(conn, "agents")
-    if "role" not in columns:
-        await conn.execute(sa.text("ALTER TABLE agents ADD COLUMN role VARCHAR(16) NOT NULL DEFAULT 'agent'"))
-        await conn.execute(sa.text("UPDATE agents SET role = 'admin'"))
-    if "disabled_at" not in columns:
-        await conn.execute(sa.text("ALTER TABLE agents ADD COLUMN disabled_at FLOAT"))
-
-
-async def _v5_one_rating_per_handoff(conn: AsyncConnection) -> None:
-    """At most one rating per handoff. Before this, a customer could send any number (one
-    conversation held 500, all counted in CSAT): the first of each handoff is kept."""
-    await conn.execute(
-        sa.text(
-            "DELETE FROM ratings WHERE handoff_id IS NOT NULL AND id NOT IN "
-            "(SELECT MIN(id) FROM ratings WHERE handoff_id IS NOT NULL GROUP BY handoff_id)"
-        )
-    )
-    await conn.execute(sa.text("CREATE UNIQUE INDEX IF NOT EXISTS uq_ratings_handoff ON ratings (handoff_id)"))
-
-
-async def _v6_durable_bot_turns(conn: AsyncConnection) -> None:
-    columns = await _columns(conn, "messages")
-    if "bot_text" not in columns:
-        await conn.execute(sa.text("ALTER TABLE messages ADD COLUMN bot_text TEXT"))
-    if "bot_pending" not in columns:
-        await conn.execute(sa.text("ALTER TABLE messages ADD COLUMN bot_pending BOOLEAN NOT NULL DEFAULT false"))
-    await conn.execute(
-        sa.text(
-            "CREATE INDEX IF NOT EXISTS ix_messages_bot_pending ON messages (conversation_id, seq) WHERE bot_pending"
-        )
-    )
-
-
-MIGRATIONS: list[tuple[int, Migration]] = [
-    (1, _v1_initial),
-    (2, _v2_kb_queries),
-    (3, _v3_ratings_ces),
-    (4, _v4_agent_roles),
-    (5, _v5_one_rating_per_handoff),
-    (6, _v6_durable_bot_turns),
-]
-
-
-async def migrate(conn: AsyncConnection, now: float) -> list[int]:
-    """Apply every migration not yet recorded; return the versions applied."""
-    await conn.run_sync(lambda sync: schema_migrations.create(sync, checkfirst=True))
-    done = set((await conn.execute(sa.select(schema_migrations.c.version))).scalars())
-    applied = []
-    for version, step in MIGRATIONS:
-        if version in done:
-            continue
-        await step(conn)
-        await conn.execute(schema_migrations.insert().values(version=version, applied_at=now))
-        applied.append(version)
-    return applied

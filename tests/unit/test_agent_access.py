@@ -172,7 +172,7 @@ async def test_an_older_database_keeps_its_agents_as_admins_and_its_first_rating
         await conn.execute(sa.text("DROP INDEX uq_ratings_handoff"))
         await conn.execute(sa.text("ALTER TABLE agents DROP COLUMN role"))
         await conn.execute(sa.text("ALTER TABLE agents DROP COLUMN disabled_at"))
-        await conn.execute(schema.schema_migrations.delete().where(schema.schema_migrations.c.version >= 4))
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0003'"))
         for score in (5, 1, 1):
             await conn.execute(
                 T.ratings.insert().values(

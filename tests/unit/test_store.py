@@ -8,9 +8,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
+import sqlalchemy as sa
 
 from handoff.ownership import State
-from handoff.store import AlreadyClaimed, Conflict, NotYours, RatingRefused, Store, StoreError
+from handoff.store import AlreadyClaimed, Conflict, NotYours, RatingRefused, Store, StoreError, migrate
 from tests.unit.db_fixtures import database_url, store
 
 
@@ -189,3 +190,32 @@ async def test_migrations_run_once_and_keep_data(database_url: str) -> None:
         assert (await reopened.conversation_by_token(token)).id == conversation.id
     finally:
         await reopened.close()
+
+
+async def test_a_database_from_before_alembic_is_adopted_and_keeps_its_data(database_url: str) -> None:
+    """A database the hub's own migration runner left at version 5 (schema_migrations, no
+    alembic_version) is stamped at revision 0005, upgraded to the head, and keeps every row."""
+    opened = await Store.open(database_url)
+    conversation, token = await opened.create_conversation({"name": "Ana"})
+    await opened.append_message(conversation.id, "customer", "hello", client_id="c1")
+    async with opened.write() as conn:
+        await conn.execute(sa.text("DROP TABLE alembic_version"))
+        await conn.execute(sa.text("DROP INDEX ix_messages_bot_pending"))
+        await conn.execute(sa.text("ALTER TABLE messages DROP COLUMN bot_pending"))
+        await conn.execute(sa.text("ALTER TABLE messages DROP COLUMN bot_text"))
+        await conn.execute(
+            sa.text("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at FLOAT NOT NULL)")
+        )
+        await conn.execute(sa.text("INSERT INTO schema_migrations VALUES (1, 0), (2, 0), (3, 0), (4, 0), (5, 0)"))
+    await opened.close()
+    upgraded = await Store.open(database_url)
+    try:
+        found = await upgraded.conversation_by_token(token)
+        assert found is not None and found.customer_name == "Ana"
+        assert [m.text for m in await upgraded.messages_after(conversation.id)] == ["hello"]
+        await upgraded.append_message(conversation.id, "customer", "and now?", client_id="c2", bot_text="and now?")
+        assert await upgraded.pending_bot_turns() == {conversation.id: [2]}
+        async with upgraded.read() as conn:
+            assert await conn.run_sync(migrate.current_revision) == migrate.head() == "0006"
+    finally:
+        await upgraded.close()

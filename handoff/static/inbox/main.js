@@ -1,0 +1,977 @@
+/*
+ * Kestrel Support — agent inbox: state, views, the queue, the conversation and the push socket.
+ * A native ES module (the inbox is same-origin); helpers in dom.js, the API in api.js.
+ *
+ * Plain JavaScript, no dependencies. Talks to the hub on the same origin:
+ * JSON HTTP API under /api/agent/ (HttpOnly session cookie) and a push WebSocket at
+ * /api/agent/ws. All untrusted text is written with textContent / text nodes only.
+ */
+
+import {
+  $,
+  appendRichText,
+  clear,
+  codePointLength,
+  cssEscape,
+  formatDuration,
+  formatTime,
+  h,
+  isoTime,
+  makeLink,
+  safeHttpUrl,
+  sameId,
+  str,
+  toSeq,
+} from "./dom.js";
+import { ApiError, AuthError, api, convPath, setUnauthorizedHandler } from "./api.js";
+
+
+var MAX_REPLY_LENGTH = 4000; // until the hub says otherwise (limits in /api/agent/me and the sign-in reply)
+var TYPING_SEND_INTERVAL_MS = 2000;
+var CUSTOMER_TYPING_MS = 8000;
+var BACKOFF_MIN_MS = 500;
+var BACKOFF_MAX_MS = 10000;
+var SESSION_ENDED = 4401; // the hub closes the socket of a session that ended (agent_sessions.py)
+var POLL_MS = 30000;
+
+// ------------------------------------------------------------------ elements & state
+
+var el = {};
+[
+  "boot", "signin-view", "signin-form", "signin-email", "signin-password", "signin-error", "signin-button",
+  "app-view", "agents-online", "connection", "agent-name", "dashboard-link", "signout", "queue", "queue-refresh",
+  "conversation", "conv-empty", "conv-view", "conv-title", "conv-meta", "btn-claim", "btn-release",
+  "btn-resolve", "conv-notice", "conv-body", "handoff-meta", "summary", "details", "transcript", "load-earlier",
+  "customer-typing", "reply-form", "reply", "reply-hint", "reply-send",
+].forEach(function (id) {
+  el[id.replace(/-([a-z])/g, function (_, c) { return c.toUpperCase(); })] = $(id);
+});
+
+var state = {
+  me: null,
+  queue: [],
+  agentsOnline: null,
+  queueFetchedAt: 0,
+  queueLoading: null,
+  queueAgain: false,
+  openId: null,
+  conv: null,
+  seqs: new Set(),
+  // Transcript pages loaded with "Load earlier messages": kept across refreshes of the latest page.
+  earlier: [],
+  newActivity: new Set(),
+  busy: false,
+  loadToken: 0,
+  lastTypingSent: 0,
+  customerTypingTimer: null,
+  ws: null,
+  wsGen: 0,
+  wsAttempt: 0,
+  wsTimer: null,
+  wsStatus: "closed",
+  queueDebounce: null,
+};
+
+// ------------------------------------------------------------------ views
+
+function showView(name) {
+  el.boot.hidden = true;
+  el.signinView.hidden = name !== "signin";
+  el.appView.hidden = name !== "app";
+}
+
+function showSigninError(text) {
+  el.signinError.textContent = str(text);
+  el.signinError.hidden = !text;
+  if (text) el.signinEmail.setAttribute("aria-describedby", "signin-error");
+  else el.signinEmail.removeAttribute("aria-describedby");
+}
+
+function useLimits(limits) {
+  var n = limits && Number(limits.max_message_chars);
+  if (n > 0) MAX_REPLY_LENGTH = n;
+}
+
+function signedIn(agent) {
+  state.me = agent && typeof agent === "object" ? agent : {};
+  el.agentName.textContent = str(state.me.name) || str(state.me.email) || "Agent";
+  el.dashboardLink.hidden = state.me.role !== "admin"; // the metrics are for admins (README, roles)
+  showSigninError("");
+  showView("app");
+  loadQueue();
+  connectWs();
+  var fromHash = conversationFromHash();
+  if (fromHash) openConversation(fromHash);
+}
+
+function signedOut() {
+  var wasSignedIn = !!state.me;
+  state.me = null;
+  disconnectWs();
+  clearTimeout(state.customerTypingTimer);
+  state.queue = [];
+  state.agentsOnline = null;
+  state.openId = null;
+  state.conv = null;
+  state.seqs = new Set();
+  state.earlier = [];
+  state.newActivity = new Set();
+  state.loadToken++;
+  clear(el.queue);
+  clear(el.transcript);
+  el.convView.hidden = true;
+  el.convEmpty.hidden = false;
+  el.agentName.textContent = "";
+  el.agentsOnline.textContent = "";
+  showView("signin");
+  if (wasSignedIn) {
+    try {
+      history.replaceState(null, "", location.pathname + location.search);
+    } catch (e) {
+      /* ignore */
+    }
+  }
+  el.signinButton.disabled = false;
+  setTimeout(function () {
+    if (!state.me) el.signinEmail.focus();
+  }, 0);
+}
+
+// ------------------------------------------------------------------ sign in / out
+
+el.signinForm.addEventListener("submit", function (ev) {
+  ev.preventDefault();
+  var email = el.signinEmail.value.trim();
+  var password = el.signinPassword.value;
+  if (!email || !password) {
+    showSigninError("Enter your email and password.");
+    (email ? el.signinPassword : el.signinEmail).focus();
+    return;
+  }
+  showSigninError("");
+  el.signinButton.disabled = true;
+  api("POST", "/api/agent/login", { email: email, password: password })
+    .then(function (data) {
+      el.signinPassword.value = "";
+      useLimits(data.limits);
+      if (data.agent) return data.agent;
+      return api("GET", "/api/agent/me").then(function (me) {
+        useLimits(me.limits);
+        return me.agent;
+      });
+    })
+    .then(function (agent) {
+      signedIn(agent);
+    })
+    .catch(function (err) {
+      if (err instanceof AuthError) return;
+      showSigninError(
+        err.status === 401 ? err.message || "Wrong email or password." : err.message || "Sign-in failed."
+      );
+      el.signinPassword.focus();
+      el.signinPassword.select();
+    })
+    .then(function () {
+      el.signinButton.disabled = false;
+    });
+});
+
+el.signout.addEventListener("click", function () {
+  el.signout.disabled = true;
+  api("POST", "/api/agent/logout")
+    .catch(function () {
+      /* signing out locally anyway */
+    })
+    .then(function () {
+      el.signout.disabled = false;
+      if (state.me) signedOut();
+    });
+});
+
+// ------------------------------------------------------------------ queue
+
+function loadQueue() {
+  if (!state.me) return Promise.resolve();
+  if (state.queueLoading) {
+    state.queueAgain = true;
+    return state.queueLoading;
+  }
+  el.queue.setAttribute("aria-busy", "true");
+  state.queueLoading = api("GET", "/api/agent/queue")
+    .then(function (data) {
+      state.queue = Array.isArray(data.items) ? data.items.filter(function (i) {
+        return i && typeof i === "object" && i.conversation_id !== undefined && i.conversation_id !== null;
+      }) : [];
+      state.agentsOnline = typeof data.agents_online === "number" ? data.agents_online : null;
+      state.queueFetchedAt = Date.now();
+      renderQueue();
+      renderAgentsOnline();
+    })
+    .catch(function (err) {
+      if (err instanceof AuthError) return;
+      setConnectionText("Couldn't load the queue: " + err.message);
+    })
+    .then(function () {
+      state.queueLoading = null;
+      el.queue.setAttribute("aria-busy", "false");
+      if (state.queueAgain) {
+        state.queueAgain = false;
+        loadQueue();
+      }
+    });
+  return state.queueLoading;
+}
+
+function loadQueueSoon() {
+  clearTimeout(state.queueDebounce);
+  state.queueDebounce = setTimeout(loadQueue, 150);
+}
+
+function renderAgentsOnline() {
+  var n = state.agentsOnline;
+  el.agentsOnline.textContent = n === null ? "" : n + (n === 1 ? " agent online" : " agents online");
+}
+
+function waitBase(item) {
+  if (typeof item.wait_seconds === "number" && isFinite(item.wait_seconds)) return item.wait_seconds;
+  var t = Date.parse(item.queued_at);
+  return isNaN(t) ? null : (Date.now() - t) / 1000;
+}
+
+function queueItem(id) {
+  for (var i = 0; i < state.queue.length; i++) {
+    if (sameId(state.queue[i].conversation_id, id)) return state.queue[i];
+  }
+  return null;
+}
+
+function buildCard(item) {
+  var id = String(item.conversation_id);
+  var priority = ["high", "normal", "low"].indexOf(item.priority) >= 0 ? item.priority : "normal";
+  var claimed = item.agent && typeof item.agent === "object" ? item.agent : null;
+  var customer = item.customer && typeof item.customer === "object" ? item.customer : null;
+  var isOpen = sameId(state.openId, id);
+  var hasNew = state.newActivity.has(id);
+
+  var card = h("button", {
+    type: "button",
+    className: "card card--" + priority + (isOpen ? " card--open" : "") + (hasNew ? " card--new" : ""),
+    "data-testid": "inbox-card",
+    "data-conversation-id": id,
+    "data-state": str(item.state),
+    "aria-current": isOpen ? "true" : null,
+  });
+
+  var top = h("span", { className: "card__top" }, [
+    h("span", { className: "badge badge--" + priority, text: priority }),
+    item.reason ? h("span", { className: "card__reason", text: str(item.reason) }) : null,
+    hasNew ? h("span", { className: "card__new", text: "New activity" }) : null,
+  ]);
+  var wait = h("span", {
+    className: "card__wait",
+    "data-wait-base": waitBase(item) === null ? null : String(waitBase(item)),
+    "data-label": item.state === "agent" ? "Open" : "Waiting",
+  });
+  updateWaitNode(wait);
+
+  card.appendChild(top);
+  card.appendChild(h("span", { className: "card__headline", text: str(item.headline) || "(no headline)" }));
+  if (customer && (customer.name || customer.email)) {
+    card.appendChild(
+      h("span", {
+        className: "card__customer",
+        text: [str(customer.name), str(customer.email) + (customer.email && customer.verified !== true ? " (unverified)" : "")]
+          .filter(Boolean)
+          .join(" · "),
+      })
+    );
+  }
+  card.appendChild(
+    h("span", { className: "card__bottom" }, [
+      wait,
+      h("span", {
+        className: "card__claimed" + (claimed && isMe(claimed) ? " card__claimed--me" : ""),
+        text: claimed
+          ? "Claimed by " + (isMe(claimed) ? "you" : str(claimed.name) || "another agent")
+          : "Unclaimed",
+      }),
+    ])
+  );
+  card.addEventListener("click", function () {
+    openConversation(id);
+  });
+  return card;
+}
+
+function renderQueue() {
+  var focusedId =
+    document.activeElement && document.activeElement.getAttribute
+      ? document.activeElement.getAttribute("data-conversation-id")
+      : null;
+  clear(el.queue);
+  var waiting = state.queue.filter(function (i) {
+    return i.state !== "agent";
+  });
+  var active = state.queue.filter(function (i) {
+    return i.state === "agent";
+  });
+  [
+    { title: "Waiting", items: waiting, empty: "Nobody is waiting. Nice work!" },
+    { title: "In progress", items: active, empty: "No conversations in progress." },
+  ].forEach(function (group, gi) {
+    var headingId = "queue-group-" + gi;
+    var section = h("section", { className: "queue-group", "aria-labelledby": headingId }, [
+      h("h3", { className: "queue-group__title", id: headingId, text: group.title + " (" + group.items.length + ")" }),
+    ]);
+    if (!group.items.length) {
+      section.appendChild(h("p", { className: "queue-empty muted", text: group.empty }));
+    } else {
+      var list = h("ul", { className: "queue-list", role: "list" });
+      group.items.forEach(function (item) {
+        list.appendChild(h("li", { className: "queue-list__item" }, [buildCard(item)]));
+      });
+      section.appendChild(list);
+    }
+    el.queue.appendChild(section);
+  });
+  if (focusedId) {
+    var cards = el.queue.querySelectorAll('[data-testid="inbox-card"]');
+    for (var i = 0; i < cards.length; i++) {
+      if (cards[i].getAttribute("data-conversation-id") === focusedId) {
+        cards[i].focus();
+        break;
+      }
+    }
+  }
+}
+
+function updateWaitNode(node) {
+  var base = parseFloat(node.getAttribute("data-wait-base"));
+  var label = node.getAttribute("data-label") || "Waiting";
+  if (isNaN(base)) {
+    node.textContent = "";
+    return;
+  }
+  var elapsed = state.queueFetchedAt ? (Date.now() - state.queueFetchedAt) / 1000 : 0;
+  node.textContent = label + " " + formatDuration(base + elapsed);
+}
+
+setInterval(function () {
+  if (!state.me) return;
+  var nodes = el.queue.querySelectorAll(".card__wait");
+  for (var i = 0; i < nodes.length; i++) updateWaitNode(nodes[i]);
+}, 1000);
+
+setInterval(function () {
+  if (state.me && state.wsStatus !== "open") loadQueue();
+}, POLL_MS);
+
+el.queueRefresh.addEventListener("click", function () {
+  loadQueue();
+  if (state.openId) refreshConversation();
+});
+
+// ------------------------------------------------------------------ conversation
+
+function conversationFromHash() {
+  var m = /^#conversation=(.+)$/.exec(location.hash || "");
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch (e) {
+    return null;
+  }
+}
+
+function isMe(agent) {
+  var me = state.me;
+  if (!agent || !me) return false;
+  if (agent.id !== undefined && agent.id !== null && me.id !== undefined && me.id !== null) {
+    return String(agent.id) === String(me.id);
+  }
+  if (agent.email && me.email) return str(agent.email).toLowerCase() === str(me.email).toLowerCase();
+  return !!agent.name && agent.name === me.name;
+}
+
+function openConversation(id) {
+  id = String(id);
+  var switching = !sameId(state.openId, id);
+  state.openId = id;
+  if (state.newActivity.delete(id) || switching) renderQueue();
+  try {
+    history.replaceState(null, "", "#conversation=" + encodeURIComponent(id));
+  } catch (e) {
+    /* ignore */
+  }
+  if (switching) {
+    state.conv = null;
+    state.seqs = new Set();
+    state.earlier = [];
+    clear(el.transcript);
+    clearTimeout(state.customerTypingTimer);
+    el.customerTyping.hidden = true;
+    el.reply.value = "";
+    showNotice("");
+    el.convEmpty.hidden = true;
+    el.convView.hidden = false;
+    el.convTitle.textContent = "Loading…";
+    el.convMeta.textContent = "";
+    el.handoffMeta.textContent = "";
+    el.summary.textContent = "";
+    clear(el.details);
+    updateControls();
+  }
+  return refreshConversation();
+}
+
+function refreshConversation() {
+  var id = state.openId;
+  if (!id || !state.me) return Promise.resolve();
+  var token = ++state.loadToken;
+  return api("GET", convPath(id))
+    .then(function (data) {
+      if (token !== state.loadToken || !sameId(state.openId, id)) return;
+      state.conv = data;
+      renderConversation();
+    })
+    .catch(function (err) {
+      if (err instanceof AuthError || token !== state.loadToken) return;
+      if (err.status === 404) {
+        el.convTitle.textContent = "Conversation not found";
+        state.conv = null;
+        updateControls();
+      }
+      showNotice(err.message);
+    });
+}
+
+function conversationState() {
+  var c = state.conv && state.conv.conversation;
+  return c && typeof c.state === "string" ? c.state : null;
+}
+
+function claimedBy() {
+  var hd = state.conv && state.conv.handoff;
+  if (hd && hd.agent && typeof hd.agent === "object") return hd.agent;
+  var item = queueItem(state.openId);
+  if (item && item.agent && typeof item.agent === "object") return item.agent;
+  return null;
+}
+
+function canReply() {
+  return !!state.conv && conversationState() === "agent" && isMe(claimedBy());
+}
+
+function renderConversation() {
+  var data = state.conv || {};
+  var conv = data.conversation && typeof data.conversation === "object" ? data.conversation : {};
+  var handoff = data.handoff && typeof data.handoff === "object" ? data.handoff : null;
+  var meta = conv.metadata && typeof conv.metadata === "object" ? conv.metadata : {};
+  var item = queueItem(state.openId);
+  var customer = (item && item.customer) || {};
+
+  var signed = conv.customer && typeof conv.customer === "object" ? conv.customer : {};
+  var name = str(signed.name) || str(meta.name) || str(customer.name);
+  var email = str(signed.email) || str(meta.email) || str(customer.email);
+  el.convTitle.textContent = name || "Anonymous customer";
+  el.convMeta.textContent = [
+    // Only an email the website signed is the customer's for sure (README, identity verification).
+    email ? email + (signed.verified === true ? " (verified)" : " (unverified)") : "",
+    "Conversation " + str(conv.id !== undefined ? conv.id : state.openId),
+    conv.state ? "State: " + str(conv.state) : "",
+    conv.created_at ? "Started " + formatTime(conv.created_at) : "",
+  ]
+    .filter(Boolean)
+    .join(" · ");
+
+  if (handoff) {
+    var claimed = handoff.agent && typeof handoff.agent === "object" ? handoff.agent : null;
+    el.handoffMeta.textContent = [
+      handoff.priority ? str(handoff.priority) + " priority" : "",
+      handoff.reason ? "Reason: " + str(handoff.reason) : "",
+      handoff.queued_at ? "Queued " + formatTime(handoff.queued_at) : "",
+      claimed
+        ? "Claimed by " + (isMe(claimed) ? "you" : str(claimed.name) || "another agent") +
+          (handoff.claimed_at ? " at " + formatTime(handoff.claimed_at) : "")
+        : "Unclaimed",
+    ]
+      .filter(Boolean)
+      .join(" · ");
+    el.summary.textContent = str(handoff.summary) || "(no summary)";
+  } else {
+    el.handoffMeta.textContent = "No handoff: the bot is handling this conversation.";
+    el.summary.textContent = "(no summary)";
+  }
+
+  clear(el.details);
+  var details = handoff && handoff.details && typeof handoff.details === "object" ? handoff.details : {};
+  var keys = Object.keys(details);
+  if (!keys.length) {
+    el.details.appendChild(h("dt", { text: "—" }));
+    el.details.appendChild(h("dd", { text: "No details" }));
+  }
+  keys.forEach(function (key) {
+    var value = details[key];
+    var dd = h("dd");
+    if (typeof value === "string" && safeHttpUrl(value) && /^https?:\/\//i.test(value.trim())) {
+      dd.appendChild(makeLink(value, value));
+    } else if (value === null || value === undefined) {
+      dd.textContent = "—";
+    } else if (typeof value === "object") {
+      dd.textContent = JSON.stringify(value);
+    } else {
+      dd.textContent = String(value);
+    }
+    el.details.appendChild(h("dt", { text: key }));
+    el.details.appendChild(dd);
+  });
+
+  // Transcript: rebuild, seq-ordered.
+  var wasNearBottom = transcriptNearBottom();
+  clear(el.transcript);
+  state.seqs = new Set();
+  var messages = state.earlier.concat(Array.isArray(data.messages) ? data.messages : []);
+  messages.forEach(function (m) {
+    if (m && typeof m === "object") appendMessage(m, true);
+  });
+  el.loadEarlier.hidden = earliestSeq() <= 1;
+  if (wasNearBottom) scrollTranscript();
+  updateControls();
+}
+
+function earliestSeq() {
+  var earliest = Infinity;
+  state.seqs.forEach(function (seq) {
+    if (seq < earliest) earliest = seq;
+  });
+  return earliest === Infinity ? 1 : earliest;
+}
+
+// A long conversation opens at its latest page; each click loads the page before the earliest shown.
+function loadEarlier() {
+  var id = state.openId;
+  var before = earliestSeq();
+  if (!id || before <= 1) return;
+  el.loadEarlier.disabled = true;
+  api("GET", convPath(id, "messages") + "?before_seq=" + encodeURIComponent(String(before)))
+    .then(function (page) {
+      if (!sameId(state.openId, id)) return;
+      var messages = Array.isArray(page.messages) ? page.messages : [];
+      state.earlier = messages.concat(state.earlier);
+      var box = el.convBody;
+      var fromBottom = box.scrollHeight - box.scrollTop;
+      messages.forEach(function (m) {
+        if (m && typeof m === "object") appendMessage(m, true);
+      });
+      box.scrollTop = box.scrollHeight - fromBottom; // keep the reader's place
+      el.loadEarlier.hidden = earliestSeq() <= 1;
+    })
+    .catch(function (err) {
+      if (!(err instanceof AuthError)) showNotice(err.message);
+    })
+    .then(function () {
+      el.loadEarlier.disabled = false;
+    });
+}
+
+function senderLabel(m) {
+  switch (m.sender) {
+    case "customer": {
+      var conv = state.conv && state.conv.conversation;
+      var meta = conv && conv.metadata;
+      return "Customer" + (meta && meta.name ? " (" + str(meta.name) + ")" : "");
+    }
+    case "bot":
+      return "Bot";
+    case "agent":
+      return (m.agent && m.agent.name ? str(m.agent.name) : "Agent") + " (agent)";
+    case "system":
+      return "System";
+    default:
+      return str(m.sender) || "Unknown";
+  }
+}
+
+function transcriptNearBottom() {
+  var box = el.convBody;
+  return box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+}
+
+function scrollTranscript() {
+  el.convBody.scrollTop = el.convBody.scrollHeight;
+}
+
+function appendMessage(m, bulk) {
+  var seq = toSeq(m.seq);
+  if (seq !== null && state.seqs.has(seq)) return;
+  if (seq !== null) state.seqs.add(seq);
+  var sender = ["customer", "bot", "agent", "system"].indexOf(m.sender) >= 0 ? m.sender : "system";
+  var nearBottom = bulk ? false : transcriptNearBottom();
+
+  var li = h("li", {
+    className: "msg msg--" + sender,
+    "data-testid": "inbox-message",
+    "data-sender": sender,
+    "data-seq": seq === null ? null : String(seq),
+  });
+  var head = h("div", { className: "msg__head" }, [
+    h("span", { className: "msg__who", text: senderLabel({ sender: sender, agent: m.agent }) }),
+    m.created_at ? h("time", { className: "msg__time", datetime: isoTime(m.created_at), text: formatTime(m.created_at) }) : null,
+    seq !== null ? h("span", { className: "msg__seq", text: "#" + seq }) : null,
+  ]);
+  var body = h("div", { className: "msg__text" });
+  appendRichText(body, m.text);
+  li.appendChild(head);
+  li.appendChild(body);
+  var article = m.article && typeof m.article === "object" ? m.article : null;
+  if (article && (article.title || article.url)) {
+    li.appendChild(
+      h("div", { className: "msg__source" }, ["Source: ", makeLink(str(article.url), str(article.title) || str(article.url))])
+    );
+  }
+
+  // Insert in seq order.
+  var placed = false;
+  if (seq !== null) {
+    var items = el.transcript.children;
+    for (var i = 0; i < items.length; i++) {
+      var s = toSeq(items[i].getAttribute("data-seq"));
+      if (s !== null && s > seq) {
+        el.transcript.insertBefore(li, items[i]);
+        placed = true;
+        break;
+      }
+    }
+  }
+  if (!placed) el.transcript.appendChild(li);
+  if (!bulk && (nearBottom || sender === "agent")) scrollTranscript();
+}
+
+// ------------------------------------------------------------------ controls
+
+function showNotice(text) {
+  el.convNotice.textContent = str(text);
+  el.convNotice.hidden = !text;
+}
+
+function updateControls() {
+  var convState = conversationState();
+  var agent = claimedBy();
+  var mine = isMe(agent);
+  var loaded = !!state.conv;
+  var claimable = loaded && (convState === "queued" || (!agent && !!state.conv.handoff && convState !== "resolved" && convState !== "agent" && convState !== "bot"));
+  var ownedByMe = loaded && convState === "agent" && mine;
+
+  el.btnClaim.disabled = state.busy || !claimable;
+  el.btnRelease.disabled = state.busy || !ownedByMe;
+  el.btnResolve.disabled = state.busy || !ownedByMe;
+  el.reply.disabled = !ownedByMe;
+  el.replySend.disabled = state.busy || !ownedByMe || codePointLength(el.reply.value.trim()) > MAX_REPLY_LENGTH;
+
+  var hint;
+  if (!loaded) hint = "";
+  else if (ownedByMe) {
+    var len = codePointLength(el.reply.value);
+    hint = len > MAX_REPLY_LENGTH - 400
+      ? len + " / " + MAX_REPLY_LENGTH + " characters" + (len > MAX_REPLY_LENGTH ? " — too long" : "")
+      : "Enter to send, Shift+Enter for a new line.";
+  } else if (convState === "resolved") hint = "This conversation is resolved.";
+  else if (convState === "agent" && agent) hint = "Claimed by " + (str(agent.name) || "another agent") + ". Only they can reply.";
+  else if (claimable) hint = "Claim this conversation to reply.";
+  else hint = "The bot is handling this conversation.";
+  el.replyHint.textContent = hint;
+}
+
+function setBusy(busy) {
+  state.busy = busy;
+  updateControls();
+}
+
+function doAction(kind) {
+  var id = state.openId;
+  if (!id || state.busy) return;
+  setBusy(true);
+  showNotice("");
+  api("POST", convPath(id, kind))
+    .then(function () {
+      return true;
+    })
+    .catch(function (err) {
+      if (err instanceof AuthError) return false;
+      if (err.status === 409) {
+        showNotice(err.message || "Another agent already claimed this conversation.");
+      } else if (err.status === 403) {
+        showNotice(err.message || "You can't do that: this conversation isn't claimed by you.");
+      } else {
+        showNotice(err.message);
+      }
+      return false;
+    })
+    .then(function (ok) {
+      setBusy(false);
+      if (!state.me) return;
+      loadQueue();
+      return refreshConversation().then(function () {
+        if (ok && kind === "claim" && canReply() && sameId(state.openId, id)) el.reply.focus();
+      });
+    });
+}
+
+el.loadEarlier.addEventListener("click", loadEarlier);
+el.btnClaim.addEventListener("click", function () {
+  doAction("claim");
+});
+el.btnRelease.addEventListener("click", function () {
+  doAction("release");
+});
+el.btnResolve.addEventListener("click", function () {
+  doAction("resolve");
+});
+
+function sendReply() {
+  var id = state.openId;
+  var text = el.reply.value.trim();
+  if (!id || !text || state.busy) return;
+  if (!canReply()) {
+    showNotice("Claim this conversation before replying.");
+    return;
+  }
+  if (codePointLength(text) > MAX_REPLY_LENGTH) {
+    showNotice("Your reply is too long (max " + MAX_REPLY_LENGTH + " characters).");
+    return;
+  }
+  setBusy(true);
+  api("POST", convPath(id, "messages"), { text: text })
+    .then(function (data) {
+      showNotice("");
+      if (el.reply.value.trim() === text) el.reply.value = "";
+      if (sameId(state.openId, id)) {
+        appendMessage({
+          seq: data.seq,
+          sender: "agent",
+          text: text,
+          created_at: new Date().toISOString(),
+          agent: { name: state.me && state.me.name },
+          article: null,
+        });
+      }
+    })
+    .catch(function (err) {
+      if (err instanceof AuthError) return;
+      showNotice(
+        err.status === 403
+          ? err.message || "Only the agent who claimed this conversation can reply."
+          : err.message
+      );
+      if (err.status === 403 || err.status === 409) refreshConversation();
+    })
+    .then(function () {
+      setBusy(false);
+      if (state.me && sameId(state.openId, id) && canReply()) el.reply.focus();
+    });
+}
+
+el.replyForm.addEventListener("submit", function (ev) {
+  ev.preventDefault();
+  sendReply();
+});
+
+el.reply.addEventListener("keydown", function (ev) {
+  if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+    ev.preventDefault();
+    sendReply();
+  }
+});
+
+el.reply.addEventListener("input", function () {
+  updateControls();
+  if (!canReply() || !el.reply.value.trim()) return;
+  var now = Date.now();
+  if (now - state.lastTypingSent < TYPING_SEND_INTERVAL_MS) return;
+  state.lastTypingSent = now;
+  api("POST", convPath(state.openId, "typing")).catch(function () {
+    /* typing notifications are best-effort */
+  });
+});
+
+function showCustomerTyping() {
+  el.customerTyping.hidden = false;
+  clearTimeout(state.customerTypingTimer);
+  state.customerTypingTimer = setTimeout(function () {
+    el.customerTyping.hidden = true;
+  }, CUSTOMER_TYPING_MS);
+}
+
+function hideCustomerTyping() {
+  clearTimeout(state.customerTypingTimer);
+  el.customerTyping.hidden = true;
+}
+
+// ------------------------------------------------------------------ push WebSocket
+
+function setConnectionText(text) {
+  el.connection.textContent = text;
+}
+
+function setWsStatus(status) {
+  state.wsStatus = status;
+  el.connection.className = "topbar__conn topbar__conn--" + status;
+  setConnectionText(status === "open" ? "Live" : status === "connecting" ? "Connecting…" : "Reconnecting…");
+}
+
+function disconnectWs() {
+  state.wsGen++;
+  clearTimeout(state.wsTimer);
+  state.wsTimer = null;
+  state.wsAttempt = 0;
+  if (state.ws) {
+    try {
+      state.ws.close(1000, "signed out");
+    } catch (e) {
+      /* ignore */
+    }
+  }
+  state.ws = null;
+  state.wsStatus = "closed";
+}
+
+function connectWs() {
+  if (!state.me) return;
+  clearTimeout(state.wsTimer);
+  state.wsTimer = null;
+  var gen = ++state.wsGen;
+  if (state.ws) {
+    try {
+      state.ws.close(1000, "reconnecting");
+    } catch (e) {
+      /* ignore */
+    }
+  }
+  var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/agent/ws";
+  var ws;
+  setWsStatus("connecting");
+  try {
+    ws = new WebSocket(url);
+  } catch (e) {
+    scheduleWs();
+    return;
+  }
+  state.ws = ws;
+  ws.onopen = function () {
+    if (gen !== state.wsGen) return;
+    state.wsAttempt = 0;
+    setWsStatus("open");
+    // Catch up on anything missed while disconnected.
+    loadQueue();
+    if (state.openId) refreshConversation();
+  };
+  ws.onmessage = function (ev) {
+    if (gen !== state.wsGen) return;
+    var frame;
+    try {
+      frame = JSON.parse(ev.data);
+    } catch (e) {
+      return;
+    }
+    if (!frame || typeof frame !== "object") return;
+    try {
+      handleFrame(frame);
+    } catch (err) {
+      if (window.console && console.error) console.error("[inbox] frame handling failed", err);
+    }
+  };
+  ws.onclose = function (ev) {
+    if (gen !== state.wsGen) return;
+    state.ws = null;
+    if (!state.me) return;
+    if (ev.code === SESSION_ENDED) {
+      // Signed out elsewhere, expired, password reset or account disabled: no reconnect.
+      signedOut();
+      return;
+    }
+    setWsStatus("closed");
+    scheduleWs();
+  };
+  ws.onerror = function () {
+    /* close follows */
+  };
+}
+
+function scheduleWs() {
+  if (state.wsTimer || !state.me) return;
+  var base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, state.wsAttempt));
+  var delay = Math.min(BACKOFF_MAX_MS, Math.round(base * (0.8 + Math.random() * 0.4)));
+  state.wsAttempt++;
+  state.wsTimer = setTimeout(function () {
+    state.wsTimer = null;
+    if (!state.me) return;
+    // Check the session first: a socket refused for auth looks like any other close.
+    api("GET", "/api/agent/me")
+      .then(function () {
+        connectWs();
+      })
+      .catch(function (err) {
+        if (err instanceof AuthError) return;
+        scheduleWs();
+      });
+  }, delay);
+}
+
+function handleFrame(frame) {
+  var id = frame.conversation_id !== undefined && frame.conversation_id !== null ? String(frame.conversation_id) : null;
+  switch (frame.type) {
+    case "queue_changed":
+      loadQueueSoon();
+      break;
+    case "message":
+      if (!id) break;
+      if (sameId(state.openId, id)) {
+        if (frame.sender === "customer") hideCustomerTyping();
+        appendMessage(frame, false);
+      } else {
+        state.newActivity.add(id);
+        var card = el.queue.querySelector('[data-testid="inbox-card"][data-conversation-id="' + cssEscape(id) + '"]');
+        if (card) renderQueue();
+      }
+      break;
+    case "conversation_state":
+      if (id && sameId(state.openId, id)) {
+        if (frame.state === "resolved") hideCustomerTyping();
+        if (state.conv && state.conv.conversation && typeof frame.state === "string") {
+          state.conv.conversation.state = frame.state;
+          updateControls();
+        }
+        refreshConversation();
+      }
+      loadQueueSoon();
+      break;
+    case "typing":
+      if (id && sameId(state.openId, id) && (frame.sender === "customer" || frame.sender === undefined)) {
+        showCustomerTyping();
+      }
+      break;
+    default:
+      break; // unknown frames are ignored
+  }
+}
+
+// ------------------------------------------------------------------ boot
+
+setUnauthorizedHandler(signedOut);
+
+window.addEventListener("hashchange", function () {
+  var id = conversationFromHash();
+  if (state.me && id && !sameId(id, state.openId)) openConversation(id);
+});
+
+api("GET", "/api/agent/me")
+  .then(function (data) {
+    useLimits(data && data.limits);
+    if (data && data.agent) signedIn(data.agent);
+    else signedOut();
+  })
+  .catch(function (err) {
+    if (err instanceof AuthError) return; // the sign-in form is already showing
+    signedOut();
+    showSigninError(err.message);
+  });

@@ -30,6 +30,12 @@ def _config(connection: sa.Connection) -> Config:
     return config
 
 
+def existing_columns(connection: sa.Connection, table: str) -> set[str]:
+    """The columns `table` has now: revisions add a column only when it is missing (a database
+    created at a later revision has it from the start)."""
+    return {column["name"] for column in sa.inspect(connection).get_columns(table)}
+
+
 def head() -> str:
     head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     assert head is not None

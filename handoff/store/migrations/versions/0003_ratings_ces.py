@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from handoff.store.migrate import existing_columns
 
 revision = "0003"
 down_revision = "0002"
@@ -11,10 +12,6 @@ branch_labels = None
 depends_on = None
 
 
-def columns(table: str) -> set[str]:
-    return {c["name"] for c in sa.inspect(op.get_bind()).get_columns(table)}
-
-
 def upgrade() -> None:
-    if "ces" not in columns("ratings"):
+    if "ces" not in existing_columns(op.get_bind(), "ratings"):
         op.execute("ALTER TABLE ratings ADD COLUMN ces INTEGER")

@@ -3,8 +3,9 @@ become admins and keep every right they had; new agents default to "agent"."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from handoff.store.migrate import existing_columns
 
 revision = "0004"
 down_revision = "0003"
@@ -12,12 +13,8 @@ branch_labels = None
 depends_on = None
 
 
-def columns(table: str) -> set[str]:
-    return {c["name"] for c in sa.inspect(op.get_bind()).get_columns(table)}
-
-
 def upgrade() -> None:
-    existing = columns("agents")
+    existing = existing_columns(op.get_bind(), "agents")
     if "role" not in existing:
         op.execute("ALTER TABLE agents ADD COLUMN role VARCHAR(16) NOT NULL DEFAULT 'agent'")
         op.execute("UPDATE agents SET role = 'admin'")

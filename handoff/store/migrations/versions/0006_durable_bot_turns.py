@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from handoff.store.migrate import existing_columns
 
 revision = "0006"
 down_revision = "0005"
@@ -11,12 +12,8 @@ branch_labels = None
 depends_on = None
 
 
-def columns(table: str) -> set[str]:
-    return {c["name"] for c in sa.inspect(op.get_bind()).get_columns(table)}
-
-
 def upgrade() -> None:
-    existing = columns("messages")
+    existing = existing_columns(op.get_bind(), "messages")
     if "bot_text" not in existing:
         op.execute("ALTER TABLE messages ADD COLUMN bot_text TEXT")
     if "bot_pending" not in existing:

@@ -284,29 +284,46 @@
 
   // ------------------------------------------------------------------ runtime state
 
-  var ui = {};
-  var isOpen = false;
-  var connection = "closed"; // "open" | "connecting" | "closed"
-  var owner = "bot";
-  var stateInfo = { state: "bot" };
-  var lastRenderedSeq = store.messages.length ? store.last_seq : 0;
-  var bootSeq = lastRenderedSeq;
-  var renderedBySeq = new Map();
-  var renderedByClientId = new Map();
-  var messageData = new WeakMap();
-  var typingActive = { bot: false, agent: false };
-  var typingTimers = { bot: null, agent: null };
-  var inflight = []; // client_ids sent on the current socket and not yet acked
-  var pendingRating = null;
-  var errorTimer = null;
-  var ratingScore = 0;
-  // --- customer effort (CES): asked only when the hub's ready frame says ask_ces ---
-  var askCes = false;
-  var cesScore = 0;
-  // --- end CES ---
+  var ui = {}; // the widget's DOM nodes, made once by build(); nothing else creates them
 
+  // What the customer sees about the chat. Invariants: view.owner is one of OWNERS and matches
+  // view.stateInfo.state (the latest state frame, or { state: "bot" } for a new conversation);
+  // view.connection is what the status line says ("open" | "connecting" | "closed").
+  var view = {
+    isOpen: false,
+    connection: "closed",
+    owner: "bot",
+    stateInfo: { state: "bot" },
+    errorTimer: null,
+  };
+
+  // The rendered transcript. Invariants: every message node shown is in bySeq (acked, by seq) or
+  // renderedByClientId (still pending, by client_id), never both for one message; lastRenderedSeq
+  // is the highest seq shown, so a reconnect asks the hub for everything after it; bootSeq is that
+  // seq when the page loaded (messages up to it came from the localStorage cache).
+  var transcript = {
+    lastRenderedSeq: store.messages.length ? store.last_seq : 0,
+    bootSeq: 0,
+    renderedBySeq: new Map(),
+    renderedByClientId: new Map(),
+    messageData: new WeakMap(),
+  };
+  transcript.bootSeq = transcript.lastRenderedSeq;
+
+  // "Bot/agent is typing…": shown while active[sender], hidden by timers[sender] after TYPING_TIMEOUT_MS.
+  var typing = { active: { bot: false, agent: false }, timers: { bot: null, agent: null } };
+
+  // The rating form. Invariants: score is 0 until a star is picked; askCes comes from the hub's
+  // ready frame (the effort question is shown only then); pending holds a rating to send once the
+  // socket is open.
+  var rating = { pending: null, score: 0, askCes: false, cesScore: 0 };
+
+  // The socket. Invariant: inflight lists the client_ids sent on the current socket and not yet
+  // acked (resent, in order, after a reconnect); gen changes whenever the socket is replaced, so a
+  // late event of an old socket is ignored.
   var conn = {
     ws: null,
+    inflight: [],
     gen: 0,
     ready: false,
     attempt: 0,
@@ -670,7 +687,7 @@
 
     // Events
     ui.launcher.addEventListener("click", function () {
-      if (isOpen) closePanel();
+      if (view.isOpen) closePanel();
       else openPanel();
     });
     ui.close.addEventListener("click", function () {
@@ -706,7 +723,7 @@
     ui.cesButtons.forEach(function (btn) {
       btn.addEventListener("click", function () {
         var n = Number(btn.getAttribute("data-ces"));
-        setCesScore(cesScore === n ? 0 : n); // a second click takes the answer back
+        setCesScore(rating.cesScore === n ? 0 : n); // a second click takes the answer back
       });
     });
 
@@ -718,11 +735,11 @@
   function openPanel() {
     if (!ui.panel) return;
     ensureStarted();
-    if (isOpen) {
+    if (view.isOpen) {
       focusInput();
       return;
     }
-    isOpen = true;
+    view.isOpen = true;
     ui.panel.hidden = false;
     ui.launcher.setAttribute("aria-expanded", "true");
     ui.badge.hidden = true;
@@ -731,9 +748,9 @@
   }
 
   function closePanel() {
-    if (!ui.panel || !isOpen) return;
+    if (!ui.panel || !view.isOpen) return;
     var hadFocus = ui.shadow.activeElement && ui.panel.contains(ui.shadow.activeElement);
-    isOpen = false;
+    view.isOpen = false;
     ui.panel.hidden = true;
     ui.launcher.setAttribute("aria-expanded", "false");
     if (hadFocus) ui.launcher.focus();
@@ -742,7 +759,7 @@
   function focusInput() {
     // After the panel becomes visible.
     setTimeout(function () {
-      if (isOpen && ui.input) {
+      if (view.isOpen && ui.input) {
         try {
           ui.input.focus({ preventScroll: true });
         } catch (e) {
@@ -765,7 +782,7 @@
   // ------------------------------------------------------------------ status line
 
   function setConnection(value) {
-    connection = value;
+    view.connection = value;
     renderStatus();
   }
 
@@ -776,11 +793,11 @@
   }
 
   function statusText() {
-    if (conn.started && connection !== "open") {
+    if (conn.started && view.connection !== "open") {
       return conn.everOpen || conn.attempt > 0 ? "Reconnecting\u2026" : "Connecting\u2026";
     }
-    var info = stateInfo || {};
-    switch (owner) {
+    var info = view.stateInfo || {};
+    switch (view.owner) {
       case "queued": {
         if (info.agents_online === 0) {
           return "No agents are online right now \u2014 a person will follow up by email";
@@ -822,12 +839,12 @@
     if (!ui.error) return;
     ui.error.textContent = str(text) || "Something went wrong. Please try again.";
     ui.error.hidden = false;
-    clearTimeout(errorTimer);
-    errorTimer = setTimeout(clearError, ERROR_VISIBLE_MS);
+    clearTimeout(view.errorTimer);
+    view.errorTimer = setTimeout(clearError, ERROR_VISIBLE_MS);
   }
 
   function clearError() {
-    clearTimeout(errorTimer);
+    clearTimeout(view.errorTimer);
     if (ui.error) {
       ui.error.hidden = true;
       ui.error.textContent = "";
@@ -906,7 +923,7 @@
     if (m.sender === "customer") {
       el.appendChild(h("div", { className: "msg__status" }));
     }
-    messageData.set(el, { sender: m.sender, buttons: m.buttons || [] });
+    transcript.messageData.set(el, { sender: m.sender, buttons: m.buttons || [] });
     return el;
   }
 
@@ -947,16 +964,16 @@
   }
 
   function confirmCustomer(el, clientId, seq) {
-    var existing = renderedBySeq.get(seq);
+    var existing = transcript.renderedBySeq.get(seq);
     if (existing && existing !== el) {
       // Rendered twice somehow: keep the one that already has the seq.
       if (el.parentNode) el.parentNode.removeChild(el);
-      renderedByClientId.set(clientId, existing);
+      transcript.renderedByClientId.set(clientId, existing);
       setCustomerStatus(existing, "sent");
       return existing;
     }
     el.setAttribute("data-seq", String(seq));
-    renderedBySeq.set(seq, el);
+    transcript.renderedBySeq.set(seq, el);
     setCustomerStatus(el, "sent");
     return el;
   }
@@ -978,15 +995,15 @@
   }
 
   function removeInflight(clientId) {
-    var idx = inflight.indexOf(clientId);
-    if (idx >= 0) inflight.splice(idx, 1);
+    var idx = conn.inflight.indexOf(clientId);
+    if (idx >= 0) conn.inflight.splice(idx, 1);
   }
 
   /** Renders a message from the hub (live or replayed). Returns its element. */
   function renderMessage(m) {
-    if (m.seq !== null && renderedBySeq.has(m.seq)) return renderedBySeq.get(m.seq);
-    if (m.sender === "customer" && m.client_id && renderedByClientId.has(m.client_id)) {
-      var mine = renderedByClientId.get(m.client_id);
+    if (m.seq !== null && transcript.renderedBySeq.has(m.seq)) return transcript.renderedBySeq.get(m.seq);
+    if (m.sender === "customer" && m.client_id && transcript.renderedByClientId.has(m.client_id)) {
+      var mine = transcript.renderedByClientId.get(m.client_id);
       if (m.seq !== null) {
         mine = confirmCustomer(mine, m.client_id, m.seq);
         removeFromOutbox(m.client_id);
@@ -997,11 +1014,11 @@
     var el = buildMessageEl(m);
     if (m.seq !== null) {
       el.setAttribute("data-seq", String(m.seq));
-      renderedBySeq.set(m.seq, el);
+      transcript.renderedBySeq.set(m.seq, el);
     }
     if (m.client_id) {
       el.setAttribute("data-client-id", m.client_id);
-      renderedByClientId.set(m.client_id, el);
+      transcript.renderedByClientId.set(m.client_id, el);
     }
     if (m.sender === "customer") {
       setCustomerStatus(el, m.seq !== null ? "sent" : "sending");
@@ -1022,7 +1039,7 @@
       client_id: entry.client_id,
     });
     el.setAttribute("data-client-id", entry.client_id);
-    renderedByClientId.set(entry.client_id, el);
+    transcript.renderedByClientId.set(entry.client_id, el);
     setCustomerStatus(el, entry.failed ? "failed" : "sending");
     insertSorted(el, null);
     return el;
@@ -1047,7 +1064,7 @@
       if (old) old.parentNode.removeChild(old);
     }
     if (!target || target.querySelector(".chips")) return;
-    var data = messageData.get(target);
+    var data = transcript.messageData.get(target);
     if (!data || !data.buttons || !data.buttons.length) return;
     var chips = h("div", { className: "chips", role: "group", "aria-label": "Suggested replies" });
     data.buttons.forEach(function (b) {
@@ -1072,17 +1089,17 @@
   function clearRenderedMessages() {
     while (ui.log.firstChild) ui.log.removeChild(ui.log.firstChild);
     ui.log.appendChild(ui.empty);
-    renderedBySeq.clear();
-    renderedByClientId.clear();
+    transcript.renderedBySeq.clear();
+    transcript.renderedByClientId.clear();
   }
 
   // ------------------------------------------------------------------ typing indicator
 
   function showTyping(sender) {
     if (sender !== "bot" && sender !== "agent") return;
-    typingActive[sender] = true;
-    clearTimeout(typingTimers[sender]);
-    typingTimers[sender] = setTimeout(function () {
+    typing.active[sender] = true;
+    clearTimeout(typing.timers[sender]);
+    typing.timers[sender] = setTimeout(function () {
       hideTyping(sender);
     }, TYPING_TIMEOUT_MS);
     renderTyping();
@@ -1090,15 +1107,15 @@
 
   function hideTyping(sender) {
     if (sender !== "bot" && sender !== "agent") return;
-    typingActive[sender] = false;
-    clearTimeout(typingTimers[sender]);
-    typingTimers[sender] = null;
+    typing.active[sender] = false;
+    clearTimeout(typing.timers[sender]);
+    typing.timers[sender] = null;
     renderTyping();
   }
 
   function renderTyping() {
     if (!ui.typing) return;
-    var text = typingActive.agent ? "Agent is typing\u2026" : typingActive.bot ? "Kestrel is typing\u2026" : "";
+    var text = typing.active.agent ? "Agent is typing\u2026" : typing.active.bot ? "Kestrel is typing\u2026" : "";
     ui.typingText.textContent = text;
     ui.typing.hidden = !text;
     if (text) scrollToBottom(false);
@@ -1111,11 +1128,11 @@
       return;
     }
     if (!ui.rating.hidden && ui.ratingThanks.hidden) return; // already showing the form
-    ratingScore = 0;
+    rating.score = 0;
     ui.ratingComment.value = "";
     updateStars();
     setCesScore(0);
-    ui.ces.hidden = !askCes;
+    ui.ces.hidden = !rating.askCes;
     ui.ratingForm.hidden = false;
     ui.ratingThanks.hidden = true;
     ui.rating.hidden = false;
@@ -1127,32 +1144,32 @@
 
   function setRatingScore(n) {
     if (!(n >= 1 && n <= 5)) return;
-    ratingScore = n;
+    rating.score = n;
     updateStars();
   }
 
   function updateStars() {
     ui.stars.forEach(function (btn, i) {
       var n = i + 1;
-      btn.classList.toggle("on", n <= ratingScore);
-      btn.setAttribute("aria-pressed", n === ratingScore ? "true" : "false");
+      btn.classList.toggle("on", n <= rating.score);
+      btn.setAttribute("aria-pressed", n === rating.score ? "true" : "false");
     });
-    ui.ratingSend.disabled = ratingScore < 1;
+    ui.ratingSend.disabled = rating.score < 1;
   }
 
   function setCesScore(n) {
-    cesScore = n >= 1 && n <= 5 ? n : 0;
+    rating.cesScore = n >= 1 && n <= 5 ? n : 0;
     ui.cesButtons.forEach(function (btn, i) {
-      btn.classList.toggle("on", i + 1 === cesScore);
-      btn.setAttribute("aria-pressed", i + 1 === cesScore ? "true" : "false");
+      btn.classList.toggle("on", i + 1 === rating.cesScore);
+      btn.setAttribute("aria-pressed", i + 1 === rating.cesScore ? "true" : "false");
     });
   }
 
   function submitRating() {
-    if (ratingScore < 1) return;
-    var frame = { type: "rating", score: ratingScore, comment: ui.ratingComment.value.trim() };
-    if (askCes && cesScore >= 1) frame.ces = cesScore;
-    if (!(conn.ready && sendFrame(frame))) pendingRating = frame;
+    if (rating.score < 1) return;
+    var frame = { type: "rating", score: rating.score, comment: ui.ratingComment.value.trim() };
+    if (rating.askCes && rating.cesScore >= 1) frame.ces = rating.cesScore;
+    if (!(conn.ready && sendFrame(frame))) rating.pending = frame;
     store.rated = true;
     saveStore();
     ui.ratingForm.hidden = true;
@@ -1219,7 +1236,7 @@
 
   function retryOutgoing(clientId) {
     var entry = findOutbox(clientId);
-    var el = renderedByClientId.get(clientId);
+    var el = transcript.renderedByClientId.get(clientId);
     if (!entry || !el) return;
     entry.failed = false;
     saveStore();
@@ -1239,7 +1256,7 @@
   function transmit(entry) {
     if (sendFrame(outgoingFrame(entry))) {
       removeInflight(entry.client_id);
-      inflight.push(entry.client_id);
+      conn.inflight.push(entry.client_id);
     }
   }
 
@@ -1250,11 +1267,11 @@
       saveStore();
     }
     removeInflight(clientId);
-    var el = renderedByClientId.get(clientId);
+    var el = transcript.renderedByClientId.get(clientId);
     if (el && !el.hasAttribute("data-seq")) setCustomerStatus(el, "failed");
   }
 
-  // ------------------------------------------------------------------ connection
+  // ------------------------------------------------------------------ view.connection
 
   function sendFrame(frame) {
     var ws = conn.ws;
@@ -1351,7 +1368,7 @@
         store.last_seq = 0;
         store.messages = [];
         store.rated = false;
-        lastRenderedSeq = 0;
+        transcript.lastRenderedSeq = 0;
         saveStore();
         connect();
       })
@@ -1371,7 +1388,7 @@
     var gen = ++conn.gen;
     closeSocket();
     conn.ready = false;
-    inflight = [];
+    conn.inflight = [];
     setConnection("connecting");
     var ws;
     try {
@@ -1386,7 +1403,7 @@
     ws.onopen = function () {
       if (gen !== conn.gen) return;
       try {
-        ws.send(JSON.stringify({ type: "hello", token: store.token, after_seq: lastRenderedSeq }));
+        ws.send(JSON.stringify({ type: "hello", token: store.token, after_seq: transcript.lastRenderedSeq }));
       } catch (e) {
         /* onclose will follow */
       }
@@ -1423,7 +1440,7 @@
       clearTimeout(conn.helloTimer);
       conn.ws = null;
       conn.ready = false;
-      inflight = [];
+      conn.inflight = [];
       setConnection("closed");
       if (ev && (ev.code === 4401 || ev.code === 4404)) {
         resetConversation(false);
@@ -1442,7 +1459,7 @@
     closeSocket();
     clearReconnectTimer();
     conn.ready = false;
-    inflight = [];
+    conn.inflight = [];
     store.conversation_id = null;
     store.token = null;
     store.last_seq = 0;
@@ -1453,10 +1470,10 @@
       return !entry.failed;
     });
     saveStore();
-    lastRenderedSeq = 0;
-    bootSeq = 0;
-    owner = "bot";
-    stateInfo = { state: "bot" };
+    transcript.lastRenderedSeq = 0;
+    transcript.bootSeq = 0;
+    view.owner = "bot";
+    view.stateInfo = { state: "bot" };
     hideTyping("bot");
     hideTyping("agent");
     hideRating();
@@ -1509,17 +1526,17 @@
       store.conversation_id = frame.conversation_id;
       saveStore();
     }
-    askCes = frame.ask_ces === true; // CES
-    if (ui.ces && ui.ratingThanks.hidden) ui.ces.hidden = !askCes;
+    rating.askCes = frame.ask_ces === true; // CES
+    if (ui.ces && ui.ratingThanks.hidden) ui.ces.hidden = !rating.askCes;
     var s = OWNERS.indexOf(frame.state) >= 0 ? frame.state : null;
-    if (s) applyOwner(s, stateInfo && stateInfo.state === s ? stateInfo : { state: s });
+    if (s) applyOwner(s, view.stateInfo && view.stateInfo.state === s ? view.stateInfo : { state: s });
     setConnection("open");
     // Resend everything the hub has not acknowledged yet (same client_id: the hub dedupes).
-    inflight = [];
+    conn.inflight = [];
     store.outbox.forEach(function (entry) {
       if (!entry.failed) transmit(entry);
     });
-    if (pendingRating && sendFrame(pendingRating)) pendingRating = null;
+    if (rating.pending && sendFrame(rating.pending)) rating.pending = null;
   }
 
   function onAck(frame) {
@@ -1528,11 +1545,11 @@
     var seq = toSeq(frame.seq);
     removeInflight(clientId);
     var entry = removeFromOutbox(clientId);
-    var el = renderedByClientId.get(clientId);
+    var el = transcript.renderedByClientId.get(clientId);
     if (seq !== null) {
       if (el) {
         el = confirmCustomer(el, clientId, seq);
-      } else if (entry && !renderedBySeq.has(seq)) {
+      } else if (entry && !transcript.renderedBySeq.has(seq)) {
         el = renderMessage({
           seq: seq,
           sender: "customer",
@@ -1564,24 +1581,24 @@
     var m = normalizeMessage(frame);
     if (m.sender === "bot" || m.sender === "agent") hideTyping(m.sender);
     var wasNearBottom = ui.log ? isNearBottom() : true;
-    var known = m.seq !== null && renderedBySeq.has(m.seq);
+    var known = m.seq !== null && transcript.renderedBySeq.has(m.seq);
     renderMessage(m);
     if (m.seq !== null) {
-      if (m.seq > lastRenderedSeq) lastRenderedSeq = m.seq;
-      store.last_seq = lastRenderedSeq;
+      if (m.seq > transcript.lastRenderedSeq) transcript.lastRenderedSeq = m.seq;
+      store.last_seq = transcript.lastRenderedSeq;
       cacheMessage(m);
       saveStore();
     }
     refreshChips();
     if (wasNearBottom || m.sender === "customer") scrollToBottom(true);
-    if (!known && !isOpen && m.sender !== "customer" && (m.seq === null || m.seq > bootSeq)) {
+    if (!known && !view.isOpen && m.sender !== "customer" && (m.seq === null || m.seq > transcript.bootSeq)) {
       ui.badge.hidden = false;
     }
   }
 
   function applyOwner(s, info) {
-    owner = s;
-    stateInfo = info;
+    view.owner = s;
+    view.stateInfo = info;
     if (s === "queued" || s === "agent") {
       if (store.rated) {
         store.rated = false;
@@ -1617,8 +1634,8 @@
     var message = typeof frame.message === "string" && frame.message.trim() ? frame.message : DEFAULT_ERRORS[code];
     showError(message);
     var clientId = typeof frame.client_id === "string" && frame.client_id ? frame.client_id : null;
-    if (!clientId && (code === "too_long" || code === "rate_limited") && inflight.length) {
-      clientId = inflight[0]; // the hub answers frames in order: the oldest unacked one failed
+    if (!clientId && (code === "too_long" || code === "rate_limited") && conn.inflight.length) {
+      clientId = conn.inflight[0]; // the hub answers frames in order: the oldest unacked one failed
     }
     if (clientId && findOutbox(clientId)) markFailed(clientId);
   }
@@ -1632,7 +1649,7 @@
       renderMessage(normalizeMessage(cached));
     });
     store.outbox.forEach(function (entry) {
-      if (!renderedByClientId.has(entry.client_id)) renderPending(entry);
+      if (!transcript.renderedByClientId.has(entry.client_id)) renderPending(entry);
     });
     refreshChips();
     updateCounter();
@@ -1661,9 +1678,9 @@
     state: function () {
       return {
         conversation_id: store.conversation_id,
-        last_seq: lastRenderedSeq,
-        connection: connection,
-        owner: owner,
+        last_seq: transcript.lastRenderedSeq,
+        connection: view.connection,
+        owner: view.owner,
       };
     },
   };

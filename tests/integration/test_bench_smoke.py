@@ -135,3 +135,20 @@ def test_eval_runs_in_a_clone_with_nothing_beside_it(stack, tmp_path: Path) -> N
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     result = json.loads((tmp_path / "out" / "bot-latest.json").read_text())
     assert result["accuracy"]["questions"] == 3 and result["out_of_scope"]["queries"] == 2
+
+
+def test_the_sign_in_bench_measures_the_hub_and_its_baseline() -> None:
+    """`scripts/bench_sign_in.py` runs and reports both figures (no timing is asserted)."""
+    done = subprocess.run(
+        [sys.executable, "scripts/bench_sign_in.py", "--attempts", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((ROOT / "var" / "bench" / "sign-in.json").read_text())
+    assert result["attempts"] == 3
+    assert result["hub_longest_stall_ms"] >= 0 and result["on_loop_longest_stall_ms"] > 0
+    assert "stalls" in done.stdout

@@ -46,11 +46,16 @@ async def authenticate(request: web.Request, email: str, password: str) -> Agent
     return agent if agent is not None and matches else None
 
 
+def session_token(request: web.Request) -> str:
+    """The agent's session token from its cookie ("" when there is none), cut to a sane length."""
+    return request.cookies.get(COOKIE, "")[:200]
+
+
 async def current_agent(request: web.Request) -> Agent | None:
-    token = request.cookies.get(COOKIE)
+    token = session_token(request)
     if not token:
         return None
-    return await request.app[STORE].agent_for_session(token[:200])
+    return await request.app[STORE].agent_for_session(token)
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:

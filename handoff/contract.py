@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-CONTRACT_VERSION = 1
 HANDOFF_PAYLOAD_VERSION = 1
 
 # --- handoff reasons -----------------------------------------------------------------------------

@@ -84,9 +84,9 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/api/agent/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
-    token = request.cookies.get(auth.COOKIE)
+    token = auth.session_token(request)
     if token:
-        await end_session(request.app, token[:200])
+        await end_session(request.app, token)
     response = web.json_response({"ok": True})
     response.del_cookie(auth.COOKIE, path="/")
     return response
@@ -226,14 +226,13 @@ async def typing(request: web.Request) -> web.StreamResponse:
 async def agent_socket(request: web.Request) -> web.StreamResponse:
     if not auth.same_origin(request):
         return error_response(403, "origin_not_allowed", "Open the inbox from the hub's own page.")
-    token = request.cookies.get(auth.COOKIE, "")[:200]
     agent = await auth.current_agent(request)
     if agent is None:
         return error_response(401, "unauthorized", "Sign in to the agent inbox first.")
     settings, fanout = request.app[SETTINGS], request.app[FANOUT]
     ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=64 * 1024)
     await ws.prepare(request)
-    fanout.add_agent(agent.id, hash_token(token), ws)
+    fanout.add_agent(agent.id, hash_token(auth.session_token(request)), ws)
     await fanout.to_agents(contract.agents_online_frame(fanout.agents_online()))
     try:
         async for message in ws:

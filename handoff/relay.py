@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import statistics
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from actions.masking import mask_secrets
@@ -103,13 +103,10 @@ class Relay:
         pending = await self.store.pending_bot_turns()
         for conversation_id, seqs in pending.items():
             self._spawn(self._bot_turns(conversation_id, seqs))
-        if pending:
-            log.info(
-                "resuming %d unanswered customer message(s) in %d conversation(s)",
-                sum(map(len, pending.values())),
-                len(pending),
-            )
-        return sum(map(len, pending.values()))
+        count = sum(map(len, pending.values()))
+        if count:
+            log.info("resuming %d unanswered customer message(s) in %d conversation(s)", count, len(pending))
+        return count
 
     async def _bot_turns(self, conversation_id: str, seqs: list[int]) -> None:
         for seq in seqs:
@@ -140,7 +137,8 @@ class Relay:
             turn = await self.rasa.send(conversation.id, text, metadata)
         except BotUnavailable as exc:
             log.warning("conversation %s: bot unavailable (%s)", conversation.id, exc.code)
-            self._tell_observers("rasa_error", exc.code)
+            code = exc.code
+            self._tell_observers(lambda observer: observer.rasa_error(code))
             await self.system_message(
                 conversation.id,
                 "Sorry, our assistant is having trouble right now, so I've passed your conversation to a person.",
@@ -191,7 +189,7 @@ class Relay:
         if queued is None:
             return
         log.info("conversation %s queued: reason=%s priority=%s", conversation_id, queued.reason, queued.priority)
-        self._tell_observers("handoff_queued", queued.reason)
+        self._tell_observers(lambda observer: observer.handoff_queued(queued.reason))
         if self.fanout.agents_online() == 0:
             email = queued.details.get("customer_email")
             where = f"at {email}" if email and email != "not given" else "by email once you leave your address here"
@@ -234,7 +232,8 @@ class Relay:
                 turn = await self.rasa.send(conversation_id, RESOLVED_INTENT)
             except BotUnavailable as exc:
                 log.warning("conversation %s: could not tell the bot it was resolved (%s)", conversation_id, exc.code)
-                self._tell_observers("rasa_error", exc.code)
+                code = exc.code
+                self._tell_observers(lambda observer: observer.rasa_error(code))
                 return
             turn.handoff = None  # a stale handoff payload must not re-queue a resolved conversation
             await self._deliver(conversation_id, turn)
@@ -293,12 +292,13 @@ class Relay:
     def _agent_frame(self, stored: StoredMessage) -> dict[str, Any]:
         return contract.agent_message_frame(stored.conversation_id, stored.to_frame())
 
-    def _tell_observers(self, event: str, value: str) -> None:
+    def _tell_observers(self, tell: Callable[[RelayObserver], None]) -> None:
+        """An observer that fails is logged; it never stops a customer's message."""
         for observer in self.observers:
             try:
-                getattr(observer, event)(value)
+                tell(observer)
             except Exception:
-                log.exception("relay observer %r failed on %s", observer, event)
+                log.exception("relay observer %r failed", observer)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)

@@ -16,6 +16,7 @@ from handoff.store.records import (
     Handoff,
     QueueItem,
     _handoff,
+    signed_by_the_website,
 )
 
 
@@ -57,7 +58,7 @@ class QueueStore(ConversationStore):
                     sa.select(T.conversations.c.metadata_json).where(T.conversations.c.id == conversation_id)
                 )
             ).scalar_one()
-            if values and (metadata or {}).get("verified") is not True:
+            if values and not signed_by_the_website(metadata):
                 # What the customer typed names an unverified customer; a verified one stays as signed.
                 await conn.execute(
                     T.conversations.update().where(T.conversations.c.id == conversation_id).values(**values)
@@ -200,7 +201,7 @@ class QueueStore(ConversationStore):
                 agent_name=r.agent_name,
                 customer_name=r.customer_name,
                 customer_email=r.customer_email,
-                customer_verified=(r.metadata_json or {}).get("verified") is True,
+                customer_verified=signed_by_the_website(r.metadata_json),
             )
             for r in rows
         ]

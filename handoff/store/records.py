@@ -10,6 +10,11 @@ from handoff import contract
 from handoff.ownership import State
 
 
+def signed_by_the_website(metadata: dict[str, Any] | None) -> bool:
+    """The conversation's metadata says the website signed the customer's email (handoff/identity.py)."""
+    return (metadata or {}).get("verified") is True
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -26,8 +31,7 @@ class Conversation:
 
     @property
     def customer_verified(self) -> bool:
-        """The website signed this customer's email (handoff/identity.py)."""
-        return self.metadata.get("verified") is True
+        return signed_by_the_website(self.metadata)
 
 
 @dataclass(frozen=True)

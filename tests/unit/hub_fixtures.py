@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -57,11 +59,14 @@ async def start_conversation(client: TestClient, metadata: dict[str, str] | None
     return dict(await response.json())
 
 
-async def receive_until(ws: Any, predicate: Any, limit: int = 50) -> list[dict[str, Any]]:
-    """Frames up to and including the first that matches."""
+async def receive_until(ws: Any, predicate: Any, limit: int = 50, timeout: float = 10) -> list[dict[str, Any]]:
+    """Frames up to and including the first that matches; a closed socket or `timeout` seconds of
+    silence fails."""
     frames = []
     for _ in range(limit):
-        frame = await ws.receive_json(timeout=10)
+        message = await ws.receive(timeout=timeout)
+        assert message.type == aiohttp.WSMsgType.TEXT, f"the hub closed the socket: {message} after {frames}"
+        frame = json.loads(message.data)
         frames.append(frame)
         if predicate(frame):
             return frames

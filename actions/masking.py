@@ -10,6 +10,7 @@ an amount is left readable for the agent. Words that announce a secret ("passwor
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from stdnum import iban as iban_number
 from stdnum import luhn
@@ -47,11 +48,44 @@ def _iban(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+#: what each secret kind is called when the customer is told it was hidden
+SECRET_NAMES = {"card": "a card number", "cvv": "a security code", "password": "a password", "pin": "a PIN"}
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """Text with its secrets hidden, and which kinds were found (in SECRET_NAMES order)."""
+
+    text: str
+    kinds: tuple[str, ...]
+
+
+def _apply(text: str, kind: str, found: list[str]) -> str:
+    """One secret rule; `found` gets the kind when the rule changed the text."""
+    if kind == "card":
+        masked = CARD_CANDIDATE.sub(_card, text)
+    elif kind == "cvv":
+        masked = CVV.sub(lambda m: f"{m.group(1)} [masked]", text)
+    elif kind == "password":
+        masked = PASSWORD.sub(lambda m: f"{m.group(1)}{m.group(2)}[masked]", text)
+    else:
+        masked = PIN.sub(lambda m: f"{m.group(1)}{m.group(2)}[masked]", text)
+    if masked != text:
+        found.append(kind)
+    return masked
+
+
+def redact_secrets(text: str) -> Redaction:
+    """Hide what a customer must never send in a chat (card numbers, security codes, passwords,
+    PINs) before the message is stored, sent to Rasa or shown to an agent. IBANs stay: customers
+    give them for refunds, and an agent needs them."""
+    found: list[str] = []
+    for kind in SECRET_NAMES:
+        text = _apply(text, kind, found)
+    return Redaction(text, tuple(found))
+
+
 def mask_secrets(text: str) -> str:
+    """Everything redact_secrets hides, and IBANs too (summaries, logs, content-gap questions)."""
     # IBANs first: a spaced IBAN also looks like a run of card digits.
-    text = IBAN_CANDIDATE.sub(_iban, text)
-    text = CARD_CANDIDATE.sub(_card, text)
-    text = CVV.sub(lambda m: f"{m.group(1)} [masked]", text)
-    text = PASSWORD.sub(lambda m: f"{m.group(1)}{m.group(2)}[masked]", text)
-    text = PIN.sub(lambda m: f"{m.group(1)}{m.group(2)}[masked]", text)
-    return text
+    return redact_secrets(IBAN_CANDIDATE.sub(_iban, text)).text

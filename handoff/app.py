@@ -22,6 +22,7 @@ from handoff.app_keys import (
 )
 from handoff.fanout import Fanout
 from handoff.openapi import openapi_document
+from handoff.privacy import api as privacy_api
 from handoff.rasa_client import RasaClient
 from handoff.rate_limit import RateLimiter
 from handoff.relay import Relay
@@ -98,6 +99,7 @@ def create_app(
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()
     app.router.add_routes(articles_api.routes)
     metrics.setup(app)
+    privacy_api.setup(app)
     app.router.add_get("/health", health)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_static("/static/", pages.STATIC_DIR, follow_symlinks=False)

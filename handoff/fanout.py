@@ -53,6 +53,16 @@ class Fanout:
     def sockets_of(self, conversation_id: str) -> int:
         return len(self._customers.get(conversation_id, ()))
 
+    def customer_conversation_ids(self) -> set[str]:
+        return set(self._customers)
+
+    async def close_conversation(self, conversation_id: str, code: int, reason: bytes) -> int:
+        """Close every customer socket of a conversation (it was erased); how many."""
+        sockets = list(self._customers.pop(conversation_id, ()))
+        for ws in sockets:
+            await ws.close(code=code, message=reason)
+        return len(sockets)
+
     def customer_connections(self) -> int:
         return sum(len(s) for s in self._customers.values())
 

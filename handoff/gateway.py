@@ -26,6 +26,7 @@ from handoff.app_keys import (
 from handoff.client_address import client_address
 from handoff.contract import error_frame
 from handoff.errors import error_response
+from handoff.privacy.intake import take_in
 from handoff.relay import RESOLVED_INTENT
 from handoff.store import Conversation, RatingRefused, Store
 
@@ -45,7 +46,7 @@ def origin_allowed(request: web.Request) -> bool:
     return origin is None or origin.rstrip("/") in request.app[SETTINGS].allowed_origins
 
 
-def _cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+def cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     if origin and origin_allowed(request):
         response.headers["Access-Control-Allow-Origin"] = origin
@@ -63,7 +64,7 @@ async def conversations_preflight(request: web.Request) -> web.StreamResponse:
     response.headers["Access-Control-Allow-Methods"] = "POST"
     response.headers["Access-Control-Allow-Headers"] = "Content-Type"
     response.headers["Access-Control-Max-Age"] = "600"
-    return _cors(request, response)
+    return cors(request, response)
 
 
 def _customer_metadata(body: Any, identity_secret: str) -> dict[str, Any]:
@@ -94,7 +95,7 @@ async def create_conversation(request: web.Request) -> web.StreamResponse:
             403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS."
         )
     if not request.app[ADDRESS_CONVERSATION_LIMITER].allow(client_address(request)):
-        return _cors(
+        return cors(
             request,
             error_response(
                 429, "rate_limited", "Too many new conversations from your network; please try again later."
@@ -102,16 +103,16 @@ async def create_conversation(request: web.Request) -> web.StreamResponse:
         )
     raw = await request.read()
     if len(raw) > 8192:
-        return _cors(request, error_response(413, "too_large", "The request body is over 8 KiB."))
+        return cors(request, error_response(413, "too_large", "The request body is over 8 KiB."))
     try:
         body = json.loads(raw) if raw.strip() else None
         metadata = _customer_metadata(body, str(request.app[SETTINGS].identity_secret))
     except ValueError as exc:
         message = str(exc) if not isinstance(exc, json.JSONDecodeError) else "The body is not valid JSON."
-        return _cors(request, error_response(400, "malformed", message))
+        return cors(request, error_response(400, "malformed", message))
     conversation, token = await request.app[STORE].create_conversation(metadata)
     log.info("conversation %s created", conversation.id)
-    return _cors(request, web.json_response({"conversation_id": conversation.id, "token": token}, status=201))
+    return cors(request, web.json_response({"conversation_id": conversation.id, "token": token}, status=201))
 
 
 async def _hello(ws: web.WebSocketResponse, request: web.Request) -> tuple[Conversation, int] | None:
@@ -250,7 +251,8 @@ async def _rating(ctx: FrameContext, frame: dict[str, Any]) -> None:
         )
         return
     try:
-        await ctx.request.app[STORE].add_rating(ctx.conversation.id, score, comment.strip()[:1000], ces)
+        comment = take_in(comment.strip()[:1000], None, False, ctx.request.app[SETTINGS].redact_secrets).text
+        await ctx.request.app[STORE].add_rating(ctx.conversation.id, score, comment, ces)
     except RatingRefused as exc:
         await ctx.ws.send_json(error_frame(exc.code, str(exc)))
         return

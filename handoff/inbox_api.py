@@ -13,6 +13,7 @@ from handoff.agent_sessions import LOGIN_GUARD, end_session
 from handoff.app_keys import FANOUT, RELAY, SETTINGS, STORE
 from handoff.client_address import client_address
 from handoff.errors import error_response
+from handoff.privacy.service import Actor
 from handoff.store import Agent, Conflict, NotFound, NotYours, StoredMessage, StoreError, hash_token
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ async def conversation(request: web.Request) -> web.StreamResponse:
         found = await store.get_conversation(conversation_id)
     except NotFound as exc:
         return _store_error(exc)
+    reader = Actor.of_agent(_agent(request))
+    await store.audit(reader.label, "read", conversation_id, agent_id=reader.agent_id)
     handoff = await store.latest_handoff(conversation_id)
     agent_json = None
     if handoff and handoff.agent_id:
@@ -184,6 +187,8 @@ def _action(name: str) -> Any:
             await getattr(relay, name)(conversation_id, _agent(request))
         except StoreError as exc:
             return _store_error(exc)
+        actor = Actor.of_agent(_agent(request))
+        await request.app[STORE].audit(actor.label, name, conversation_id, agent_id=actor.agent_id)
         log.info("agent %s %s conversation %s", _agent(request).id, name, conversation_id)
         return web.json_response({"ok": True})
 

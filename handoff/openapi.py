@@ -157,6 +157,66 @@ def _metrics_paths() -> dict[str, Any]:
     }
 
 
+SUBJECT_BODY = {
+    "type": "object",
+    "description": "One of the two: every conversation with this customer email, or one conversation",
+    "properties": {"email": {"type": "string", "format": "email"}, "conversation_id": {"type": "string"}},
+}
+
+
+def _privacy_paths() -> dict[str, Any]:
+    """Erasure, export and the audit log (admins), and a customer deleting their conversation."""
+    return {
+        "/api/admin/privacy/erase": {
+            "post": _op(
+                "Delete a customer's conversations (by email) or one conversation from every store; "
+                "returns what was removed. Audited; safe to re-run",
+                {"200": "the report", "400": "no or malformed subject", "401": "not signed in", "403": "not an admin"},
+                SUBJECT_BODY,
+            )
+        },
+        "/api/admin/privacy/export": {
+            "post": _op(
+                "Everything held about a customer (by email) or one conversation, as one JSON document. Audited",
+                {
+                    "200": "the document",
+                    "400": "no or malformed subject",
+                    "401": "not signed in",
+                    "403": "not an admin",
+                },
+                SUBJECT_BODY,
+            )
+        },
+        "/api/admin/audit": {
+            "get": {
+                **_op(
+                    "The audit log, newest first (read, export, erase, claim, release, resolve, retention, "
+                    "customer_delete)",
+                    {"200": "entries", "400": "bad filter", "401": "not signed in", "403": "not an admin"},
+                ),
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+                    for name, kind in (
+                        ("action", "string"),
+                        ("agent_id", "integer"),
+                        ("conversation_id", "string"),
+                        ("before_id", "integer"),
+                        ("limit", "integer"),
+                    )
+                ],
+            }
+        },
+        "/api/conversations/delete": {
+            "post": _op(
+                "The widget deletes its own conversation (not while a person is on it)",
+                {"200": "deleted", "400": "no token", "404": "no such conversation", "409": "a person is on it"},
+                {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}},
+                auth=False,
+            )
+        },
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     conv = "/api/agent/conversations/{conversation_id}"
     return {
@@ -280,6 +340,7 @@ def openapi_document() -> dict[str, Any]:
             "/health": {"get": _op("Liveness of the hub and its Rasa servers", {"200": "ok"}, auth=False)},
             **_content_paths(),
             **_metrics_paths(),
+            **_privacy_paths(),
         },
         "components": {
             "securitySchemes": {

@@ -16,6 +16,7 @@ from actions.masking import mask_secrets
 from handoff import contract
 from handoff.fanout import Fanout
 from handoff.ownership import State, bot_owns
+from handoff.privacy.intake import hidden_notice, take_in
 from handoff.rasa_client import BotTurn, BotUnavailable, RasaClient
 from handoff.settings import HubSettings
 from handoff.store import Agent, Conversation, Store, StoredMessage
@@ -88,13 +89,21 @@ class Relay:
     ) -> tuple[StoredMessage, bool]:
         """Store the message as a pending bot turn (the caller acks it), then relay it in the
         background. A hub killed before the turn is handled resends it at start
-        (`resume_bot_turns`)."""
+        (`resume_bot_turns`). Secrets in it are hidden first (handoff/privacy/intake.py)."""
+        intake = take_in(text, rasa_text, payload is not None, self.settings.redact_secrets)
         stored, created = await self.store.append_message(
-            conversation.id, "customer", text, payload=payload, client_id=client_id, bot_text=rasa_text or text
+            conversation.id,
+            "customer",
+            intake.text,
+            payload=payload,
+            client_id=client_id,
+            bot_text=intake.bot_text or intake.text,
         )
         if created:
             await self.fanout.to_conversation(conversation.id, stored.to_frame())
             await self.fanout.to_agents(self._agent_frame(stored))
+            if intake.hidden:
+                await self.system_message(conversation.id, hidden_notice(intake.hidden))
             self._spawn(self._bot_turn(conversation.id, stored.seq))
         return stored, created
 

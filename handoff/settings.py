@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from knowledge_base.environment import PROJECT_ROOT, Environment, SettingsError
 
@@ -24,6 +25,28 @@ class Secret(str):
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
+
+
+def _not_negative(name: str, value: int) -> int:
+    if value < 0:
+        raise SettingsError(f"{name} is {value}; use a number of days, or 0 to keep everything")
+    return value
+
+
+def rasa_tracker_url(read: Environment, default: str) -> str:
+    """Where Rasa keeps its trackers, from the settings scripts/run_rasa.sh gives Rasa (the same
+    names and defaults), so retention and erasure reach the events Rasa wrote."""
+    if read.text("RASA_TRACKER_DIALECT", "sqlite") != "postgresql":
+        database = read.raw("RASA_TRACKER_DB")
+        if not database:
+            return default
+        # Rasa runs in bot/ (scripts/run_rasa.sh), so a relative file is relative to bot/.
+        return sqlite_url(Path(database) if Path(database).is_absolute() else PROJECT_ROOT / "bot" / database)
+    user = quote(read.text("RASA_TRACKER_USER", "postgres"), safe="")
+    password = read.raw("RASA_TRACKER_PASSWORD")
+    credentials = f"{user}:{quote(password, safe='')}" if password else user
+    host, port = read.text("RASA_TRACKER_HOST", "127.0.0.1"), read.integer("RASA_TRACKER_PORT", 5432)
+    return f"postgresql+asyncpg://{credentials}@{host}:{port}/{read.text('RASA_TRACKER_DB', 'rasa')}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +79,13 @@ class HubSettings:
     fcr_window_hours: float = 72.0
     ask_ces: bool = False
     metrics_public: bool = False
+    redact_secrets: bool = True
+    retention_days: int = 365
+    retention_check_seconds: float = 3600.0
+    retention_batch: int = 200
+    audit_retention_days: int = 730
+    privacy_url: str = "/privacy"
+    rasa_tracker_url: Secret = Secret(sqlite_url(PROJECT_ROOT / "var" / "rasa-tracker.sqlite3"))  # noqa: RUF009
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -103,6 +133,15 @@ class HubSettings:
             fcr_window_hours=read.number("HUB_FCR_WINDOW_HOURS", d.fcr_window_hours),
             ask_ces=read.boolean("HUB_ASK_CES", d.ask_ces),
             metrics_public=read.boolean("HUB_METRICS_PUBLIC", d.metrics_public),
+            redact_secrets=read.boolean("HUB_REDACT_SECRETS", d.redact_secrets),
+            retention_days=_not_negative("HUB_RETENTION_DAYS", read.integer("HUB_RETENTION_DAYS", d.retention_days)),
+            retention_check_seconds=read.number("HUB_RETENTION_CHECK_SECONDS", d.retention_check_seconds),
+            retention_batch=max(1, read.integer("HUB_RETENTION_BATCH", d.retention_batch)),
+            audit_retention_days=_not_negative(
+                "HUB_AUDIT_RETENTION_DAYS", read.integer("HUB_AUDIT_RETENTION_DAYS", d.audit_retention_days)
+            ),
+            privacy_url=read.text("HUB_PRIVACY_URL", d.privacy_url),
+            rasa_tracker_url=Secret(rasa_tracker_url(read, d.rasa_tracker_url)),
         )
 
     @property

@@ -245,6 +245,8 @@ class Returns:
                 self.by_email[email].append(handoff)
 
     def came_back(self, handoff: dict[str, Any], window: float) -> bool:
+        if handoff.get("fcr_returned") is not None:  # rolled up by retention before the email went
+            return bool(handoff["fcr_returned"])
         done, email = handoff["resolved_at"], _email(handoff["customer_email"])
         candidates = self.by_conversation.get(handoff["conversation_id"], []) + (
             self.by_email.get(email, []) if email else []
@@ -405,7 +407,8 @@ def report(rows: Rows, window_hours: float, now: float) -> dict[str, Any]:
 
 
 def unanswered_questions(rows: Rows) -> list[str]:
-    return [str(q["question"]) for q in rows.unanswered if rows.in_period(q)]
+    # retention empties the questions of old conversations (they still count in the daily figures)
+    return [str(q["question"]) for q in rows.unanswered if rows.in_period(q) and q["question"]]
 
 
 def gap_clusters(questions: Iterable[str], embedder: Any, top: int = 20, examples: int = 10) -> list[dict[str, Any]]:

@@ -433,6 +433,13 @@
 
     ".error { flex: none; margin: 0; padding: 8px 14px; background: #fef3f2; color: #b42318; font-size: 13px;",
     "  border-top: 1px solid #fecdca; overflow-wrap: anywhere; }",
+    ".error.error--info { background: #ecfdf3; color: #05603a; border-top-color: #abefc6; }",
+    ".privacy { flex: none; margin: 0; padding: 6px 14px; font-size: 12px; color: #4b5563; background: #f6f7f9;",
+    "  border-top: 1px solid #e5e7eb; display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: center; }",
+    ".privacy a { color: #0b5e4f; }",
+    ".privacy__delete { border: 0; background: none; padding: 0; color: #b42318; font-size: 12px; text-decoration: underline;",
+    "  cursor: pointer; }",
+    ".privacy__delete:disabled { color: #9ca3af; cursor: wait; }",
     ".composer { flex: none; display: grid; grid-template-columns: 1fr auto; gap: 6px 8px; padding: 10px 12px;",
     "  border-top: 1px solid #e5e7eb; background: #fff; align-items: end; margin: 0; }",
     ".input { display: block; width: 100%; min-height: 42px; max-height: 140px; resize: none; overflow-y: auto;",
@@ -644,6 +651,25 @@
     // Error line
     ui.error = h("p", { className: "error", "data-testid": "kestrel-error", role: "alert", hidden: true });
 
+    // What is kept (before the first message), then "Delete this conversation" (once it is not
+    // waiting for or with a person)
+    ui.privacyNote = h("span", {
+      "data-testid": "kestrel-privacy-note",
+      text: "We keep chats for a while to help you. Never share card numbers or passwords here.",
+    });
+    ui.deleteButton = h("button", {
+      type: "button",
+      className: "privacy__delete",
+      "data-testid": "kestrel-delete",
+      hidden: true,
+      text: "Delete this conversation",
+    });
+    ui.privacy = h("p", { className: "privacy", "data-testid": "kestrel-privacy" }, [
+      ui.privacyNote,
+      makeLink(HUB + "/privacy", "How we handle your data", "kestrel-privacy-link"),
+      ui.deleteButton,
+    ]);
+
     // Composer
     ui.input = h("textarea", {
       className: "input",
@@ -676,7 +702,7 @@
         "aria-describedby": "kw-status",
         hidden: true,
       },
-      [header, ui.log, ui.typing, ui.rating, ui.error, ui.form]
+      [header, ui.log, ui.typing, ui.rating, ui.error, ui.privacy, ui.form]
     );
 
     rootEl.appendChild(ui.panel);
@@ -720,6 +746,7 @@
       });
     });
     ui.ratingSend.addEventListener("click", submitRating);
+    ui.deleteButton.addEventListener("click", deleteConversation);
     ui.cesButtons.forEach(function (btn) {
       btn.addEventListener("click", function () {
         var n = Number(btn.getAttribute("data-ces"));
@@ -834,9 +861,12 @@
     malformed: "That message couldn't be sent. Please try again.",
     unauthorized: "Your previous chat session expired, so we started a new conversation.",
   };
+  var DELETED_TEXT = "Your conversation was deleted: nothing of it is kept.";
+  var DELETE_FAILED_TEXT = "We couldn't delete it just now; please try again in a minute.";
 
-  function showError(text) {
+  function showError(text, info) {
     if (!ui.error) return;
+    ui.error.classList.toggle("error--info", info === true);
     ui.error.textContent = str(text) || "Something went wrong. Please try again.";
     ui.error.hidden = false;
     clearTimeout(view.errorTimer);
@@ -1006,6 +1036,7 @@
       var mine = transcript.renderedByClientId.get(m.client_id);
       if (m.seq !== null) {
         mine = confirmCustomer(mine, m.client_id, m.seq);
+        showStoredText(mine, m.text);
         removeFromOutbox(m.client_id);
         removeInflight(m.client_id);
       }
@@ -1028,6 +1059,14 @@
     return el;
   }
 
+  /** The hub may store less than was typed (a card number it hid): show what it kept. */
+  function showStoredText(el, text) {
+    var body = el.querySelector(".msg__text");
+    if (!body || typeof text !== "string" || body.textContent === text) return;
+    while (body.firstChild) body.removeChild(body.firstChild);
+    appendRichText(body, text);
+  }
+
   function renderPending(entry) {
     var el = buildMessageEl({
       seq: null,
@@ -1045,8 +1084,67 @@
     return el;
   }
 
+  /** The privacy line: what is kept until the customer writes, then the delete button while no
+   *  person is on the conversation. */
+  function refreshPrivacy() {
+    if (!ui.log) return;
+    var wrote = !!ui.log.querySelector('[data-sender="customer"]');
+    ui.privacyNote.hidden = wrote;
+    ui.deleteButton.hidden = !(wrote && store.token && view.owner !== "queued" && view.owner !== "agent");
+    if (ui.deleteButton.hidden) disarmDelete();
+  }
+
+  // A first click arms the button ("Delete it for good?"), the second deletes.
+  var deletion = { armed: false, busy: false };
+
+  function disarmDelete() {
+    deletion.armed = false;
+    if (!deletion.busy) ui.deleteButton.textContent = "Delete this conversation";
+  }
+
+  function deleteConversation() {
+    var token = store.token;
+    if (!token || deletion.busy) return;
+    if (!deletion.armed) {
+      deletion.armed = true;
+      ui.deleteButton.textContent = "Delete it for good? Click again";
+      return;
+    }
+    deletion.busy = true;
+    ui.deleteButton.disabled = true;
+    fetch(HUB + "/api/conversations/delete", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: token }),
+    })
+      .then(function (response) {
+        return response.json().then(function (body) {
+          return { ok: response.ok, body: body };
+        });
+      })
+      .then(function (result) {
+        if (result.ok) {
+          if (store.token === token) resetConversation(false);
+          showError(DELETED_TEXT, true);
+        } else {
+          var error = result.body && result.body.error;
+          showError(error && typeof error.message === "string" ? error.message : DELETE_FAILED_TEXT);
+        }
+      })
+      .catch(function () {
+        showError(DELETE_FAILED_TEXT);
+      })
+      .then(function () {
+        deletion.busy = false;
+        ui.deleteButton.disabled = false;
+        disarmDelete();
+        refreshPrivacy();
+      });
+  }
+
   /** Quick-reply chips only under the latest bot message, and only until the customer answers. */
   function refreshChips() {
+    refreshPrivacy();
     if (!ui.log) return;
     var els = ui.log.querySelectorAll('[data-testid="kestrel-message"]');
     var target = null;
@@ -1446,6 +1544,12 @@
         resetConversation(false);
         return;
       }
+      if (ev && ev.code === 4410) {
+        // the conversation was deleted (by the customer here, or on request by the company)
+        resetConversation(false);
+        showError(DELETED_TEXT, true);
+        return;
+      }
       scheduleReconnect();
     };
 
@@ -1609,6 +1713,7 @@
       hideTyping("agent");
       showRatingIfNeeded();
     }
+    refreshPrivacy();
     renderStatus();
   }
 

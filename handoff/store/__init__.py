@@ -1,6 +1,7 @@
 """The hub's store: conversations, messages, handoffs, agents, ratings (SQLite or PostgreSQL).
 
-One module per aggregate (`conversations`, `queue`, `feedback`, `agents`, `metrics_queries`) on
+One module per aggregate (`conversations`, `queue`, `feedback`, `agents`, `metrics_queries`,
+`privacy`, `audit`) on
 one `db`, joined into `Store`; what it returns are frozen dataclasses (`records`). Every ownership
 change is one transaction with a conditional UPDATE whose row count is checked, so two agents
 never claim the same conversation and the bot never answers while a person owns it. The schema
@@ -11,15 +12,19 @@ from __future__ import annotations
 
 from handoff.store import schema
 from handoff.store.agents import AgentStore
+from handoff.store.audit import AUDIT_ACTIONS, AuditEntry, AuditStore
 from handoff.store.errors import AlreadyClaimed, Conflict, NotFound, NotYours, RatingRefused, StoreError
 from handoff.store.feedback import FeedbackStore
 from handoff.store.metrics_queries import MetricsQueries
+from handoff.store.privacy import PrivacyStore
 from handoff.store.records import ROLES, Agent, Conversation, Handoff, QueueItem, Rating, StoredMessage, hash_token
 
 __all__ = [
+    "AUDIT_ACTIONS",
     "ROLES",
     "Agent",
     "AlreadyClaimed",
+    "AuditEntry",
     "Conflict",
     "Conversation",
     "Handoff",
@@ -36,5 +41,5 @@ __all__ = [
 ]
 
 
-class Store(FeedbackStore, AgentStore, MetricsQueries):
+class Store(FeedbackStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore):
     """Every aggregate on one database: `store = await Store.open(url)`."""

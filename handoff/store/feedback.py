@@ -83,7 +83,7 @@ class FeedbackStore(QueueStore):
         )
         async with self.read() as conn:
             rows = (await conn.execute(sa.union_all(none_tier, not_helpful))).scalars().all()
-        return [str(q) for q in rows]
+        return [str(q) for q in rows if q]  # retention empties old questions
 
     async def ratings_for(self, conversation_id: str) -> list[Rating]:
         async with self.read() as conn:

@@ -53,6 +53,7 @@ class MetricsQueries(Database):
                 h.c.claimed_at,
                 h.c.first_response_at,
                 h.c.resolved_at,
+                h.c.fcr_returned,
                 c.c.created_at.label("conversation_created_at"),
                 c.c.customer_email,
             )

@@ -19,6 +19,8 @@ conversations = sa.Table(
     sa.Column("metadata_json", sa.JSON, nullable=False, server_default="{}"),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # migration 7: retention emptied it (texts, name, email, metadata gone; counts and times kept)
+    sa.Column("anonymised_at", sa.Float),
 )
 
 messages = sa.Table(
@@ -79,6 +81,8 @@ handoffs = sa.Table(
     sa.Column("claimed_at", sa.Float),
     sa.Column("first_response_at", sa.Float),
     sa.Column("resolved_at", sa.Float),
+    # migration 7: first-contact resolution rolled up by retention before the email is emptied
+    sa.Column("fcr_returned", sa.Boolean),
 )
 
 ratings = sa.Table(
@@ -116,6 +120,23 @@ kb_queries = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+#: migration 7: who read, exported, erased, claimed, released or resolved what (admins query it)
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(300), nullable=False),  # "agent 3 <alex@…>", "cli", "customer", "retention"
+    sa.Column("agent_id", sa.Integer),  # no foreign key: the log outlives what it names
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("conversation_id", sa.String(40)),
+    sa.Column("detail", sa.JSON, nullable=False, server_default="{}"),
+)
+
+sa.Index("ix_audit_log_at", audit_log.c.at)
+sa.Index("ix_audit_log_conversation", audit_log.c.conversation_id)
+sa.Index("ix_conversations_updated", conversations.c.updated_at)
+sa.Index("ix_conversations_email", sa.func.lower(conversations.c.customer_email))
 sa.Index("ix_handoffs_queue", handoffs.c.status, handoffs.c.priority_rank, handoffs.c.queued_at)
 sa.Index("ix_handoffs_conversation", handoffs.c.conversation_id)
 sa.Index("ix_messages_conversation_created", messages.c.conversation_id, messages.c.created_at)

@@ -36,6 +36,8 @@ def hub_settings(tmp_path: Path, **overrides: Any) -> HubSettings:
         max_message_chars=100,
         rate_limit_messages=5,
         rate_limit_window_seconds=60,
+        # Rasa's tracker store as erasure and retention see it: a file of this test's own
+        rasa_tracker_url=sqlite_url(tmp_path / "rasa-tracker.sqlite3"),
     )
     return replace(settings, **overrides)
 

@@ -12,7 +12,7 @@ from handoff.store import schema as T
 from handoff.store.db import Database
 
 #: what the log records (README, "Privacy")
-AUDIT_ACTIONS = ("read", "export", "erase", "claim", "release", "resolve", "retention", "customer_delete")
+AUDIT_ACTIONS = ("read", "export", "erase", "claim", "release", "resolve", "retention")
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,11 @@ eval-kb: setup
 clean:
 	rm -rf var bot/models bot/results
 
-bench: prepare ## benchmarks (about 10 minutes): the knowledge base, then end to end; tables, JSON in var/bench/
+bench: prepare ## benchmarks (about 15 minutes): the knowledge base, then end to end; tables, JSON in var/bench/
 	@if [ -f knowledge_base/eval/bench.py ]; then $(VENV)/python -m knowledge_base.eval.bench; fi
 	@$(VENV)/python scripts/bench_e2e.py $(BENCH_ARGS)
 	@$(VENV)/python scripts/bench_sign_in.py
+	@$(VENV)/python scripts/bench_retention.py
 
 eval: prepare ## the bot's answers and handoffs through a real stack (about 4 minutes); JSON in var/eval/
 	@$(VENV)/python scripts/eval_bot.py $(EVAL_ARGS)

@@ -135,7 +135,18 @@ audit_log = sa.Table(
 
 sa.Index("ix_audit_log_at", audit_log.c.at)
 sa.Index("ix_audit_log_conversation", audit_log.c.conversation_id)
-sa.Index("ix_conversations_updated", conversations.c.updated_at)
+# retention walks only what it has not emptied yet (a plain index on updated_at would walk every
+# emptied conversation again at each batch)
+sa.Index(
+    "ix_conversations_retention",
+    conversations.c.updated_at,
+    sqlite_where=conversations.c.anonymised_at.is_(None),
+    postgresql_where=conversations.c.anonymised_at.is_(None),
+)
+# erasure and retention find a conversation's rows in each table by its id
+sa.Index("ix_kb_queries_conversation", kb_queries.c.conversation_id)
+sa.Index("ix_ratings_conversation", ratings.c.conversation_id)
+sa.Index("ix_article_feedback_conversation", article_feedback.c.conversation_id)
 sa.Index("ix_conversations_email", sa.func.lower(conversations.c.customer_email))
 sa.Index("ix_handoffs_queue", handoffs.c.status, handoffs.c.priority_rank, handoffs.c.queued_at)
 sa.Index("ix_handoffs_conversation", handoffs.c.conversation_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from actions.settings import ActionSettings
@@ -40,3 +43,16 @@ def test_a_bad_value_names_its_key_and_where_to_fix_it(reader, key: str, value: 
     with pytest.raises(SettingsError) as caught:
         reader({key: value})
     assert f"{key}={value!r} {words}" in str(caught.value) and ".env" in str(caught.value)
+
+
+def test_every_setting_is_documented_in_the_readme_and_env_example() -> None:
+    """A setting a reader reads but neither the README's table nor .env.example names is one no
+    operator can find."""
+    root = Path(__file__).resolve().parents[2]
+    readme, example = (root / "README.md").read_text(), (root / ".env.example").read_text()
+    names = set()
+    for module in ("handoff/settings.py", "actions/settings.py", "knowledge_base/settings.py"):
+        names |= set(re.findall(r'read\.\w+\(\s*"([A-Z][A-Z0-9_]+)"', (root / module).read_text()))
+    assert len(names) > 20
+    assert sorted(name for name in names if name not in readme) == []
+    assert sorted(name for name in names if name not in example) == []

@@ -21,5 +21,10 @@ def upgrade() -> None:
         op.execute("ALTER TABLE conversations ADD COLUMN anonymised_at FLOAT")
     if "fcr_returned" not in existing_columns(op.get_bind(), "handoffs"):
         op.execute("ALTER TABLE handoffs ADD COLUMN fcr_returned BOOLEAN")
-    op.execute("CREATE INDEX IF NOT EXISTS ix_conversations_updated ON conversations (updated_at)")
+    op.execute(
+        "CREATE INDEX IF NOT EXISTS ix_conversations_retention ON conversations (updated_at) "
+        "WHERE anonymised_at IS NULL"
+    )
+    for table in ("kb_queries", "ratings", "article_feedback"):
+        op.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_conversation ON {table} (conversation_id)")
     op.execute("CREATE INDEX IF NOT EXISTS ix_conversations_email ON conversations (lower(customer_email))")

@@ -112,7 +112,9 @@ async def create_conversation(request: web.Request) -> web.StreamResponse:
         return cors(request, error_response(400, "malformed", message))
     conversation, token = await request.app[STORE].create_conversation(metadata)
     log.info("conversation %s created", conversation.id)
-    return cors(request, web.json_response({"conversation_id": conversation.id, "token": token}, status=201))
+    # retention_days: the widget tells the customer how long the chat is kept before they write
+    body = {"conversation_id": conversation.id, "token": token, "retention_days": request.app[SETTINGS].retention_days}
+    return cors(request, web.json_response(body, status=201))
 
 
 async def _hello(ws: web.WebSocketResponse, request: web.Request) -> tuple[Conversation, int] | None:

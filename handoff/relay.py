@@ -19,7 +19,7 @@ from handoff.ownership import State, bot_owns
 from handoff.privacy.intake import hidden_notice, take_in
 from handoff.rasa_client import BotTurn, BotUnavailable, RasaClient
 from handoff.settings import HubSettings
-from handoff.store import Agent, Conversation, Store, StoredMessage
+from handoff.store import Agent, Conversation, NotFound, Store, StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -316,8 +316,12 @@ class Relay:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("relay task failed", exc_info=task.exception())
+        if task.cancelled() or task.exception() is None:
+            return
+        if isinstance(task.exception(), NotFound):  # erased while its turn was on the way: nothing to keep
+            log.info("a relay task's conversation is gone: %s", task.exception())
+            return
+        log.error("relay task failed", exc_info=task.exception())
 
     async def drain(self) -> None:
         """Wait for background relays (shutdown, tests)."""

@@ -1094,6 +1094,16 @@
     if (ui.deleteButton.hidden) disarmDelete();
   }
 
+  /** How long the hub keeps a chat (its answer to "start a conversation"), said before the first message. */
+  function showRetention(days) {
+    if (!ui.privacyNote || typeof days !== "number" || days < 0) return;
+    ui.privacyNote.textContent =
+      (days === 0
+        ? "We keep this chat until you delete it."
+        : "We keep this chat for " + days + " days after your last message.") +
+      " Never share card numbers or passwords here.";
+  }
+
   // A first click arms the button ("Delete it for good?"), the second deletes.
   var deletion = { armed: false, busy: false };
 
@@ -1114,8 +1124,10 @@
     ui.deleteButton.disabled = true;
     fetch(HUB + "/api/conversations/delete", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ token: token }),
+      credentials: "omit",
+      cache: "no-store",
     })
       .then(function (response) {
         return response.json().then(function (body) {
@@ -1463,6 +1475,7 @@
         }
         store.conversation_id = data.conversation_id;
         store.token = str(data.token);
+        showRetention(data.retention_days);
         store.last_seq = 0;
         store.messages = [];
         store.rated = false;

@@ -44,7 +44,9 @@ def test_a_card_number_is_hidden_and_the_customer_can_delete_the_conversation(st
     errors = watch_errors(page)
     page.goto(f"{stack.hub_url}/")
     page.get_by_test_id("kestrel-launcher").click()
-    expect(page.get_by_test_id("kestrel-privacy-note")).to_be_visible()
+    expect(page.get_by_test_id("kestrel-privacy-note")).to_contain_text(
+        "We keep this chat for 365 days after your last message"
+    )
     expect(page.get_by_test_id("kestrel-privacy-link")).to_have_attribute("href", f"{stack.hub_url}/privacy")
     expect(page.get_by_test_id("kestrel-delete")).to_be_hidden()  # nothing to delete yet
 

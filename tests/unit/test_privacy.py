@@ -83,15 +83,15 @@ async def test_a_card_number_is_never_stored_sent_or_shown(hub: TestClient) -> N
     ws = await hub.ws_connect("/ws")
     await ws.send_json({"type": "hello", "token": conversation["token"]})
     await receive_until(ws, lambda f: f["type"] == "state")
-    await ws.send_json({"type": "message", "client_id": "c1", "text": f"card {CARD} cvv 321 password is s3cret!"})
+    await ws.send_json({"type": "message", "client_id": "c1", "text": f"card {CARD} cvv 321 password is s3cret! pin 4921"})
     frames = await receive_until(ws, lambda f: f["type"] == "message" and f["sender"] == "system")
     echoed = next(f for f in frames if f["type"] == "message" and f["sender"] == "customer")
-    assert echoed["text"] == "card [card ending 1111] cvv [masked] password is [masked]"
-    assert "I've hidden a card number, a security code and a password" in frames[-1]["text"]
+    assert echoed["text"] == "card [card ending 1111] cvv [masked] password is [masked] pin [masked]"
+    assert "I've hidden a card number, a security code, a password and a PIN" in frames[-1]["text"]
     async with hub.app[STORE].read() as conn:
         stored = (await conn.execute(sa.select(T.messages.c.text, T.messages.c.bot_text))).all()
     flat = " ".join(f"{row.text} {row.bot_text}" for row in stored)
-    assert "4111" not in flat and "321" not in flat and "s3cret" not in flat
+    assert "4111" not in flat and "321" not in flat and "s3cret" not in flat and "4921" not in flat
     await sign_in(hub)
     detail = await (await hub.get(f"/api/agent/conversations/{conversation['conversation_id']}")).json()
     assert "4111 1111" not in str(detail["messages"])

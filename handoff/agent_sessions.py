@@ -11,13 +11,13 @@ code 4401, which the inbox answers by showing the sign-in screen.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from handoff import background
 from handoff.app_keys import FANOUT, SETTINGS, STORE
 from handoff.rate_limit import RateLimiter
 from handoff.store import hash_token
@@ -90,17 +90,7 @@ async def close_ended_sessions(app: web.Application) -> int:
 
 async def watch_sessions(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: the periodic session check runs for as long as the hub does."""
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(app[SETTINGS].agent_session_check_seconds)
-            try:
-                await close_ended_sessions(app)
-            except Exception:
-                log.warning("agent session check failed; retrying", exc_info=True)
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with background.every(
+        app[SETTINGS].agent_session_check_seconds, lambda: close_ended_sessions(app), "agent session check"
+    ):
+        yield

@@ -75,7 +75,8 @@ def _erase(subject: Subject) -> Work:
 async def _retention(store: Store, tracker: RasaTrackerStore, settings: HubSettings) -> None:
     if settings.retention_days == 0:
         print("HUB_RETENTION_DAYS is 0: conversations are kept; only the audit log is pruned")
-    report = await Retention(store, tracker, settings).run_once()
+    # An operator's run goes at full speed; the hub's own runs yield (HUB_RETENTION_DUTY).
+    report = await Retention(store, tracker, settings, duty=1.0).run_once()
     print(
         f"anonymised {report.anonymised} conversation(s) older than {settings.retention_days} days; "
         f"{report.audit_entries_deleted} audit entr(y/ies) older than {settings.audit_retention_days} days deleted"

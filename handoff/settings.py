@@ -33,6 +33,12 @@ def _not_negative(name: str, value: int) -> int:
     return value
 
 
+def _fraction(name: str, value: float) -> float:
+    if not 0 < value <= 1:
+        raise SettingsError(f"{name} is {value}; use a fraction above 0 and at most 1 (0.2: a fifth of the time)")
+    return value
+
+
 def rasa_tracker_url(read: Environment, default: str) -> str:
     """Where Rasa keeps its trackers, from the settings scripts/run_rasa.sh gives Rasa (the same
     names and defaults), so retention and erasure reach the events Rasa wrote."""
@@ -83,6 +89,7 @@ class HubSettings:
     retention_days: int = 365
     retention_check_seconds: float = 3600.0
     retention_batch: int = 200
+    retention_duty: float = 0.2
     audit_retention_days: int = 730
     privacy_url: str = "/privacy"
     rasa_tracker_url: Secret = Secret(sqlite_url(PROJECT_ROOT / "var" / "rasa-tracker.sqlite3"))  # noqa: RUF009
@@ -137,6 +144,7 @@ class HubSettings:
             retention_days=_not_negative("HUB_RETENTION_DAYS", read.integer("HUB_RETENTION_DAYS", d.retention_days)),
             retention_check_seconds=read.number("HUB_RETENTION_CHECK_SECONDS", d.retention_check_seconds),
             retention_batch=max(1, read.integer("HUB_RETENTION_BATCH", d.retention_batch)),
+            retention_duty=_fraction("HUB_RETENTION_DUTY", read.number("HUB_RETENTION_DUTY", d.retention_duty)),
             audit_retention_days=_not_negative(
                 "HUB_AUDIT_RETENTION_DAYS", read.integer("HUB_AUDIT_RETENTION_DAYS", d.audit_retention_days)
             ),

@@ -4,8 +4,6 @@ hub erased it, within HUB_AGENT_SESSION_CHECK_SECONDS when `supportbot-privacy` 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import html
 import json
 import logging
@@ -13,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from handoff import auth, contract, gateway
+from handoff import auth, background, contract, gateway
 from handoff.app_keys import FANOUT, SETTINGS, STORE
 from handoff.errors import error_response
 from handoff.ownership import State
@@ -157,25 +155,21 @@ async def customer_delete(request: web.Request) -> web.StreamResponse:
 # --- the hub's side: sockets of conversations erased elsewhere, and the retention job ---------
 
 
-async def _watch_erased(app: web.Application) -> AsyncIterator[None]:
+async def close_conversations_erased_elsewhere(app: web.Application) -> None:
     """Conversations erased by `supportbot-privacy` (another process) lose their open sockets too."""
+    open_ids = app[FANOUT].customer_conversation_ids()
+    if open_ids:
+        gone = open_ids - await app[STORE].existing_conversation_ids(sorted(open_ids))
+        await close_erased(app, sorted(gone))
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(app[SETTINGS].agent_session_check_seconds)
-            try:
-                open_ids = app[FANOUT].customer_conversation_ids()
-                if open_ids:
-                    gone = open_ids - await app[STORE].existing_conversation_ids(sorted(open_ids))
-                    await close_erased(app, sorted(gone))
-            except Exception:
-                log.warning("erased-conversation check failed; retrying", exc_info=True)
 
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+async def _watch_erased(app: web.Application) -> AsyncIterator[None]:
+    async with background.every(
+        app[SETTINGS].agent_session_check_seconds,
+        lambda: close_conversations_erased_elsewhere(app),
+        "erased-conversation check",
+    ):
+        yield
 
 
 async def _privacy_ctx(app: web.Application) -> AsyncIterator[None]:

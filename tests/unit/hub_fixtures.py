@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,22 @@ async def start_conversation(client: TestClient, metadata: dict[str, str] | None
     response = await client.post("/api/conversations", json={"metadata": metadata or {}})
     assert response.status == 201
     return dict(await response.json())
+
+
+def run_cli(
+    module: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A real command (`python -m module args…`) in its own process, on the test hub's database,
+    as an operator would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env={**os.environ, "DATABASE_URL": sqlite_url(tmp_path / "hub.sqlite3"), **(env or {})},
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
 
 
 async def receive_until(ws: Any, predicate: Any, limit: int = 50, timeout: float = 10) -> list[dict[str, Any]]:

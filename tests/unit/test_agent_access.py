@@ -7,9 +7,7 @@ Real hub (aiohttp test server, real SQLite); the password reset and disable go t
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from handoff.rate_limit import PRUNE_EVERY, RateLimiter
 from handoff.settings import sqlite_url
 from handoff.store import Store, schema
 from tests.unit.db_fixtures import database_url
-from tests.unit.hub_fixtures import AGENT_PASSWORD, hub, hub_settings, sign_in, start_conversation
+from tests.unit.hub_fixtures import AGENT_PASSWORD, hub, hub_settings, run_cli, sign_in, start_conversation
 
 T = schema
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,17 +38,7 @@ async def _agent_hub(aiohttp_client: Any, tmp_path: Path, **overrides: Any) -> T
 
 
 def supportbot_agent(tmp_path: Path, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
-    """The real command, in its own process, on the test hub's database."""
-    env = {**os.environ, "DATABASE_URL": sqlite_url(tmp_path / "hub.sqlite3"), "NEW_PASSWORD": password}
-    return subprocess.run(
-        [sys.executable, "-m", "handoff.agents_cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return run_cli("handoff.agents_cli", tmp_path, *args, env={"NEW_PASSWORD": password})
 
 
 async def _closed_code(ws: aiohttp.ClientWebSocketResponse, timeout: float = 15) -> int | None:

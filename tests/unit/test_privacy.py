@@ -5,9 +5,7 @@ store; secrets hidden at intake; the audit log; the admin and customer routes; t
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +28,15 @@ from handoff.privacy.service import Actor, BadSubject, Privacy, Subject
 from handoff.settings import HubSettings, SettingsError, sqlite_url
 from handoff.store import Store, schema
 from tests.unit.db_fixtures import database_url, store
-from tests.unit.hub_fixtures import AGENT_PASSWORD, hub, hub_settings, receive_until, sign_in, start_conversation
+from tests.unit.hub_fixtures import (
+    AGENT_PASSWORD,
+    hub,
+    hub_settings,
+    receive_until,
+    run_cli,
+    sign_in,
+    start_conversation,
+)
 from tests.unit.rasa_trackers import events_of, tracker_store_for, write_with_rasa
 
 T = schema
@@ -83,7 +89,9 @@ async def test_a_card_number_is_never_stored_sent_or_shown(hub: TestClient) -> N
     ws = await hub.ws_connect("/ws")
     await ws.send_json({"type": "hello", "token": conversation["token"]})
     await receive_until(ws, lambda f: f["type"] == "state")
-    await ws.send_json({"type": "message", "client_id": "c1", "text": f"card {CARD} cvv 321 password is s3cret! pin 4921"})
+    await ws.send_json(
+        {"type": "message", "client_id": "c1", "text": f"card {CARD} cvv 321 password is s3cret! pin 4921"}
+    )
     frames = await receive_until(ws, lambda f: f["type"] == "message" and f["sender"] == "system")
     echoed = next(f for f in frames if f["type"] == "message" and f["sender"] == "customer")
     assert echoed["text"] == "card [card ending 1111] cvv [masked] password is [masked] pin [masked]"
@@ -352,21 +360,8 @@ async def test_the_privacy_page_says_what_is_kept_and_for_how_long(hub: TestClie
 
 
 def supportbot_privacy(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": sqlite_url(tmp_path / "hub.sqlite3"),
-        "RASA_TRACKER_DIALECT": "sqlite",
-        "RASA_TRACKER_DB": str(tmp_path / "rasa-tracker.sqlite3"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "handoff.privacy_cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    tracker = {"RASA_TRACKER_DIALECT": "sqlite", "RASA_TRACKER_DB": str(tmp_path / "rasa-tracker.sqlite3")}
+    return run_cli("handoff.privacy_cli", tmp_path, *args, env=tracker)
 
 
 async def test_the_cli_exports_and_erases_and_the_hub_closes_the_chat(aiohttp_client: Any, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from handoff.app_keys import (
     ADDRESS_MESSAGE_LIMITER,
     ADDRESS_SOCKET_LIMITER,
     FANOUT,
+    MAILER,
     RASA,
     RATE_LIMITER,
     RELAY,
@@ -21,6 +22,8 @@ from handoff.app_keys import (
     STORE,
 )
 from handoff.fanout import Fanout
+from handoff.mail import api as mail_api
+from handoff.mail import outbox
 from handoff.openapi import openapi_document
 from handoff.rasa_client import RasaClient
 from handoff.rate_limit import RateLimiter
@@ -39,10 +42,24 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
+async def _mail_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The mailer and its outbox sender (handoff/mail/outbox.py), before the relay that uses it."""
+    settings = app[SETTINGS]
+    mailer = outbox.Mailer(settings, app[STORE], app[FANOUT])
+    app[MAILER] = mailer
+    if not mailer.customer_mail_enabled:
+        log.warning(
+            "mail: HUB_LINK_SECRET is not set, so customers get no email (replies, transcripts) and replies by "
+            "email are refused; set it in .env (make run generates one) to turn customer email on"
+        )
+    async with outbox.running(mailer):
+        yield
+
+
 async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     rasa = app[RASA]
     await rasa.start()
-    app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT], app[RELAY_OBSERVERS])
+    app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT], app[RELAY_OBSERVERS], app[MAILER])
     await app[RELAY].resume_bot_turns()  # customer messages a killed hub stored but never answered
     yield
     await app[RELAY].drain()
@@ -72,7 +89,9 @@ async def openapi(_request: web.Request) -> web.StreamResponse:
 
 
 def create_app(
-    settings: HubSettings, rasa: RasaClient | None = None, rebuilds: articles_api.IndexRebuilds | None = None
+    settings: HubSettings,
+    rasa: RasaClient | None = None,
+    rebuilds: articles_api.IndexRebuilds | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app.on_response_prepare.append(add_security_headers)
@@ -85,6 +104,7 @@ def create_app(
     app[ADDRESS_MESSAGE_LIMITER] = RateLimiter(settings.address_messages_per_minute, 60)
     app[ADDRESS_SOCKET_LIMITER] = RateLimiter(settings.socket_opens_per_minute, 60)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_mail_ctx)
     app.cleanup_ctx.append(_rasa_ctx)
     app.cleanup_ctx.append(agent_sessions.watch_sessions)
     app[agent_sessions.LOGIN_GUARD] = agent_sessions.LoginGuard.create(
@@ -97,6 +117,7 @@ def create_app(
     app[pages.ARTICLE_PATHS] = pages.ArticlePaths()
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()
     app.router.add_routes(articles_api.routes)
+    app.router.add_routes(mail_api.routes)
     metrics.setup(app)
     app.router.add_get("/health", health)
     app.router.add_get("/api/openapi.json", openapi)

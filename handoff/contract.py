@@ -35,6 +35,7 @@ REASONS: dict[str, HandoffReason] = {
         HandoffReason("sensitive_topic", "high", "Security matter (card, fraud, unrecognised payment)"),
         HandoffReason("kb_unavailable", "normal", "Help center unavailable"),
         HandoffReason("bot_unavailable", "normal", "Bot unavailable: the customer needs a person"),  # the hub's own
+        HandoffReason("email_reply", "normal", "Customer replied by email"),  # the hub's own (handoff/mail)
     )
 }
 PRIORITIES = ("high", "normal", "low")
@@ -170,6 +171,11 @@ def error_frame(code: str, message: str, client_id: str | None = None) -> dict[s
     return {"type": "error", "code": code, "message": message, **({"client_id": client_id} if client_id else {})}
 
 
+def transcript_sent_frame(email: str | None) -> dict[str, Any]:
+    """The answer to "Email me this conversation": where it goes, or None when there is no address."""
+    return {"type": "transcript_sent", "email": email}
+
+
 # --- agent frames (hub → inbox) ------------------------------------------------------------------
 
 
@@ -187,6 +193,11 @@ def conversation_state_frame(conversation_id: str, state: str) -> dict[str, Any]
 
 def agents_online_frame(count: int) -> dict[str, Any]:
     return {"type": "agents_online", "count": count}
+
+
+def email_status_frame(conversation_id: str, email: dict[str, Any] | None) -> dict[str, Any]:
+    """A conversation's email markers changed (emailed, read, replied, bounced): the inbox redraws them."""
+    return {"type": "email_status", "conversation_id": conversation_id, "email": email}
 
 
 def pong_frame() -> dict[str, Any]:
@@ -209,6 +220,8 @@ FRAME_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "conversation_state": (frozenset({"type", "conversation_id", "state"}), frozenset()),
     "agents_online": (frozenset({"type", "count"}), frozenset()),
     "pong": (frozenset({"type"}), frozenset()),
+    "transcript_sent": (frozenset({"type", "email"}), frozenset()),
+    "email_status": (frozenset({"type", "conversation_id", "email"}), frozenset()),
 }
 
 

@@ -18,6 +18,7 @@ from handoff.app_keys import (
     ADDRESS_MESSAGE_LIMITER,
     ADDRESS_SOCKET_LIMITER,
     FANOUT,
+    MAILER,
     RATE_LIMITER,
     RELAY,
     SETTINGS,
@@ -45,7 +46,7 @@ def origin_allowed(request: web.Request) -> bool:
     return origin is None or origin.rstrip("/") in request.app[SETTINGS].allowed_origins
 
 
-def _cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+def cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     if origin and origin_allowed(request):
         response.headers["Access-Control-Allow-Origin"] = origin
@@ -63,7 +64,7 @@ async def conversations_preflight(request: web.Request) -> web.StreamResponse:
     response.headers["Access-Control-Allow-Methods"] = "POST"
     response.headers["Access-Control-Allow-Headers"] = "Content-Type"
     response.headers["Access-Control-Max-Age"] = "600"
-    return _cors(request, response)
+    return cors(request, response)
 
 
 def _customer_metadata(body: Any, identity_secret: str) -> dict[str, Any]:
@@ -94,7 +95,7 @@ async def create_conversation(request: web.Request) -> web.StreamResponse:
             403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS."
         )
     if not request.app[ADDRESS_CONVERSATION_LIMITER].allow(client_address(request)):
-        return _cors(
+        return cors(
             request,
             error_response(
                 429, "rate_limited", "Too many new conversations from your network; please try again later."
@@ -102,16 +103,16 @@ async def create_conversation(request: web.Request) -> web.StreamResponse:
         )
     raw = await request.read()
     if len(raw) > 8192:
-        return _cors(request, error_response(413, "too_large", "The request body is over 8 KiB."))
+        return cors(request, error_response(413, "too_large", "The request body is over 8 KiB."))
     try:
         body = json.loads(raw) if raw.strip() else None
         metadata = _customer_metadata(body, str(request.app[SETTINGS].identity_secret))
     except ValueError as exc:
         message = str(exc) if not isinstance(exc, json.JSONDecodeError) else "The body is not valid JSON."
-        return _cors(request, error_response(400, "malformed", message))
+        return cors(request, error_response(400, "malformed", message))
     conversation, token = await request.app[STORE].create_conversation(metadata)
     log.info("conversation %s created", conversation.id)
-    return _cors(request, web.json_response({"conversation_id": conversation.id, "token": token}, status=201))
+    return cors(request, web.json_response({"conversation_id": conversation.id, "token": token}, status=201))
 
 
 async def _hello(ws: web.WebSocketResponse, request: web.Request) -> tuple[Conversation, int] | None:
@@ -163,6 +164,7 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
         await ws.close(code=4429, message=b"too many connections")
         return ws
     fanout.add_customer(conversation.id, ws)
+    await _seen(store, conversation.id, opened=True)
     try:
         await ws.send_json(
             contract.ready_frame(
@@ -180,7 +182,16 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
         pass
     finally:
         fanout.remove_customer(conversation.id, ws)
+        await _seen(store, conversation.id, opened=False)
     return ws
+
+
+async def _seen(store: Store, conversation_id: str, opened: bool) -> None:
+    """When the customer was last there decides whether an agent's reply is emailed (handoff/mail)."""
+    try:
+        await store.note_customer_seen(conversation_id, opened)
+    except Exception:  # the hub shutting down, the database away: never the customer's problem
+        log.warning("conversation %s: could not note the customer's visit", conversation_id)
 
 
 REPLAY_PAGE = 100
@@ -257,6 +268,19 @@ async def _rating(ctx: FrameContext, frame: dict[str, Any]) -> None:
     await ctx.ws.send_json(contract.rating_saved_frame(score, ces))
 
 
+async def _email_transcript(ctx: FrameContext, frame: dict[str, Any]) -> None:
+    """`{"type": "email_transcript", "email"?}`: "Email me this conversation", to the address
+    given (or the one the customer gave before). The answer says where it goes (None: nowhere)."""
+    address = frame.get("email")
+    if address is not None and (not isinstance(address, str) or not EMAIL.match(address.strip())):
+        await ctx.ws.send_json(
+            error_frame("malformed", "That email address does not look right; check it and try again.")
+        )
+        return
+    sent_to = await ctx.request.app[MAILER].send_transcript(ctx.conversation.id, address)
+    await ctx.ws.send_json(contract.transcript_sent_frame(sent_to))
+
+
 def _whole_number_from_1_to_5(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5
 
@@ -326,4 +350,9 @@ async def _customer_message(
 
 FrameHandler = Callable[[FrameContext, dict[str, Any]], Awaitable[None]]
 #: what a customer may send after hello, by frame type (README, "The customer wire contract")
-FRAME_HANDLERS: dict[str, FrameHandler] = {"message": _typed_message, "button": _button, "rating": _rating}
+FRAME_HANDLERS: dict[str, FrameHandler] = {
+    "message": _typed_message,
+    "button": _button,
+    "rating": _rating,
+    "email_transcript": _email_transcript,
+}

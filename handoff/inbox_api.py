@@ -132,6 +132,7 @@ async def conversation(request: web.Request) -> web.StreamResponse:
                     "email": found.customer_email,
                     "verified": found.customer_verified,
                 },
+                "email": found.email.to_json(),
             },
             "handoff": handoff.to_json(agent_json) if handoff else None,
             **_transcript_page(messages),

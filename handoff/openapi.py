@@ -186,6 +186,22 @@ def openapi_document() -> dict[str, Any]:
                     auth=False,
                 )
             },
+            "/api/conversations/resume": {
+                "post": _op(
+                    "Exchange a signed link from an email (what follows #kestrel-resume=) for a fresh key to "
+                    "that one conversation",
+                    {
+                        "200": "conversation_id and token",
+                        "400": "malformed link",
+                        "403": "forged link or origin not allowed",
+                        "404": "links are not enabled (no HUB_LINK_SECRET), or the conversation is gone",
+                        "410": "the link has expired",
+                        "429": "too many attempts",
+                    },
+                    {"type": "object", "required": ["link"], "properties": {"link": {"type": "string"}}},
+                    auth=False,
+                )
+            },
             "/api/agent/login": {
                 "post": _op(
                     "Sign in; sets the HttpOnly session cookie",

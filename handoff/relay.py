@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from actions.masking import mask_secrets
 from handoff import contract
 from handoff.fanout import Fanout
+from handoff.mail.outbox import Mailer
 from handoff.ownership import State, bot_owns
 from handoff.rasa_client import BotTurn, BotUnavailable, RasaClient
 from handoff.settings import HubSettings
@@ -67,6 +68,7 @@ class Relay:
         rasa: RasaClient,
         fanout: Fanout,
         observers: list[RelayObserver] | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -75,6 +77,7 @@ class Relay:
         self._locks = ConversationLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         self.observers = observers if observers is not None else []
+        self.mailer = mailer
 
     # --- customer side ------------------------------------------------------------------------
 
@@ -217,11 +220,22 @@ class Relay:
         stored, _ = await self.store.append_message(conversation_id, "agent", text, agent_id=agent.id)
         await self.fanout.to_conversation(conversation_id, stored.to_frame())
         await self.fanout.to_agents(self._agent_frame(stored))
+        if self.mailer is not None:
+            await self._mail(self.mailer.agent_replied(conversation_id), conversation_id)
         return stored
+
+    async def _mail(self, step: Any, conversation_id: str) -> None:
+        """A mail step (it only adds a row to the outbox): its failure is logged, never the caller's."""
+        try:
+            await step
+        except Exception:
+            log.exception("conversation %s: could not queue an email", conversation_id)
 
     async def resolve(self, conversation_id: str, agent: Agent) -> None:
         await self.store.resolve(conversation_id, agent.id)
         await self.system_message(conversation_id, f"{agent.name} marked this conversation as resolved.")
+        if self.mailer is not None:  # the transcript, when the customer gave an email
+            await self._mail(self.mailer.send_transcript(conversation_id), conversation_id)
         await self.queue_changed(conversation_id)
         self._spawn(self._tell_bot_resolved(conversation_id))
 

@@ -1,6 +1,6 @@
 """The hub's store: conversations, messages, handoffs, agents, ratings (SQLite or PostgreSQL).
 
-One module per aggregate (`conversations`, `queue`, `feedback`, `agents`, `metrics_queries`) on
+One module per aggregate (`conversations`, `queue`, `feedback`, `mail`, `agents`, `metrics_queries`) on
 one `db`, joined into `Store`; what it returns are frozen dataclasses (`records`). Every ownership
 change is one transaction with a conditional UPDATE whose row count is checked, so two agents
 never claim the same conversation and the bot never answers while a person owns it. The schema
@@ -13,8 +13,20 @@ from handoff.store import schema
 from handoff.store.agents import AgentStore
 from handoff.store.errors import AlreadyClaimed, Conflict, NotFound, NotYours, RatingRefused, StoreError
 from handoff.store.feedback import FeedbackStore
+from handoff.store.mail import MailStore
 from handoff.store.metrics_queries import MetricsQueries
-from handoff.store.records import ROLES, Agent, Conversation, Handoff, QueueItem, Rating, StoredMessage, hash_token
+from handoff.store.records import (
+    ROLES,
+    Agent,
+    Conversation,
+    EmailMarkers,
+    Handoff,
+    OutboxMail,
+    QueueItem,
+    Rating,
+    StoredMessage,
+    hash_token,
+)
 
 __all__ = [
     "ROLES",
@@ -22,9 +34,11 @@ __all__ = [
     "AlreadyClaimed",
     "Conflict",
     "Conversation",
+    "EmailMarkers",
     "Handoff",
     "NotFound",
     "NotYours",
+    "OutboxMail",
     "QueueItem",
     "Rating",
     "RatingRefused",
@@ -36,5 +50,5 @@ __all__ = [
 ]
 
 
-class Store(FeedbackStore, AgentStore, MetricsQueries):
+class Store(FeedbackStore, MailStore, AgentStore, MetricsQueries):
     """Every aggregate on one database: `store = await Store.open(url)`."""

@@ -216,6 +216,6 @@ async def test_a_database_from_before_alembic_is_adopted_and_keeps_its_data(data
         await upgraded.append_message(conversation.id, "customer", "and now?", client_id="c2", bot_text="and now?")
         assert await upgraded.pending_bot_turns() == {conversation.id: [2]}
         async with upgraded.read() as conn:
-            assert await conn.run_sync(migrate.current_revision) == migrate.head() == "0006"
+            assert await conn.run_sync(migrate.current_revision) == migrate.head() == "0007_email"
     finally:
         await upgraded.close()

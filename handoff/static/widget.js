@@ -1640,6 +1640,93 @@
     if (clientId && findOutbox(clientId)) markFailed(clientId);
   }
 
+  // ------------------------------------------------------------------ a link from an email
+
+  // An agent's reply to a customer who was away is emailed with a link to the website's page
+  // plus "#kestrel-resume=<signed reference>" (handoff/mail/links.py). A fragment never reaches
+  // a server, and the widget takes it out of the address bar at once, then exchanges it for a
+  // fresh key to that one conversation (POST /api/conversations/resume). The link expires; the
+  // key the widget keeps is new, stored like any other.
+  var RESUME_PREFIX = "kestrel-resume=";
+
+  function takeResumeLink() {
+    var hash = location.hash || "";
+    var at = hash.indexOf(RESUME_PREFIX);
+    if (at < 0) return null;
+    var link = hash.slice(at + RESUME_PREFIX.length).split("&")[0];
+    try {
+      history.replaceState(null, "", location.pathname + location.search);
+    } catch (e) {
+      /* the link stays in the address bar; it still works only until it expires */
+    }
+    return /^[0-9a-f]{32}\.[0-9]{1,12}\.[0-9a-f]{32}$/.test(link) ? link : "malformed";
+  }
+
+  function switchToConversation(conversationId, token) {
+    conn.gen++;
+    closeSocket();
+    clearReconnectTimer();
+    conn.ready = false;
+    conn.inflight = [];
+    store.conversation_id = conversationId;
+    store.token = token;
+    store.last_seq = 0;
+    store.messages = [];
+    store.rated = false;
+    store.outbox = [];
+    saveStore();
+    transcript.lastRenderedSeq = 0;
+    transcript.bootSeq = 0;
+    view.owner = "bot";
+    view.stateInfo = { state: "bot" };
+    hideTyping("bot");
+    hideTyping("agent");
+    hideRating();
+    clearRenderedMessages();
+    refreshChips();
+    connect();
+  }
+
+  function resumeFromLink(link) {
+    setConnection("connecting");
+    var request;
+    try {
+      request = fetch(HUB + "/api/conversations/resume", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ link: link }),
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch (e) {
+      request = Promise.reject(e);
+    }
+    request
+      .then(function (res) {
+        return res
+          .json()
+          .catch(function () {
+            return null;
+          })
+          .then(function (data) {
+            return { res: res, data: data };
+          });
+      })
+      .then(function (r) {
+        var data = r.data;
+        if (!r.res.ok || !data || !data.token || !data.conversation_id) {
+          var message = data && data.error && typeof data.error.message === "string" ? data.error.message : "";
+          throw new Error(message || "The link from your email could not be opened; you can write to us here.");
+        }
+        switchToConversation(str(data.conversation_id), str(data.token));
+      })
+      .catch(function (e) {
+        showError(e && e.message ? e.message : "The link from your email could not be opened; you can write to us here.");
+        if (store.token) connect();
+        else createConversation();
+      });
+  }
+
   // ------------------------------------------------------------------ boot
 
   function boot() {
@@ -1664,6 +1751,14 @@
       }
     });
 
+    var resumeLink = takeResumeLink();
+    if (resumeLink) {
+      // Opened from an email: show that conversation, in an open panel.
+      conn.started = true;
+      openPanel();
+      resumeFromLink(resumeLink);
+      return;
+    }
     // A returning customer: reconnect straight away so agent replies arrive while the panel is closed.
     if (store.token) ensureStarted();
   }

@@ -1,0 +1,147 @@
+"""The link in a reply email opens the widget on that conversation, in Debian's Chromium.
+
+A hub alone (`python -m handoff`, Rasa down on purpose so the first message goes to the queue)
+mails through a real SMTP server (aiosmtpd's Controller, in a thread of the test); the customer
+closes the tab, an agent answers through the API, and the link from the email that arrived is
+opened in a fresh browser (another device: nothing in its storage)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import http.cookiejar
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from playwright.sync_api import Browser, expect
+
+from tests.browser.conftest import ROOT
+from tests.integration.stack import answers, free_port
+
+pytestmark = pytest.mark.browser
+AGENT_EMAIL, AGENT_PASSWORD = "mail-agent@kestrel.example", "mail-agent-password"
+REPLY = "Your new card is on its way; it should arrive on Friday."
+
+
+class Inbox:
+    """aiosmtpd handler: every message that arrives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.arrived = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(
+            email.message_from_bytes(envelope.content, _class=EmailMessage, policy=email.policy.default)
+        )
+        self.arrived.set()
+        return "250 OK"
+
+
+@pytest.fixture
+def mail_stack(tmp_path: Path) -> Iterator[tuple[str, Inbox, Path]]:
+    inbox = Inbox()
+    smtp_port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    port = free_port()
+    hub_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HUB_PORT": str(port),
+        "HUB_PUBLIC_URL": hub_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}",
+        "RASA_URLS": f"http://127.0.0.1:{free_port()}",
+        "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "HUB_LINK_SECRET": "browser-test-link-secret",
+        "HUB_EMAIL_AFTER_SECONDS": "0",
+        "HUB_BUSINESS_HOURS": "",
+    }
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "supportbot-agent"), "add", AGENT_EMAIL, "Morgan", "--password-env", "PW"],
+        env={**env, "PW": AGENT_PASSWORD},
+        check=True,
+        capture_output=True,
+    )
+    hub = subprocess.Popen([sys.executable, "-m", "handoff"], env=env, cwd=tmp_path)
+    try:
+        for _ in range(300):
+            if answers(f"{hub_url}/health"):
+                break
+            assert hub.poll() is None, "the hub exited"
+            time.sleep(0.1)
+        yield hub_url, inbox, tmp_path / "hub.sqlite3"
+    finally:
+        hub.terminate()
+        hub.wait(timeout=20)
+        controller.stop()
+
+
+def agent_answers(hub_url: str, conversation_id: str, text: str) -> None:
+    """Sign in, claim and reply through the agent API, as the inbox does."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def post(path: str, body: dict[str, Any] | None = None) -> None:
+        request = urllib.request.Request(
+            f"{hub_url}{path}", data=json.dumps(body or {}).encode(), headers={"Content-Type": "application/json"}
+        )
+        with opener.open(request, timeout=30) as response:
+            assert response.status in (200, 201)
+
+    post("/api/agent/login", {"email": AGENT_EMAIL, "password": AGENT_PASSWORD})
+    post(f"/api/agent/conversations/{conversation_id}/claim")
+    post(f"/api/agent/conversations/{conversation_id}/messages", {"text": text})
+
+
+def test_the_link_in_a_reply_email_opens_the_widget_on_the_conversation(mail_stack, browser: Browser) -> None:
+    hub_url, inbox, db_path = mail_stack
+    first = browser.new_context(viewport={"width": 420, "height": 800})
+    page = first.new_page()
+    page.goto(f"{hub_url}/")
+    page.get_by_test_id("kestrel-launcher").click()
+    page.get_by_test_id("kestrel-input").fill("My card never came")
+    page.get_by_test_id("kestrel-send").click()
+    expect(page.get_by_test_id("kestrel-status")).to_contain_text("follow up", timeout=30_000)  # no one online
+    conversation_id = page.evaluate("window.KestrelSupport.state().conversation_id")
+    first.close()  # the customer leaves
+
+    # The bot's form would have asked for the email; Rasa is down here, so it is written where the form puts it.
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE conversations SET customer_email = ? WHERE id = ?", ("robin@example.com", conversation_id))
+    agent_answers(hub_url, conversation_id, REPLY)
+    assert inbox.arrived.wait(30), "no email arrived"
+    text = inbox.messages[0].get_body(("plain",)).get_content()
+    link = re.search(rf"{re.escape(hub_url)}/#kestrel-resume=\S+", text)
+    assert link, text
+
+    other_device = browser.new_context(viewport={"width": 420, "height": 800})
+    page = other_device.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(link.group(0))
+    expect(page.get_by_test_id("kestrel-panel")).to_be_visible()
+    agent_says = page.locator('[data-testid="kestrel-message"][data-sender="agent"]')
+    expect(agent_says.last).to_have_text(re.compile(re.escape(REPLY)), timeout=30_000)
+    assert page.evaluate("window.KestrelSupport.state().conversation_id") == conversation_id
+    assert "kestrel-resume" not in page.url  # taken out of the address bar at once
+    assert not any("kestrel-resume" in url for url in requests)  # and never sent to a server in a URL
+    page.reload()  # the fresh key is kept: a reload shows the same conversation
+    expect(agent_says.last).to_have_text(re.compile(re.escape(REPLY)), timeout=30_000)
+    assert errors == []
+    other_device.close()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import WSCloseCode, web
 
@@ -12,6 +13,7 @@ from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER,
     ADDRESS_MESSAGE_LIMITER,
     ADDRESS_SOCKET_LIMITER,
+    CLOCK,
     FANOUT,
     MAILER,
     RASA,
@@ -59,7 +61,7 @@ async def _mail_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     rasa = app[RASA]
     await rasa.start()
-    app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT], app[RELAY_OBSERVERS], app[MAILER])
+    app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT], app[RELAY_OBSERVERS], app[MAILER], app[CLOCK])
     await app[RELAY].resume_bot_turns()  # customer messages a killed hub stored but never answered
     yield
     await app[RELAY].drain()
@@ -92,10 +94,13 @@ def create_app(
     settings: HubSettings,
     rasa: RasaClient | None = None,
     rebuilds: articles_api.IndexRebuilds | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> web.Application:
+    """`clock`: the time business hours are judged by (tests pass a fixed one)."""
     app = web.Application(client_max_size=64 * 1024)
     app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
+    app[CLOCK] = clock
     app[RELAY_OBSERVERS] = []
     app[FANOUT] = Fanout()
     app[RASA] = rasa or RasaClient(settings.rasa_urls, settings.rasa_timeout_seconds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from handoff.fanout import Fanout
@@ -23,3 +25,5 @@ ADDRESS_MESSAGE_LIMITER = web.AppKey("address_message_limiter", RateLimiter)
 ADDRESS_SOCKET_LIMITER = web.AppKey("address_socket_limiter", RateLimiter)
 RELAY_OBSERVERS = web.AppKey("relay_observers", list[RelayObserver])
 MAILER = web.AppKey("mailer", Mailer)
+#: the time business hours are judged by (time.time; a fixed clock in tests)
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")

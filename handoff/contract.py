@@ -142,7 +142,10 @@ def state_frame(
     eta_seconds: int | None,
     agents_online: int,
     agent_name: str | None,
+    opens: str | None = None,
 ) -> dict[str, Any]:
+    """`opens`: outside business hours, when a person is back, in words ("tomorrow at 9:00");
+    `eta_seconds` then counts the closed hours until then."""
     return {
         "type": "state",
         "state": state,
@@ -151,6 +154,7 @@ def state_frame(
         "eta_seconds": eta_seconds,
         "agents_online": agents_online,
         "agent": {"name": agent_name} if agent_name else None,
+        **({"opens": opens} if opens else {}),
     }
 
 
@@ -211,7 +215,10 @@ FRAME_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"conversation_id"}),
     ),
     "ready": (frozenset({"type", "conversation_id", "state", "limits"}), frozenset({"ask_ces"})),
-    "state": (frozenset({"type", "state", "reason", "position", "eta_seconds", "agents_online", "agent"}), frozenset()),
+    "state": (
+        frozenset({"type", "state", "reason", "position", "eta_seconds", "agents_online", "agent"}),
+        frozenset({"opens"}),
+    ),
     "ack": (frozenset({"type", "client_id", "seq"}), frozenset()),
     "typing": (frozenset({"type", "sender"}), frozenset({"conversation_id"})),
     "rating_saved": (frozenset({"type", "score"}), frozenset({"ces"})),

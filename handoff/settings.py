@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from handoff import business_hours
+from handoff.mail.sender import SmtpServer
 from knowledge_base.environment import PROJECT_ROOT, Environment, SettingsError
 
 __all__ = ["HubSettings", "Secret", "SettingsError", "sqlite_url"]
@@ -77,7 +79,7 @@ class HubSettings:
     business_hours: str = ""
     time_zone: str = "UTC"
     holidays: tuple[str, ...] = ()
-    always_open_priorities: tuple[str, ...] = ("high",)
+    always_open_reasons: tuple[str, ...] = ("sensitive_topic",)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -90,7 +92,7 @@ class HubSettings:
         if database_url.startswith(("postgresql://", "postgres://")):
             database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
         rasa_port = read.integer("RASA_PORT", 5005)
-        return cls(
+        settings = cls(
             host=read.text("HUB_HOST", d.host),
             port=port,
             public_url=public_url,
@@ -144,8 +146,12 @@ class HubSettings:
             business_hours=read.raw("HUB_BUSINESS_HOURS"),
             time_zone=read.text("HUB_TIME_ZONE", d.time_zone),
             holidays=read.items("HUB_HOLIDAYS", ""),
-            always_open_priorities=read.items("HUB_ALWAYS_OPEN_PRIORITIES", ",".join(d.always_open_priorities)),
+            always_open_reasons=read.items("HUB_ALWAYS_OPEN_REASONS", ",".join(d.always_open_reasons)),
         )
+        business_hours.parse(settings.business_hours, settings.time_zone, settings.holidays)  # a typo fails at start
+        if settings.smtp_url:
+            SmtpServer.from_url(str(settings.smtp_url))  # the same
+        return settings
 
     @property
     def max_frame_bytes(self) -> int:

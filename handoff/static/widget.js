@@ -799,6 +799,11 @@
     var info = view.stateInfo || {};
     switch (view.owner) {
       case "queued": {
+        if (info.opens) {
+          // Outside business hours: when a person is back, in words ("tomorrow at 9:00").
+          var place = toSeq(info.position);
+          return "Our team is back " + str(info.opens) + (place ? " \u2014 you are number " + place + " in the queue" : "");
+        }
         if (info.agents_online === 0) {
           return "No agents are online right now \u2014 a person will follow up by email";
         }
@@ -1620,6 +1625,7 @@
       reason: frame.reason === undefined ? null : frame.reason,
       position: frame.position === undefined ? null : frame.position,
       eta_seconds: frame.eta_seconds === undefined ? null : frame.eta_seconds,
+      opens: typeof frame.opens === "string" ? frame.opens : null,
       agents_online: typeof frame.agents_online === "number" ? frame.agents_online : null,
       agent: frame.agent && typeof frame.agent === "object" ? { name: str(frame.agent.name) } : null,
     });

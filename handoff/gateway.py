@@ -277,7 +277,13 @@ async def _email_transcript(ctx: FrameContext, frame: dict[str, Any]) -> None:
             error_frame("malformed", "That email address does not look right; check it and try again.")
         )
         return
-    sent_to = await ctx.request.app[MAILER].send_transcript(ctx.conversation.id, address)
+    mailer = ctx.request.app[MAILER]
+    if not mailer.customer_mail_enabled:
+        await ctx.ws.send_json(
+            error_frame("email_unavailable", "We can't email conversations from this site; please copy what you need.")
+        )
+        return
+    sent_to = await mailer.send_transcript(ctx.conversation.id, address)
     await ctx.ws.send_json(contract.transcript_sent_frame(sent_to))
 
 

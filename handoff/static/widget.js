@@ -431,6 +431,15 @@
     ".ces__option.on { color: #0b5e4f; background: #e6f4f1; border-color: #0b5e4f; font-weight: 700; }",
     ".ces__scale { margin: 4px 0 0; font-size: 12px; color: #57606a; }",
 
+    ".mail { flex: none; margin: 0; padding: 4px 12px; font-size: 12px; color: #57606a; border-top: 1px solid #e5e7eb; }",
+    ".mail__toggle { border: 0; background: none; padding: 2px 0; color: #0b5e4f; font-size: 12px; cursor: pointer;",
+    "  text-decoration: underline; }",
+    ".mail__form { display: flex; gap: 6px; margin: 4px 0; }",
+    ".mail__input { flex: 1; min-width: 0; padding: 5px 8px; border: 1px solid #aab4be; border-radius: 8px;",
+    "  font-size: 13px; background: #fff; color: #1b1f24; }",
+    ".mail__send { border: 0; border-radius: 8px; padding: 5px 10px; background: #0b5e4f; color: #fff; font-size: 13px;",
+    "  cursor: pointer; }",
+    ".mail__note { margin: 2px 0; }",
     ".error { flex: none; margin: 0; padding: 8px 14px; background: #fef3f2; color: #b42318; font-size: 13px;",
     "  border-top: 1px solid #fecdca; overflow-wrap: anywhere; }",
     ".composer { flex: none; display: grid; grid-template-columns: 1fr auto; gap: 6px 8px; padding: 10px 12px;",
@@ -644,6 +653,28 @@
     // Error line
     ui.error = h("p", { className: "error", "data-testid": "kestrel-error", role: "alert", hidden: true });
 
+    // "Email me this conversation": the hub mails the transcript (handoff/mail); the address is
+    // the one typed here, else the one the customer gave before.
+    ui.mailToggle = h("button", {
+      type: "button",
+      className: "mail__toggle",
+      "data-testid": "kestrel-email-transcript",
+      text: "Email me this conversation",
+    });
+    ui.mailInput = h("input", {
+      type: "email",
+      className: "mail__input",
+      "data-testid": "kestrel-email-address",
+      placeholder: "you@example.com",
+      "aria-label": "Your email address",
+      autocomplete: "email",
+    });
+    if (CUSTOMER_EMAIL) ui.mailInput.value = CUSTOMER_EMAIL;
+    ui.mailSend = h("button", { type: "submit", className: "mail__send", "data-testid": "kestrel-email-send", text: "Send" });
+    ui.mailForm = h("form", { className: "mail__form", novalidate: true, hidden: true }, [ui.mailInput, ui.mailSend]);
+    ui.mailNote = h("p", { className: "mail__note", "data-testid": "kestrel-email-note", role: "status", hidden: true });
+    ui.mail = h("div", { className: "mail" }, [ui.mailToggle, ui.mailForm, ui.mailNote]);
+
     // Composer
     ui.input = h("textarea", {
       className: "input",
@@ -676,7 +707,7 @@
         "aria-describedby": "kw-status",
         hidden: true,
       },
-      [header, ui.log, ui.typing, ui.rating, ui.error, ui.form]
+      [header, ui.log, ui.typing, ui.rating, ui.error, ui.mail, ui.form]
     );
 
     rootEl.appendChild(ui.panel);
@@ -720,6 +751,17 @@
       });
     });
     ui.ratingSend.addEventListener("click", submitRating);
+    ui.mailToggle.addEventListener("click", function () {
+      ui.mailForm.hidden = !ui.mailForm.hidden;
+      if (!ui.mailForm.hidden) ui.mailInput.focus();
+    });
+    ui.mailForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var address = ui.mailInput.value.trim();
+      var frame = { type: "email_transcript" };
+      if (address) frame.email = address;
+      if (!sendFrame(frame)) showError("You're offline; try again once the chat has reconnected.");
+    });
     ui.cesButtons.forEach(function (btn) {
       btn.addEventListener("click", function () {
         var n = Number(btn.getAttribute("data-ces"));
@@ -1514,9 +1556,22 @@
       case "error":
         onError(frame);
         break;
+      case "transcript_sent":
+        onTranscriptSent(frame);
+        break;
       default:
         break; // unknown frame types are ignored on purpose
     }
+  }
+
+  function onTranscriptSent(frame) {
+    if (!ui.mailNote) return;
+    ui.mailNote.textContent =
+      typeof frame.email === "string" && frame.email
+        ? "We're emailing this conversation to " + frame.email + "."
+        : "We couldn't email this conversation: type your email address and press Send.";
+    ui.mailNote.hidden = false;
+    ui.mailForm.hidden = !!frame.email;
   }
 
   function onReady(frame) {

@@ -143,5 +143,19 @@ def test_the_link_in_a_reply_email_opens_the_widget_on_the_conversation(mail_sta
     assert not any("kestrel-resume" in url for url in requests)  # and never sent to a server in a URL
     page.reload()  # the fresh key is kept: a reload shows the same conversation
     expect(agent_says.last).to_have_text(re.compile(re.escape(REPLY)), timeout=30_000)
+
+    # "Email me this conversation", from the widget.
+    page.get_by_test_id("kestrel-launcher").click()
+    page.get_by_test_id("kestrel-email-transcript").click()
+    page.get_by_test_id("kestrel-email-address").fill("robin.other@example.com")
+    page.get_by_test_id("kestrel-email-send").click()
+    expect(page.get_by_test_id("kestrel-email-note")).to_contain_text("robin.other@example.com")
+    for _ in range(300):
+        if len(inbox.messages) > 1:
+            break
+        time.sleep(0.1)
+    transcript = inbox.messages[1]
+    assert transcript["To"] == "robin.other@example.com"
+    assert REPLY in transcript.get_body(("plain",)).get_content()
     assert errors == []
     other_device.close()

@@ -68,13 +68,13 @@ class SmtpSink:
             self.server.close()
             await self.server.wait_closed()
 
-    async def next_message(self, timeout: float = 15) -> tuple[Envelope, EmailMessage]:
-        """The next message to arrive (a guard against hanging, not a measured threshold)."""
-        count = len(self.messages)
-        while len(self.messages) == count:
+    async def message(self, index: int = 0, timeout: float = 15) -> tuple[Envelope, EmailMessage]:
+        """The `index`-th message accepted, once it has arrived (the timeout guards against
+        hanging; it is not a measured threshold)."""
+        while len(self.messages) <= index:
             self.arrived.clear()
             await asyncio.wait_for(self.arrived.wait(), timeout)
-        return self.messages[count]
+        return self.messages[index]
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ async def test_an_agent_reply_to_an_offline_customer_arrives_with_a_link_that_re
     conversation_id = conversation["conversation_id"]
     await agent_answers(hub, conversation_id, REPLY)
 
-    envelope, message = await smtp_sink.next_message()
+    envelope, message = await smtp_sink.message()
     assert envelope.rcpt_tos == ["ana@example.com"] and message["To"] == "ana@example.com"
     assert links.conversation_of_address(LINK_SECRET, message["Reply-To"]) == conversation_id
     assert links.conversation_of_address(LINK_SECRET, envelope.mail_from) == conversation_id  # bounces come back here
@@ -133,7 +133,7 @@ async def test_a_mail_server_that_refuses_for_a_while_delays_but_loses_nothing(
     await agent_answers(hub, conversation_id, "First answer")  # answered at once, whatever the mail server does
     await hub.post(f"/api/agent/conversations/{conversation_id}/messages", json={"text": "Second answer"})
 
-    _envelope, message = await smtp_sink.next_message()
+    _envelope, message = await smtp_sink.message()
     assert smtp_sink.refused == 3 and len(smtp_sink.messages) == 1
     text = message.get_body(("plain",)).get_content()
     assert "First answer" in text and "Second answer" in text  # one email carries both replies
@@ -158,7 +158,7 @@ async def test_a_mail_server_that_is_not_there_at_first_gets_the_mail_when_it_st
     late = SmtpSink()
     await late.start(port)
     try:
-        _envelope, message = await late.next_message()
+        _envelope, message = await late.message()
         assert "Answer while the mail server is down" in message.get_body(("plain",)).get_content()
         await wait_until(lambda: sent(hub, conversation_id))
         (mail,) = await hub.app[STORE].outbox(conversation_id)

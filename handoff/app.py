@@ -25,7 +25,7 @@ from handoff.app_keys import (
 )
 from handoff.fanout import Fanout
 from handoff.mail import api as mail_api
-from handoff.mail import outbox
+from handoff.mail import outbox, receiver
 from handoff.openapi import openapi_document
 from handoff.rasa_client import RasaClient
 from handoff.rate_limit import RateLimiter
@@ -66,6 +66,20 @@ async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[RELAY].drain()
     await rasa.close()
+
+
+async def _inbound_smtp_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The embedded SMTP receiver for replies (HUB_INBOUND_SMTP_PORT), after the relay it delivers to."""
+    settings = app[SETTINGS]
+    if not settings.inbound_smtp_port:
+        yield
+        return
+    if not settings.link_secret:
+        log.warning("mail: HUB_INBOUND_SMTP_PORT is set but HUB_LINK_SECRET is not; the SMTP receiver stays off")
+        yield
+        return
+    async with receiver.listening(app, settings.inbound_smtp_host, settings.inbound_smtp_port):
+        yield
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -111,6 +125,7 @@ def create_app(
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_mail_ctx)
     app.cleanup_ctx.append(_rasa_ctx)
+    app.cleanup_ctx.append(_inbound_smtp_ctx)
     app.cleanup_ctx.append(agent_sessions.watch_sessions)
     app[agent_sessions.LOGIN_GUARD] = agent_sessions.LoginGuard.create(
         settings.login_attempts_per_address, settings.login_failures_per_account

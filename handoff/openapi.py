@@ -202,6 +202,23 @@ def openapi_document() -> dict[str, Any]:
                     auth=False,
                 )
             },
+            "/api/mail/inbound": {
+                "post": _op(
+                    "A customer's reply (or a bounce) by email, in the common inbound-mail JSON shape (From, To, "
+                    "TextBody, StrippedTextReply, Headers); signed with X-Inbound-Signature: sha256=HMAC of the "
+                    "body with HUB_INBOUND_SECRET, or Basic auth with that secret as the password",
+                    {
+                        "200": "added to the conversation its signed reply address names",
+                        "400": "not JSON, or no sender and no text",
+                        "401": "no valid signature",
+                        "413": "over 1 MiB",
+                        "422": "not a conversation's reply address, or nothing above the quoted history",
+                        "503": "replies by email are not set up (HUB_INBOUND_SECRET, HUB_LINK_SECRET)",
+                    },
+                    {"type": "object"},
+                    auth=False,
+                )
+            },
             "/api/agent/login": {
                 "post": _op(
                     "Sign in; sets the HttpOnly session cookie",

@@ -295,6 +295,34 @@ class Relay:
             turn.handoff = None  # a stale handoff payload must not re-queue a resolved conversation
             await self._deliver(conversation_id, turn)
 
+    async def email_reply(self, conversation_id: str, text: str, sender: str) -> StoredMessage:
+        """A customer answered by email (handoff/mail/inbound.py): the message joins the
+        conversation as theirs, agents see it and the "replied" marker, and a conversation no
+        person owns goes back to the queue (the bot never answers an email)."""
+        async with self._locks.hold(conversation_id):
+            stored, _ = await self.store.append_message(
+                conversation_id, "customer", text, payload={"via": "email", "from": sender[:254]}
+            )
+        await self.fanout.to_conversation(conversation_id, stored.to_frame())
+        await self.fanout.to_agents(self._agent_frame(stored))
+        await self.store.mark_email(conversation_id, "replied")
+        if self.mailer is not None:
+            await self.mailer.tell_agents(conversation_id)
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation.state == State.RESOLVED:
+            await self.store.set_state(conversation_id, State.BOT)
+        if conversation.state in (State.BOT, State.RESOLVED):
+            await self.enqueue(
+                conversation_id,
+                contract.HandoffPayload(
+                    reason="email_reply",
+                    priority="normal",
+                    headline=contract.reason("email_reply").label,
+                    summary="The customer answered by email; their message is the latest in the transcript.",
+                ),
+            )
+        return stored
+
     async def agent_typing(self, conversation_id: str, agent: Agent) -> None:
         await self.fanout.to_conversation(conversation_id, contract.typing_frame("agent"))
 

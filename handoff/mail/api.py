@@ -3,6 +3,9 @@ token (the widget calls it), and the inbound-mail webhook."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 
@@ -12,7 +15,7 @@ from handoff.app_keys import ADDRESS_CONVERSATION_LIMITER, MAILER, SETTINGS, STO
 from handoff.client_address import client_address
 from handoff.errors import error_response
 from handoff.gateway import cors, origin_allowed
-from handoff.mail import links
+from handoff.mail import inbound, links
 from handoff.store import NotFound
 
 log = logging.getLogger(__name__)
@@ -70,3 +73,62 @@ async def resume(request: web.Request) -> web.StreamResponse:
     await request.app[MAILER].tell_agents(conversation_id)
     log.info("conversation %s reopened from an email link", conversation_id)
     return cors(request, web.json_response({"conversation_id": conversation_id, "token": token}))
+
+
+#: an email with its HTML part can be larger than the hub's 64 KiB for other requests
+MAX_INBOUND_BYTES = 1024 * 1024
+
+
+def _authenticated(request: web.Request, secret: str, raw: bytes) -> bool:
+    """`X-Inbound-Signature: sha256=<hex HMAC-SHA256 of the body>`, or HTTP Basic with the
+    secret as password (for services that can only put credentials in the webhook's URL)."""
+    signature = request.headers.get("X-Inbound-Signature", "")
+    if signature.startswith("sha256="):
+        expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature[7:].strip().lower())
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Basic "):
+        try:
+            _user, _, password = base64.b64decode(authorization[6:], validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return hmac.compare_digest(password.encode(), secret.encode())
+    return False
+
+
+@routes.post("/api/mail/inbound")
+async def inbound_mail(request: web.Request) -> web.StreamResponse:
+    """A customer's reply (or a bounce) from an inbound-mail service, in the common JSON shape.
+    Refusals are logged with their reason and size, never with the body."""
+    settings = request.app[SETTINGS]
+    if not settings.inbound_secret:
+        log.warning("inbound mail refused: HUB_INBOUND_SECRET is not set")
+        return error_response(
+            503,
+            "not_configured",
+            "Replies by email are not set up: set HUB_INBOUND_SECRET on the hub and in the webhook.",
+        )
+    raw = await request.content.read(MAX_INBOUND_BYTES + 1)
+    if len(raw) > MAX_INBOUND_BYTES:
+        log.warning("inbound mail refused: over %d bytes", MAX_INBOUND_BYTES)
+        return error_response(413, "too_large", "The message is over 1 MiB; send it without attachments.")
+    if not _authenticated(request, str(settings.inbound_secret), raw):
+        log.warning("inbound mail refused: no valid signature (%d bytes)", len(raw))
+        return error_response(
+            401,
+            "unauthorized",
+            "Sign the body (X-Inbound-Signature: sha256=HMAC of the body with HUB_INBOUND_SECRET) or use Basic auth.",
+        )
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        log.warning("inbound mail refused: not JSON (%d bytes)", len(raw))
+        return error_response(
+            400, "malformed", "The body is not JSON; send the inbound-mail JSON (From, To, TextBody)."
+        )
+    try:
+        conversation_id = await inbound.deliver(request.app, inbound.from_webhook(body))
+    except inbound.InboundRefused as exc:
+        log.warning("inbound mail refused: %s (%d bytes)", exc.code, len(raw))
+        return error_response(exc.status, exc.code, str(exc))
+    return web.json_response({"ok": True, "conversation_id": conversation_id})

@@ -108,7 +108,9 @@ def message_frame(
     buttons: list[dict[str, str]] | None = None,
     article: dict[str, Any] | None = None,
     agent_name: str | None = None,
+    via: str | None = None,
 ) -> dict[str, Any]:
+    """`via`: "email" for a customer's reply that came by email (handoff/mail), else absent."""
     return {
         "type": "message",
         "seq": seq,
@@ -119,6 +121,7 @@ def message_frame(
         "agent": {"name": agent_name} if agent_name else None,
         "client_id": client_id,
         "created_at": created_at,
+        **({"via": via} if via else {}),
     }
 
 
@@ -212,7 +215,7 @@ def pong_frame() -> dict[str, Any]:
 FRAME_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "message": (
         frozenset({"type", "seq", "sender", "text", "buttons", "article", "agent", "client_id", "created_at"}),
-        frozenset({"conversation_id"}),
+        frozenset({"conversation_id", "via"}),
     ),
     "ready": (frozenset({"type", "conversation_id", "state", "limits"}), frozenset({"ask_ces"})),
     "state": (

@@ -152,6 +152,7 @@ def _transcript_page(messages: list[StoredMessage]) -> dict[str, Any]:
                 "created_at": m.created_at,
                 "agent": {"name": m.agent_name} if m.agent_name else None,
                 "article": (m.payload or {}).get("article"),
+                "via": (m.payload or {}).get("via"),  # "email": a customer's reply by email (handoff/mail)
             }
             for m in messages
         ],

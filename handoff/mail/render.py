@@ -18,6 +18,7 @@ from handoff.store import StoredMessage
 
 #: a line a customer's email program quotes under their answer; inbound.strip_quoted cuts there
 REPLY_ABOVE = "-- Write your reply above this line --"
+SUBJECT_CHARS = 70
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,9 @@ def team_alert(company: str, headline: str, reason: str, summary: str, inbox_url
 def build(rendered: Rendered, sender: str, recipient: str, reply_to: str | None) -> EmailMessage:
     """One RFC 5322 message with a plain-text and an HTML alternative."""
     message = EmailMessage()
-    message["Subject"] = " ".join(rendered.subject.split())  # no header injection through a newline
+    subject = " ".join(rendered.subject.split())  # no header injection through a newline
+    # Short enough for one line: Python folds a longer one right after "Subject:".
+    message["Subject"] = subject if len(subject) <= SUBJECT_CHARS else subject[: SUBJECT_CHARS - 1] + "…"
     message["From"] = sender
     message["To"] = recipient
     if reply_to:

@@ -121,6 +121,7 @@ class StoredMessage:
             payload.get("buttons", []),
             payload.get("article"),
             self.agent_name,
+            payload.get("via") if isinstance(payload.get("via"), str) else None,
         )
 
 

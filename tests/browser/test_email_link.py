@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
+import hmac
 import http.cookiejar
 import json
 import os
@@ -34,6 +36,7 @@ from tests.integration.stack import answers, free_port
 pytestmark = pytest.mark.browser
 AGENT_EMAIL, AGENT_PASSWORD = "mail-agent@kestrel.example", "mail-agent-password"
 REPLY = "Your new card is on its way; it should arrive on Friday."
+INBOUND_SECRET = "browser-test-inbound-secret"
 
 
 class Inbox:
@@ -70,6 +73,7 @@ def mail_stack(tmp_path: Path) -> Iterator[tuple[str, Inbox, Path]]:
         "HUB_LINK_SECRET": "browser-test-link-secret",
         "HUB_EMAIL_AFTER_SECONDS": "0",
         "HUB_BUSINESS_HOURS": "",
+        "HUB_INBOUND_SECRET": INBOUND_SECRET,
     }
     subprocess.run(
         [str(ROOT / ".venv" / "bin" / "supportbot-agent"), "add", AGENT_EMAIL, "Morgan", "--password-env", "PW"],
@@ -159,3 +163,62 @@ def test_the_link_in_a_reply_email_opens_the_widget_on_the_conversation(mail_sta
     assert REPLY in transcript.get_body(("plain",)).get_content()
     assert errors == []
     other_device.close()
+
+
+def test_an_answer_by_email_shows_in_the_inbox_with_its_markers(mail_stack, browser: Browser) -> None:
+    hub_url, inbox, db_path = mail_stack
+    customer = browser.new_context()
+    page = customer.new_page()
+    page.goto(f"{hub_url}/")
+    page.get_by_test_id("kestrel-launcher").click()
+    page.get_by_test_id("kestrel-input").fill("I was charged twice")
+    page.get_by_test_id("kestrel-send").click()
+    expect(page.get_by_test_id("kestrel-status")).to_contain_text("follow up", timeout=30_000)
+    conversation_id = page.evaluate("window.KestrelSupport.state().conversation_id")
+    customer.close()
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE conversations SET customer_email = ? WHERE id = ?", ("robin@example.com", conversation_id))
+    agent_answers(hub_url, conversation_id, "We refunded the second charge.")
+    assert inbox.arrived.wait(30), "no email arrived"
+    reply_to = str(inbox.messages[0]["Reply-To"])
+
+    agent = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    agent_errors: list[str] = []
+    agent.on("pageerror", lambda exc: agent_errors.append(str(exc)))
+    agent.goto(f"{hub_url}/inbox")
+    agent.get_by_test_id("inbox-email").fill(AGENT_EMAIL)
+    agent.get_by_test_id("inbox-password").fill(AGENT_PASSWORD)
+    agent.get_by_test_id("inbox-signin").click()
+    card = agent.locator(f'[data-testid="inbox-card"][data-conversation-id="{conversation_id}"]')
+    expect(card.get_by_test_id("inbox-email-status")).to_contain_text("Answered by email", timeout=30_000)
+    expect(card.get_by_test_id("inbox-email-status")).to_contain_text("not read yet")
+    card.click()
+    # The conversation is open (its transcript loaded) before the customer's email comes in.
+    expect(agent.locator('[data-testid="inbox-message"][data-sender="agent"]').last).to_contain_text(
+        "We refunded the second charge.", timeout=30_000
+    )
+
+    body = json.dumps(
+        {
+            "From": "Robin <robin@example.com>",
+            "To": reply_to,
+            "Subject": "Re: your question",
+            "TextBody": "Thank you <b>so</b> much!\n\nOn Tue, 1 Dec 2026, Kestrel Support wrote:\n> We refunded",
+        }
+    ).encode()
+    signature = hmac.new(INBOUND_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(
+        f"{hub_url}/api/mail/inbound",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Inbound-Signature": f"sha256={signature}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+    said = agent.locator('[data-testid="inbox-message"][data-sender="customer"]').last
+    expect(said).to_contain_text("Thank you <b>so</b> much!", timeout=30_000)  # shown as text, quoted part cut
+    expect(said).not_to_contain_text("We refunded")
+    expect(said.get_by_test_id("inbox-by-email")).to_be_visible()
+    assert agent.locator("b", has_text="so").count() == 0
+    expect(agent.locator('[data-testid="inbox-email-status"]').first).to_contain_text("customer replied by email")
+    assert agent_errors == []

@@ -146,7 +146,11 @@ class HubSettings:
             business_hours=read.raw("HUB_BUSINESS_HOURS"),
             time_zone=read.text("HUB_TIME_ZONE", d.time_zone),
             holidays=read.items("HUB_HOLIDAYS", ""),
-            always_open_reasons=read.items("HUB_ALWAYS_OPEN_REASONS", ",".join(d.always_open_reasons)),
+            always_open_reasons=tuple(
+                reason
+                for reason in read.items("HUB_ALWAYS_OPEN_REASONS", ",".join(d.always_open_reasons))
+                if reason != "none"
+            ),
         )
         business_hours.parse(settings.business_hours, settings.time_zone, settings.holidays)  # a typo fails at start
         if settings.smtp_url:

@@ -213,7 +213,7 @@ def openapi_document() -> dict[str, Any]:
                         "401": "no valid signature",
                         "413": "over 1 MiB",
                         "422": "not a conversation's reply address, or nothing above the quoted history",
-                        "503": "replies by email are not set up (HUB_INBOUND_SECRET, HUB_LINK_SECRET)",
+                        "404": "replies by email are not set up (HUB_INBOUND_SECRET, HUB_LINK_SECRET)",
                     },
                     {"type": "object"},
                     auth=False,

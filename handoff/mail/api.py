@@ -104,7 +104,7 @@ async def inbound_mail(request: web.Request) -> web.StreamResponse:
     if not settings.inbound_secret:
         log.warning("inbound mail refused: HUB_INBOUND_SECRET is not set")
         return error_response(
-            503,
+            404,
             "not_configured",
             "Replies by email are not set up: set HUB_INBOUND_SECRET on the hub and in the webhook.",
         )

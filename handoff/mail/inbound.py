@@ -145,7 +145,9 @@ async def deliver(app: web.Application, mail: InboundMail) -> str:
     """Put `mail` into its conversation (a reply) or mark it (a bounce); the conversation id."""
     settings = app[SETTINGS]
     if not settings.link_secret:
-        raise InboundRefused("not_configured", "Replies by email are not set up here (HUB_LINK_SECRET).", 503)
+        raise InboundRefused(
+            "not_configured", "Replies by email are not set up here: set HUB_LINK_SECRET on the hub.", 404
+        )
     conversation_id = conversation_of(str(settings.link_secret), mail)
     if mail.bounce:
         await app[STORE].mark_email(conversation_id, "bounced", mail.bounce_reason)

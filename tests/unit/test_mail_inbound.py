@@ -156,7 +156,7 @@ async def test_without_an_inbound_secret_the_webhook_says_what_to_set(aiohttp_cl
     hub = await mail_hub(aiohttp_client, mail_settings(tmp_path, None))
     body = reply_json("x@example.com", "hi")
     response = await hub.post("/api/mail/inbound", data=body, headers=signed(body))
-    assert response.status == 503 and "HUB_INBOUND_SECRET" in (await response.json())["error"]["message"]
+    assert response.status == 404 and "HUB_INBOUND_SECRET" in (await response.json())["error"]["message"]
 
 
 async def test_the_embedded_smtp_receiver_takes_replies_and_bounces(aiohttp_client: Any, tmp_path: Path) -> None:

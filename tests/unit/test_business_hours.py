@@ -91,6 +91,8 @@ def test_no_hours_means_always_open() -> None:
         ("HUB_BUSINESS_HOURS", "fri-mon 09:00-17:00", "days mon..sun"),
         ("HUB_TIME_ZONE", "Mars/Olympus", "IANA name"),
         ("HUB_HOLIDAYS", "25.12.2026", "YYYY-MM-DD"),
+        ("SMTP_URL", "mail.example.com:587", "smtp://user:password@host:587"),
+        ("SMTP_URL", "smtp://mail.example.com:port", "not a number"),
     ],
 )
 def test_a_malformed_setting_says_how_to_write_it(key: str, value: str, words: str) -> None:

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from handoff.app import create_app
 from handoff.app_keys import FANOUT, STORE
 from handoff.mail import links
 from handoff.settings import Secret
@@ -195,3 +196,28 @@ async def test_without_a_link_secret_customers_get_no_email(
     assert await hub.app[STORE].outbox() == [] and hub.app[FANOUT].sockets_of(conversation["conversation_id"]) == 0
     response = await hub.post("/api/conversations/resume", json={"link": "x.1.y"})
     assert response.status == 404 and "not enabled" in (await response.json())["error"]["message"]
+
+
+async def test_mail_waiting_when_the_hub_stops_goes_out_after_a_restart(aiohttp_client: Any, tmp_path: Path) -> None:
+    port = closed_port()
+    settings = mail_settings(tmp_path, port)
+    first = await mail_hub(aiohttp_client, settings)
+    conversation = await queued_customer_gone(first, ANA)
+    conversation_id = conversation["conversation_id"]
+    await agent_answers(first, conversation_id, "Written before the restart")
+
+    async def tried() -> bool:
+        return any(m.attempts >= 1 for m in await first.app[STORE].outbox(conversation_id))
+
+    await wait_until(tried)
+    await first.close()  # the hub stops with the email unsent
+    sink = SmtpSink()
+    await sink.start(port)
+    try:
+        second = await aiohttp_client(create_app(settings))  # the same database
+        _envelope, message = await sink.message()
+        assert "Written before the restart" in message.get_body(("plain",)).get_content()
+        await wait_until(lambda: sent(second, conversation_id))
+        assert len(sink.messages) == 1
+    finally:
+        await sink.stop()

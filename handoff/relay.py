@@ -213,8 +213,9 @@ class Relay:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def _waits_for_hours(self, reason: str | None) -> bool:
-        """A case that waits for business hours (a security case may be answered around the clock)."""
-        return reason not in self.settings.always_open_reasons
+        """A case that waits for business hours: not one answered around the clock (security), and
+        not while an agent is signed in anyway (someone working late answers it now)."""
+        return reason not in self.settings.always_open_reasons and self.fanout.agents_online() == 0
 
     def back_in_words(self, reason: str | None) -> str | None:
         """Outside business hours, when a person is back ("tomorrow at 9:00"); None while open."""
@@ -228,8 +229,8 @@ class Relay:
         """What the customer is told when queued: when a person will be back outside business hours
         (or that security cases are answered around the clock), or that no one is online."""
         known = email if email and email != "not given" else None
-        open_now = self.hours.is_open(self._now())
-        if not open_now and not self._waits_for_hours(reason):
+        open_now = self.hours.is_open(self._now()) or agents_online > 0
+        if not open_now and reason in self.settings.always_open_reasons:
             later = f" If you leave, we will follow up by email at {known}." if known else ""
             return (
                 "Security matters are handled around the clock, so a person will be with you as soon as "

@@ -13,11 +13,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from handoff.app import create_app
-from handoff.app_keys import RELAY
+from handoff.app_keys import RELAY, STORE
+from handoff.auth import hash_password
 from handoff.business_hours import in_words, parse
 from handoff.contract import HandoffPayload
 from handoff.settings import HubSettings, SettingsError
-from tests.unit.hub_fixtures import hub_settings, receive_until, start_conversation
+from tests.unit.hub_fixtures import AGENT_PASSWORD, hub_settings, receive_until, sign_in, start_conversation
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOURS = parse("mon-fri 09:00-17:30; sat 10:00-14:00", "Europe/Berlin", ["2026-12-25", "2026-12-28"])
@@ -169,3 +170,16 @@ async def test_within_hours_nothing_changes(aiohttp_client: Any, tmp_path: Path)
         in notices
     )
     assert "opens" not in frames[-1] and frames[-1]["eta_seconds"] == 120
+
+
+async def test_an_agent_signed_in_outside_hours_answers_now(aiohttp_client: Any, tmp_path: Path) -> None:
+    client = await hub_at(aiohttp_client, tmp_path, SATURDAY_AFTERNOON)
+    await client.app[STORE].create_agent("alex@kestrel.example", "Alex", hash_password(AGENT_PASSWORD))
+    await sign_in(client)
+    inbox = await client.ws_connect("/api/agent/ws")
+    await receive_until(inbox, lambda f: f["type"] == "agents_online" and f["count"] == 1)
+    frames = await handed_off(client, {"email": "ana@example.com"})
+    notices = [f["text"] for f in frames if f["type"] == "message" and f["sender"] == "system"]
+    assert not any("away" in text for text in notices), notices
+    assert "opens" not in frames[-1] and frames[-1]["eta_seconds"] == 120
+    await inbox.close()

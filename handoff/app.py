@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import WSCloseCode, web
 
@@ -12,7 +13,9 @@ from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER,
     ADDRESS_MESSAGE_LIMITER,
     ADDRESS_SOCKET_LIMITER,
+    CLOCK,
     FANOUT,
+    MAILER,
     RASA,
     RATE_LIMITER,
     RELAY,
@@ -21,6 +24,8 @@ from handoff.app_keys import (
     STORE,
 )
 from handoff.fanout import Fanout
+from handoff.mail import api as mail_api
+from handoff.mail import outbox, receiver
 from handoff.openapi import openapi_document
 from handoff.privacy import api as privacy_api
 from handoff.rasa_client import RasaClient
@@ -40,14 +45,42 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
+async def _mail_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The mailer and its outbox sender (handoff/mail/outbox.py), before the relay that uses it."""
+    settings = app[SETTINGS]
+    mailer = outbox.Mailer(settings, app[STORE], app[FANOUT])
+    app[MAILER] = mailer
+    if not mailer.customer_mail_enabled:
+        log.warning(
+            "mail: HUB_LINK_SECRET is not set, so customers get no email (replies, transcripts) and replies by "
+            "email are refused; set it in .env (make run generates one) to turn customer email on"
+        )
+    async with outbox.running(mailer):
+        yield
+
+
 async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     rasa = app[RASA]
     await rasa.start()
-    app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT], app[RELAY_OBSERVERS])
+    app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT], app[RELAY_OBSERVERS], app[MAILER], app[CLOCK])
     await app[RELAY].resume_bot_turns()  # customer messages a killed hub stored but never answered
     yield
     await app[RELAY].drain()
     await rasa.close()
+
+
+async def _inbound_smtp_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The embedded SMTP receiver for replies (HUB_INBOUND_SMTP_PORT), after the relay it delivers to."""
+    settings = app[SETTINGS]
+    if not settings.inbound_smtp_port:
+        yield
+        return
+    if not settings.link_secret:
+        log.warning("mail: HUB_INBOUND_SMTP_PORT is set but HUB_LINK_SECRET is not; the SMTP receiver stays off")
+        yield
+        return
+    async with receiver.listening(app, settings.inbound_smtp_host, settings.inbound_smtp_port):
+        yield
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -73,11 +106,16 @@ async def openapi(_request: web.Request) -> web.StreamResponse:
 
 
 def create_app(
-    settings: HubSettings, rasa: RasaClient | None = None, rebuilds: articles_api.IndexRebuilds | None = None
+    settings: HubSettings,
+    rasa: RasaClient | None = None,
+    rebuilds: articles_api.IndexRebuilds | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> web.Application:
+    """`clock`: the time business hours are judged by (tests pass a fixed one)."""
     app = web.Application(client_max_size=64 * 1024)
     app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
+    app[CLOCK] = clock
     app[RELAY_OBSERVERS] = []
     app[FANOUT] = Fanout()
     app[RASA] = rasa or RasaClient(settings.rasa_urls, settings.rasa_timeout_seconds)
@@ -86,7 +124,9 @@ def create_app(
     app[ADDRESS_MESSAGE_LIMITER] = RateLimiter(settings.address_messages_per_minute, 60)
     app[ADDRESS_SOCKET_LIMITER] = RateLimiter(settings.socket_opens_per_minute, 60)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_mail_ctx)
     app.cleanup_ctx.append(_rasa_ctx)
+    app.cleanup_ctx.append(_inbound_smtp_ctx)
     app.cleanup_ctx.append(agent_sessions.watch_sessions)
     app[agent_sessions.LOGIN_GUARD] = agent_sessions.LoginGuard.create(
         settings.login_attempts_per_address, settings.login_failures_per_account
@@ -98,6 +138,7 @@ def create_app(
     app[pages.ARTICLE_PATHS] = pages.ArticlePaths()
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()
     app.router.add_routes(articles_api.routes)
+    app.router.add_routes(mail_api.routes)
     metrics.setup(app)
     privacy_api.setup(app)
     app.router.add_get("/health", health)

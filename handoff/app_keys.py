@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from handoff.fanout import Fanout
+from handoff.mail.outbox import Mailer
 from handoff.rasa_client import RasaClient
 from handoff.rate_limit import RateLimiter
 from handoff.relay import Relay, RelayObserver
@@ -21,3 +24,6 @@ ADDRESS_CONVERSATION_LIMITER = web.AppKey("address_conversation_limiter", RateLi
 ADDRESS_MESSAGE_LIMITER = web.AppKey("address_message_limiter", RateLimiter)
 ADDRESS_SOCKET_LIMITER = web.AppKey("address_socket_limiter", RateLimiter)
 RELAY_OBSERVERS = web.AppKey("relay_observers", list[RelayObserver])
+MAILER = web.AppKey("mailer", Mailer)
+#: the time business hours are judged by (time.time; a fixed clock in tests)
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")

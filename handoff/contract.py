@@ -35,6 +35,7 @@ REASONS: dict[str, HandoffReason] = {
         HandoffReason("sensitive_topic", "high", "Security matter (card, fraud, unrecognised payment)"),
         HandoffReason("kb_unavailable", "normal", "Help center unavailable"),
         HandoffReason("bot_unavailable", "normal", "Bot unavailable: the customer needs a person"),  # the hub's own
+        HandoffReason("email_reply", "normal", "Customer replied by email"),  # the hub's own (handoff/mail)
     )
 }
 PRIORITIES = ("high", "normal", "low")
@@ -107,7 +108,9 @@ def message_frame(
     buttons: list[dict[str, str]] | None = None,
     article: dict[str, Any] | None = None,
     agent_name: str | None = None,
+    via: str | None = None,
 ) -> dict[str, Any]:
+    """`via`: "email" for a customer's reply that came by email (handoff/mail), else absent."""
     return {
         "type": "message",
         "seq": seq,
@@ -118,6 +121,7 @@ def message_frame(
         "agent": {"name": agent_name} if agent_name else None,
         "client_id": client_id,
         "created_at": created_at,
+        **({"via": via} if via else {}),
     }
 
 
@@ -141,7 +145,10 @@ def state_frame(
     eta_seconds: int | None,
     agents_online: int,
     agent_name: str | None,
+    opens: str | None = None,
 ) -> dict[str, Any]:
+    """`opens`: outside business hours, when a person is back, in words ("tomorrow at 9:00");
+    `eta_seconds` then counts the closed hours until then."""
     return {
         "type": "state",
         "state": state,
@@ -150,6 +157,7 @@ def state_frame(
         "eta_seconds": eta_seconds,
         "agents_online": agents_online,
         "agent": {"name": agent_name} if agent_name else None,
+        **({"opens": opens} if opens else {}),
     }
 
 
@@ -168,6 +176,11 @@ def rating_saved_frame(score: int, ces: int | None) -> dict[str, Any]:
 def error_frame(code: str, message: str, client_id: str | None = None) -> dict[str, Any]:
     """An error for the customer; with `client_id` when it refuses one of their messages."""
     return {"type": "error", "code": code, "message": message, **({"client_id": client_id} if client_id else {})}
+
+
+def transcript_sent_frame(email: str | None) -> dict[str, Any]:
+    """The answer to "Email me this conversation": where it goes, or None when there is no address."""
+    return {"type": "transcript_sent", "email": email}
 
 
 # --- agent frames (hub → inbox) ------------------------------------------------------------------
@@ -189,6 +202,11 @@ def agents_online_frame(count: int) -> dict[str, Any]:
     return {"type": "agents_online", "count": count}
 
 
+def email_status_frame(conversation_id: str, email: dict[str, Any] | None) -> dict[str, Any]:
+    """A conversation's email markers changed (emailed, read, replied, bounced): the inbox redraws them."""
+    return {"type": "email_status", "conversation_id": conversation_id, "email": email}
+
+
 def pong_frame() -> dict[str, Any]:
     return {"type": "pong"}
 
@@ -197,10 +215,13 @@ def pong_frame() -> dict[str, Any]:
 FRAME_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "message": (
         frozenset({"type", "seq", "sender", "text", "buttons", "article", "agent", "client_id", "created_at"}),
-        frozenset({"conversation_id"}),
+        frozenset({"conversation_id", "via"}),
     ),
     "ready": (frozenset({"type", "conversation_id", "state", "limits"}), frozenset({"ask_ces"})),
-    "state": (frozenset({"type", "state", "reason", "position", "eta_seconds", "agents_online", "agent"}), frozenset()),
+    "state": (
+        frozenset({"type", "state", "reason", "position", "eta_seconds", "agents_online", "agent"}),
+        frozenset({"opens"}),
+    ),
     "ack": (frozenset({"type", "client_id", "seq"}), frozenset()),
     "typing": (frozenset({"type", "sender"}), frozenset({"conversation_id"})),
     "rating_saved": (frozenset({"type", "score"}), frozenset({"ces"})),
@@ -209,6 +230,8 @@ FRAME_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "conversation_state": (frozenset({"type", "conversation_id", "state"}), frozenset()),
     "agents_online": (frozenset({"type", "count"}), frozenset()),
     "pong": (frozenset({"type"}), frozenset()),
+    "transcript_sent": (frozenset({"type", "email"}), frozenset()),
+    "email_status": (frozenset({"type", "conversation_id", "email"}), frozenset()),
 }
 
 

@@ -18,6 +18,7 @@ from handoff.app_keys import (
     ADDRESS_MESSAGE_LIMITER,
     ADDRESS_SOCKET_LIMITER,
     FANOUT,
+    MAILER,
     RATE_LIMITER,
     RELAY,
     SETTINGS,
@@ -166,6 +167,7 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
         await ws.close(code=4429, message=b"too many connections")
         return ws
     fanout.add_customer(conversation.id, ws)
+    await _seen(store, conversation.id, opened=True)
     try:
         await ws.send_json(
             contract.ready_frame(
@@ -183,7 +185,16 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
         pass
     finally:
         fanout.remove_customer(conversation.id, ws)
+        await _seen(store, conversation.id, opened=False)
     return ws
+
+
+async def _seen(store: Store, conversation_id: str, opened: bool) -> None:
+    """When the customer was last there decides whether an agent's reply is emailed (handoff/mail)."""
+    try:
+        await store.note_customer_seen(conversation_id, opened)
+    except Exception:  # the hub shutting down, the database away: never the customer's problem
+        log.warning("conversation %s: could not note the customer's visit", conversation_id)
 
 
 REPLAY_PAGE = 100
@@ -261,6 +272,25 @@ async def _rating(ctx: FrameContext, frame: dict[str, Any]) -> None:
     await ctx.ws.send_json(contract.rating_saved_frame(score, ces))
 
 
+async def _email_transcript(ctx: FrameContext, frame: dict[str, Any]) -> None:
+    """`{"type": "email_transcript", "email"?}`: "Email me this conversation", to the address
+    given (or the one the customer gave before). The answer says where it goes (None: nowhere)."""
+    address = frame.get("email")
+    if address is not None and (not isinstance(address, str) or not EMAIL.match(address.strip())):
+        await ctx.ws.send_json(
+            error_frame("malformed", "That email address does not look right; check it and try again.")
+        )
+        return
+    mailer = ctx.request.app[MAILER]
+    if not mailer.customer_mail_enabled:
+        await ctx.ws.send_json(
+            error_frame("email_unavailable", "We can't email conversations from this site; please copy what you need.")
+        )
+        return
+    sent_to = await mailer.send_transcript(ctx.conversation.id, address)
+    await ctx.ws.send_json(contract.transcript_sent_frame(sent_to))
+
+
 def _whole_number_from_1_to_5(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5
 
@@ -330,4 +360,9 @@ async def _customer_message(
 
 FrameHandler = Callable[[FrameContext, dict[str, Any]], Awaitable[None]]
 #: what a customer may send after hello, by frame type (README, "The customer wire contract")
-FRAME_HANDLERS: dict[str, FrameHandler] = {"message": _typed_message, "button": _button, "rating": _rating}
+FRAME_HANDLERS: dict[str, FrameHandler] = {
+    "message": _typed_message,
+    "button": _button,
+    "rating": _rating,
+    "email_transcript": _email_transcript,
+}

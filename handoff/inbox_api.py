@@ -135,6 +135,7 @@ async def conversation(request: web.Request) -> web.StreamResponse:
                     "email": found.customer_email,
                     "verified": found.customer_verified,
                 },
+                "email": found.email.to_json(),
             },
             "handoff": handoff.to_json(agent_json) if handoff else None,
             **_transcript_page(messages),
@@ -154,6 +155,7 @@ def _transcript_page(messages: list[StoredMessage]) -> dict[str, Any]:
                 "created_at": m.created_at,
                 "agent": {"name": m.agent_name} if m.agent_name else None,
                 "article": (m.payload or {}).get("article"),
+                "via": (m.payload or {}).get("via"),  # "email": a customer's reply by email (handoff/mail)
             }
             for m in messages
         ],

@@ -246,6 +246,39 @@ def openapi_document() -> dict[str, Any]:
                     auth=False,
                 )
             },
+            "/api/conversations/resume": {
+                "post": _op(
+                    "Exchange a signed link from an email (what follows #kestrel-resume=) for a fresh key to "
+                    "that one conversation",
+                    {
+                        "200": "conversation_id and token",
+                        "400": "malformed link",
+                        "403": "forged link or origin not allowed",
+                        "404": "links are not enabled (no HUB_LINK_SECRET), or the conversation is gone",
+                        "410": "the link has expired",
+                        "429": "too many attempts",
+                    },
+                    {"type": "object", "required": ["link"], "properties": {"link": {"type": "string"}}},
+                    auth=False,
+                )
+            },
+            "/api/mail/inbound": {
+                "post": _op(
+                    "A customer's reply (or a bounce) by email, in the common inbound-mail JSON shape (From, To, "
+                    "TextBody, StrippedTextReply, Headers); signed with X-Inbound-Signature: sha256=HMAC of the "
+                    "body with HUB_INBOUND_SECRET, or Basic auth with that secret as the password",
+                    {
+                        "200": "added to the conversation its signed reply address names",
+                        "400": "not JSON, or no sender and no text",
+                        "401": "no valid signature",
+                        "413": "over 1 MiB",
+                        "422": "not a conversation's reply address, or nothing above the quoted history",
+                        "404": "replies by email are not set up (HUB_INBOUND_SECRET, HUB_LINK_SECRET)",
+                    },
+                    {"type": "object"},
+                    auth=False,
+                )
+            },
             "/api/agent/login": {
                 "post": _op(
                     "Sign in; sets the HttpOnly session cookie",

@@ -9,12 +9,15 @@ import asyncio
 import contextlib
 import logging
 import statistics
+import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from actions.masking import mask_secrets
-from handoff import contract
+from handoff import business_hours, contract
 from handoff.fanout import Fanout
+from handoff.mail.outbox import Mailer
 from handoff.ownership import State, bot_owns
 from handoff.privacy.intake import hidden_notice, take_in
 from handoff.rasa_client import BotTurn, BotUnavailable, RasaClient
@@ -68,6 +71,8 @@ class Relay:
         rasa: RasaClient,
         fanout: Fanout,
         observers: list[RelayObserver] | None = None,
+        mailer: Mailer | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -76,6 +81,10 @@ class Relay:
         self._locks = ConversationLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         self.observers = observers if observers is not None else []
+        self.mailer = mailer
+        #: the time business hours are judged by (a fixed one in tests)
+        self.clock = clock
+        self.hours = business_hours.parse(settings.business_hours, settings.time_zone, settings.holidays)
 
     # --- customer side ------------------------------------------------------------------------
 
@@ -199,13 +208,51 @@ class Relay:
             return
         log.info("conversation %s queued: reason=%s priority=%s", conversation_id, queued.reason, queued.priority)
         self._tell_observers(lambda observer: observer.handoff_queued(queued.reason))
-        if self.fanout.agents_online() == 0:
-            email = queued.details.get("customer_email")
-            where = f"at {email}" if email and email != "not given" else "by email once you leave your address here"
-            await self.system_message(
-                conversation_id, f"No one from our team is online right now. A person will follow up {where}."
-            )
+        agents_online = self.fanout.agents_online()
+        # The address the form collected, or the website's signed-in customer's (enqueue_handoff keeps the best).
+        email = (await self.store.get_conversation(conversation_id)).customer_email
+        notice = self.handoff_notice(queued.reason, email or queued.details.get("customer_email"), agents_online)
+        if notice is not None:
+            await self.system_message(conversation_id, notice)
+        if self.mailer is not None:
+            await self._mail(self.mailer.handoff_queued(queued, agents_online), conversation_id)
         await self.queue_changed(conversation_id)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def _waits_for_hours(self, reason: str | None) -> bool:
+        """A case that waits for business hours: not one answered around the clock (security), and
+        not while an agent is signed in anyway (someone working late answers it now)."""
+        return reason not in self.settings.always_open_reasons and self.fanout.agents_online() == 0
+
+    def back_in_words(self, reason: str | None) -> str | None:
+        """Outside business hours, when a person is back ("tomorrow at 9:00"); None while open."""
+        now = self._now()
+        if not self._waits_for_hours(reason) or self.hours.is_open(now):
+            return None
+        back = self.hours.next_open(now)
+        return business_hours.in_words(now, back, self.hours.zone) if back else "as soon as we reopen"
+
+    def handoff_notice(self, reason: str, email: str | None, agents_online: int) -> str | None:
+        """What the customer is told when queued: when a person will be back outside business hours
+        (or that security cases are answered around the clock), or that no one is online."""
+        known = email if email and email != "not given" else None
+        open_now = self.hours.is_open(self._now()) or agents_online > 0
+        if not open_now and reason in self.settings.always_open_reasons:
+            later = f" If you leave, we will follow up by email at {known}." if known else ""
+            return (
+                "Security matters are handled around the clock, so a person will be with you as soon as "
+                f"possible, even though our team is otherwise away right now.{later}"
+            )
+        back = self.back_in_words(reason)
+        if back is not None:
+            later = f"by email at {known} if you have left" if known else "by email if you leave your address here"
+            return f"Our team is away right now and back {back}. A person will answer you then, here or {later}."
+        if agents_online == 0:
+            where = f"at {known}" if known else "by email once you leave your address here"
+            return f"No one from our team is online right now. A person will follow up {where}."
+        return None
 
     # --- agent side ---------------------------------------------------------------------------
 
@@ -226,11 +273,22 @@ class Relay:
         stored, _ = await self.store.append_message(conversation_id, "agent", text, agent_id=agent.id)
         await self.fanout.to_conversation(conversation_id, stored.to_frame())
         await self.fanout.to_agents(self._agent_frame(stored))
+        if self.mailer is not None:
+            await self._mail(self.mailer.agent_replied(conversation_id), conversation_id)
         return stored
+
+    async def _mail(self, step: Any, conversation_id: str) -> None:
+        """A mail step (it only adds a row to the outbox): its failure is logged, never the caller's."""
+        try:
+            await step
+        except Exception:
+            log.exception("conversation %s: could not queue an email", conversation_id)
 
     async def resolve(self, conversation_id: str, agent: Agent) -> None:
         await self.store.resolve(conversation_id, agent.id)
         await self.system_message(conversation_id, f"{agent.name} marked this conversation as resolved.")
+        if self.mailer is not None:  # the transcript, when the customer gave an email
+            await self._mail(self.mailer.send_transcript(conversation_id), conversation_id)
         await self.queue_changed(conversation_id)
         self._spawn(self._tell_bot_resolved(conversation_id))
 
@@ -247,6 +305,34 @@ class Relay:
             turn.handoff = None  # a stale handoff payload must not re-queue a resolved conversation
             await self._deliver(conversation_id, turn)
 
+    async def email_reply(self, conversation_id: str, text: str, sender: str) -> StoredMessage:
+        """A customer answered by email (handoff/mail/inbound.py): the message joins the
+        conversation as theirs, agents see it and the "replied" marker, and a conversation no
+        person owns goes back to the queue (the bot never answers an email)."""
+        async with self._locks.hold(conversation_id):
+            stored, _ = await self.store.append_message(
+                conversation_id, "customer", text, payload={"via": "email", "from": sender[:254]}
+            )
+        await self.fanout.to_conversation(conversation_id, stored.to_frame())
+        await self.fanout.to_agents(self._agent_frame(stored))
+        await self.store.mark_email(conversation_id, "replied")
+        if self.mailer is not None:
+            await self.mailer.tell_agents(conversation_id)
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation.state == State.RESOLVED:
+            await self.store.set_state(conversation_id, State.BOT)
+        if conversation.state in (State.BOT, State.RESOLVED):
+            await self.enqueue(
+                conversation_id,
+                contract.HandoffPayload(
+                    reason="email_reply",
+                    priority="normal",
+                    headline=contract.reason("email_reply").label,
+                    summary="The customer answered by email; their message is the latest in the transcript.",
+                ),
+            )
+        return stored
+
     async def agent_typing(self, conversation_id: str, agent: Agent) -> None:
         await self.fanout.to_conversation(conversation_id, contract.typing_frame("agent"))
 
@@ -260,10 +346,12 @@ class Relay:
     async def state_frame(self, conversation_id: str) -> dict[str, Any]:
         conversation = await self.store.get_conversation(conversation_id)
         handoff = await self.store.latest_handoff(conversation_id)
-        position = eta = None
+        position = eta = opens = None
         if conversation.state == State.QUEUED:
+            reason = handoff.reason if handoff is not None else None
             position = await self.store.queue_position(conversation_id)
-            eta = await self.eta_seconds(position or 1)
+            eta = await self.eta_seconds(position or 1, reason)
+            opens = self.back_in_words(reason)
         agent_name = None
         if conversation.state == State.AGENT and handoff is not None and handoff.agent_id is not None:
             agent = await self.store.agent_by_id(handoff.agent_id)
@@ -275,14 +363,20 @@ class Relay:
             eta,
             self.fanout.agents_online(),
             agent_name,
+            opens,
         )
 
-    async def eta_seconds(self, position: int) -> int:
+    async def eta_seconds(self, position: int, reason: str | None = None) -> int | None:
         """Position × the median time to claim over the last 20 claims (a setting's default
-        before there is any history), shared among the agents online."""
+        before there is any history), shared among the agents online, counted in open hours
+        only (a case that waits for business hours); None when the hours never open again."""
         waits = await self.store.recent_claim_waits(20)
         per_customer = statistics.median(waits) if waits else self.settings.default_eta_seconds
         estimate = per_customer * position / max(1, self.fanout.agents_online())
+        if self._waits_for_hours(reason):
+            estimate = self.hours.wall_seconds_for(self._now(), estimate)
+            if estimate == float("inf"):
+                return None
         # Never promise "0 seconds": round up to whole quarter minutes, at least one.
         return int(max(1, -(-estimate // ETA_STEP_SECONDS)) * ETA_STEP_SECONDS)
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from handoff import business_hours
+from handoff.mail.sender import SmtpServer
 from knowledge_base.environment import PROJECT_ROOT, Environment, SettingsError
 
 __all__ = ["HubSettings", "Secret", "SettingsError", "sqlite_url"]
@@ -93,6 +95,28 @@ class HubSettings:
     audit_retention_days: int = 730
     privacy_url: str = "/privacy"
     rasa_tracker_url: Secret = Secret(sqlite_url(PROJECT_ROOT / "var" / "rasa-tracker.sqlite3"))  # noqa: RUF009
+    # --- email (README, "Email") ---
+    smtp_url: Secret = Secret("")  # noqa: RUF009 - "": write .eml files under mail_dir instead of sending
+    mail_dir: Path = PROJECT_ROOT / "var" / "mail"
+    mail_from: str = "Kestrel Support <support@kestrel.example>"
+    mail_reply_to: str = "support@kestrel.example"
+    company_name: str = "Kestrel"
+    team_email: str = ""
+    email_after_seconds: float = 120.0
+    link_secret: Secret = Secret("")  # noqa: RUF009 - an immutable str
+    link_ttl_hours: float = 168.0
+    resume_url: str = "http://127.0.0.1:8000/"
+    mail_retry_base_seconds: float = 30.0
+    mail_retry_max_seconds: float = 3600.0
+    mail_max_attempts: int = 12
+    inbound_secret: Secret = Secret("")  # noqa: RUF009 - an immutable str
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int = 0
+    # --- business hours (README, "Business hours") ---
+    business_hours: str = ""
+    time_zone: str = "UTC"
+    holidays: tuple[str, ...] = ()
+    always_open_reasons: tuple[str, ...] = ("sensitive_topic",)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -105,7 +129,7 @@ class HubSettings:
         if database_url.startswith(("postgresql://", "postgres://")):
             database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
         rasa_port = read.integer("RASA_PORT", 5005)
-        return cls(
+        settings = cls(
             host=read.text("HUB_HOST", d.host),
             port=port,
             public_url=public_url,
@@ -150,7 +174,35 @@ class HubSettings:
             ),
             privacy_url=read.text("HUB_PRIVACY_URL", d.privacy_url),
             rasa_tracker_url=Secret(rasa_tracker_url(read, d.rasa_tracker_url)),
+            smtp_url=Secret(read.raw("SMTP_URL")),
+            mail_dir=read.path("HUB_MAIL_DIR", d.mail_dir),
+            mail_from=read.text("HUB_MAIL_FROM", d.mail_from),
+            mail_reply_to=read.text("HUB_MAIL_REPLY_TO", d.mail_reply_to),
+            company_name=read.text("HUB_COMPANY_NAME", d.company_name),
+            team_email=read.raw("HUB_TEAM_EMAIL"),
+            email_after_seconds=read.number("HUB_EMAIL_AFTER_SECONDS", d.email_after_seconds),
+            link_secret=Secret(read.raw("HUB_LINK_SECRET")),
+            link_ttl_hours=read.number("HUB_LINK_TTL_HOURS", d.link_ttl_hours),
+            resume_url=read.text("HUB_RESUME_URL", f"{public_url}/"),
+            mail_retry_base_seconds=read.number("HUB_MAIL_RETRY_BASE_SECONDS", d.mail_retry_base_seconds),
+            mail_retry_max_seconds=read.number("HUB_MAIL_RETRY_MAX_SECONDS", d.mail_retry_max_seconds),
+            mail_max_attempts=read.integer("HUB_MAIL_MAX_ATTEMPTS", d.mail_max_attempts),
+            inbound_secret=Secret(read.raw("HUB_INBOUND_SECRET")),
+            inbound_smtp_host=read.text("HUB_INBOUND_SMTP_HOST", d.inbound_smtp_host),
+            inbound_smtp_port=read.integer("HUB_INBOUND_SMTP_PORT", d.inbound_smtp_port),
+            business_hours=read.raw("HUB_BUSINESS_HOURS"),
+            time_zone=read.text("HUB_TIME_ZONE", d.time_zone),
+            holidays=read.items("HUB_HOLIDAYS", ""),
+            always_open_reasons=tuple(
+                reason
+                for reason in read.items("HUB_ALWAYS_OPEN_REASONS", ",".join(d.always_open_reasons))
+                if reason != "none"
+            ),
         )
+        business_hours.parse(settings.business_hours, settings.time_zone, settings.holidays)  # a typo fails at start
+        if settings.smtp_url:
+            SmtpServer.from_url(str(settings.smtp_url))  # the same
+        return settings
 
     @property
     def max_frame_bytes(self) -> int:

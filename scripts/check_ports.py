@@ -32,6 +32,8 @@ def main() -> int:
         ("action server", actions.host, actions.port, "ACTION_SERVER_PORT"),
         ("Rasa server", env.get("RASA_HOST", "127.0.0.1"), int(env.get("RASA_PORT", "5005")), "RASA_PORT"),
     ]
+    if hub.inbound_smtp_port:
+        wanted.append(("hub's SMTP receiver", hub.inbound_smtp_host, hub.inbound_smtp_port, "HUB_INBOUND_SMTP_PORT"))
     busy = [(name, host, port, setting) for name, host, port, setting in wanted if in_use(host, port)]
     for name, host, port, setting in busy:
         print(

@@ -1,9 +1,11 @@
 """Create (or refresh) the demo agent. Its password is generated once into `.env`; there is no
-default password anywhere in the code."""
+default password anywhere in the code. The secret that signs the links and reply addresses in
+customer emails (HUB_LINK_SECRET) is generated the same way, so email works with no set-up."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -20,6 +22,16 @@ from handoff.store import Store
 ENV_FILE = ROOT / ".env"
 
 
+def generated_secret(name: str) -> None:
+    """Write a random secret for `name` into .env unless one is set (in .env or the environment)."""
+    values = dotenv_values(ENV_FILE) if ENV_FILE.exists() else {}
+    if values.get(name) or os.environ.get(name):
+        return
+    ENV_FILE.touch()
+    set_key(str(ENV_FILE), name, secrets.token_urlsafe(32), quote_mode="never")
+    print(f"[setup] generated {name} into .env")
+
+
 def demo_credentials() -> tuple[str, str, str]:
     values = dotenv_values(ENV_FILE) if ENV_FILE.exists() else {}
     email = values.get("DEMO_AGENT_EMAIL") or "agent@kestrel.example"
@@ -33,6 +45,7 @@ def demo_credentials() -> tuple[str, str, str]:
 
 
 async def main() -> None:
+    generated_secret("HUB_LINK_SECRET")
     email, name, password = demo_credentials()
     store = await Store.open(str(HubSettings.from_env().database_url))
     try:

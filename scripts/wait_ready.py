@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from actions.settings import ActionSettings
+from handoff.mail.sender import SmtpServer
 from handoff.settings import HubSettings
 
 TIMEOUT_SECONDS = 300
@@ -25,6 +26,14 @@ def answers(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def mail_destination(hub: HubSettings) -> str:
+    """Where the hub's emails go (README, "Email out"): .eml files unless SMTP_URL is set."""
+    if not hub.smtp_url:
+        return f"written as .eml files to {hub.mail_dir}/ (set SMTP_URL to send)"
+    server = SmtpServer.from_url(str(hub.smtp_url))
+    return f"sent through {server.host}:{server.port}"
 
 
 def main() -> int:
@@ -65,6 +74,7 @@ def main() -> int:
 [ready]    sign in as {env.get("DEMO_AGENT_EMAIL") or "agent@kestrel.example"}
 [ready]    password   {env.get("DEMO_AGENT_PASSWORD", "(see DEMO_AGENT_PASSWORD in .env)")}
 [ready]  API description:                 {hub.public_url}/api/openapi.json
+[ready]  Outgoing email:                  {mail_destination(hub)}
 [ready]  Press Ctrl-C to stop everything.
 [ready] ─────────────────────────────────────────────────────────────""",
         flush=True,

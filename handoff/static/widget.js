@@ -431,6 +431,15 @@
     ".ces__option.on { color: #0b5e4f; background: #e6f4f1; border-color: #0b5e4f; font-weight: 700; }",
     ".ces__scale { margin: 4px 0 0; font-size: 12px; color: #57606a; }",
 
+    ".mail { flex: none; margin: 0; padding: 4px 12px; font-size: 12px; color: #57606a; border-top: 1px solid #e5e7eb; }",
+    ".mail__toggle { border: 0; background: none; padding: 2px 0; color: #0b5e4f; font-size: 12px; cursor: pointer;",
+    "  text-decoration: underline; }",
+    ".mail__form { display: flex; gap: 6px; margin: 4px 0; }",
+    ".mail__input { flex: 1; min-width: 0; padding: 5px 8px; border: 1px solid #aab4be; border-radius: 8px;",
+    "  font-size: 13px; background: #fff; color: #1b1f24; }",
+    ".mail__send { border: 0; border-radius: 8px; padding: 5px 10px; background: #0b5e4f; color: #fff; font-size: 13px;",
+    "  cursor: pointer; }",
+    ".mail__note { margin: 2px 0; }",
     ".error { flex: none; margin: 0; padding: 8px 14px; background: #fef3f2; color: #b42318; font-size: 13px;",
     "  border-top: 1px solid #fecdca; overflow-wrap: anywhere; }",
     ".error.error--info { background: #ecfdf3; color: #05603a; border-top-color: #abefc6; }",
@@ -669,6 +678,27 @@
       makeLink(HUB + "/privacy", "How we handle your data", "kestrel-privacy-link"),
       ui.deleteButton,
     ]);
+    // "Email me this conversation": the hub mails the transcript (handoff/mail); the address is
+    // the one typed here, else the one the customer gave before.
+    ui.mailToggle = h("button", {
+      type: "button",
+      className: "mail__toggle",
+      "data-testid": "kestrel-email-transcript",
+      text: "Email me this conversation",
+    });
+    ui.mailInput = h("input", {
+      type: "email",
+      className: "mail__input",
+      "data-testid": "kestrel-email-address",
+      placeholder: "you@example.com",
+      "aria-label": "Your email address",
+      autocomplete: "email",
+    });
+    if (CUSTOMER_EMAIL) ui.mailInput.value = CUSTOMER_EMAIL;
+    ui.mailSend = h("button", { type: "submit", className: "mail__send", "data-testid": "kestrel-email-send", text: "Send" });
+    ui.mailForm = h("form", { className: "mail__form", novalidate: true, hidden: true }, [ui.mailInput, ui.mailSend]);
+    ui.mailNote = h("p", { className: "mail__note", "data-testid": "kestrel-email-note", role: "status", hidden: true });
+    ui.mail = h("div", { className: "mail" }, [ui.mailToggle, ui.mailForm, ui.mailNote]);
 
     // Composer
     ui.input = h("textarea", {
@@ -702,7 +732,7 @@
         "aria-describedby": "kw-status",
         hidden: true,
       },
-      [header, ui.log, ui.typing, ui.rating, ui.error, ui.privacy, ui.form]
+      [header, ui.log, ui.typing, ui.rating, ui.error, ui.mail, ui.privacy, ui.form]
     );
 
     rootEl.appendChild(ui.panel);
@@ -747,6 +777,17 @@
     });
     ui.ratingSend.addEventListener("click", submitRating);
     ui.deleteButton.addEventListener("click", deleteConversation);
+    ui.mailToggle.addEventListener("click", function () {
+      ui.mailForm.hidden = !ui.mailForm.hidden;
+      if (!ui.mailForm.hidden) ui.mailInput.focus();
+    });
+    ui.mailForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var address = ui.mailInput.value.trim();
+      var frame = { type: "email_transcript" };
+      if (address) frame.email = address;
+      if (!sendFrame(frame)) showError("You're offline; try again once the chat has reconnected.");
+    });
     ui.cesButtons.forEach(function (btn) {
       btn.addEventListener("click", function () {
         var n = Number(btn.getAttribute("data-ces"));
@@ -826,6 +867,11 @@
     var info = view.stateInfo || {};
     switch (view.owner) {
       case "queued": {
+        if (info.opens) {
+          // Outside business hours: when a person is back, in words ("tomorrow at 9:00").
+          var place = toSeq(info.position);
+          return "Our team is back " + str(info.opens) + (place ? " \u2014 you are number " + place + " in the queue" : "");
+        }
         if (info.agents_online === 0) {
           return "No agents are online right now \u2014 a person will follow up by email";
         }
@@ -1626,9 +1672,22 @@
       case "error":
         onError(frame);
         break;
+      case "transcript_sent":
+        onTranscriptSent(frame);
+        break;
       default:
         break; // unknown frame types are ignored on purpose
     }
+  }
+
+  function onTranscriptSent(frame) {
+    if (!ui.mailNote) return;
+    ui.mailNote.textContent =
+      typeof frame.email === "string" && frame.email
+        ? "We're emailing this conversation to " + frame.email + "."
+        : "We couldn't email this conversation: type your email address and press Send.";
+    ui.mailNote.hidden = false;
+    ui.mailForm.hidden = !!frame.email;
   }
 
   function onReady(frame) {
@@ -1738,6 +1797,7 @@
       reason: frame.reason === undefined ? null : frame.reason,
       position: frame.position === undefined ? null : frame.position,
       eta_seconds: frame.eta_seconds === undefined ? null : frame.eta_seconds,
+      opens: typeof frame.opens === "string" ? frame.opens : null,
       agents_online: typeof frame.agents_online === "number" ? frame.agents_online : null,
       agent: frame.agent && typeof frame.agent === "object" ? { name: str(frame.agent.name) } : null,
     });
@@ -1756,6 +1816,93 @@
       clientId = conn.inflight[0]; // the hub answers frames in order: the oldest unacked one failed
     }
     if (clientId && findOutbox(clientId)) markFailed(clientId);
+  }
+
+  // ------------------------------------------------------------------ a link from an email
+
+  // An agent's reply to a customer who was away is emailed with a link to the website's page
+  // plus "#kestrel-resume=<signed reference>" (handoff/mail/links.py). A fragment never reaches
+  // a server, and the widget takes it out of the address bar at once, then exchanges it for a
+  // fresh key to that one conversation (POST /api/conversations/resume). The link expires; the
+  // key the widget keeps is new, stored like any other.
+  var RESUME_PREFIX = "kestrel-resume=";
+
+  function takeResumeLink() {
+    var hash = location.hash || "";
+    var at = hash.indexOf(RESUME_PREFIX);
+    if (at < 0) return null;
+    var link = hash.slice(at + RESUME_PREFIX.length).split("&")[0];
+    try {
+      history.replaceState(null, "", location.pathname + location.search);
+    } catch (e) {
+      /* the link stays in the address bar; it still works only until it expires */
+    }
+    return /^[0-9a-f]{32}\.[0-9]{1,12}\.[0-9a-f]{32}$/.test(link) ? link : "malformed";
+  }
+
+  function switchToConversation(conversationId, token) {
+    conn.gen++;
+    closeSocket();
+    clearReconnectTimer();
+    conn.ready = false;
+    conn.inflight = [];
+    store.conversation_id = conversationId;
+    store.token = token;
+    store.last_seq = 0;
+    store.messages = [];
+    store.rated = false;
+    store.outbox = [];
+    saveStore();
+    transcript.lastRenderedSeq = 0;
+    transcript.bootSeq = 0;
+    view.owner = "bot";
+    view.stateInfo = { state: "bot" };
+    hideTyping("bot");
+    hideTyping("agent");
+    hideRating();
+    clearRenderedMessages();
+    refreshChips();
+    connect();
+  }
+
+  function resumeFromLink(link) {
+    setConnection("connecting");
+    var request;
+    try {
+      request = fetch(HUB + "/api/conversations/resume", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ link: link }),
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch (e) {
+      request = Promise.reject(e);
+    }
+    request
+      .then(function (res) {
+        return res
+          .json()
+          .catch(function () {
+            return null;
+          })
+          .then(function (data) {
+            return { res: res, data: data };
+          });
+      })
+      .then(function (r) {
+        var data = r.data;
+        if (!r.res.ok || !data || !data.token || !data.conversation_id) {
+          var message = data && data.error && typeof data.error.message === "string" ? data.error.message : "";
+          throw new Error(message || "The link from your email could not be opened; you can write to us here.");
+        }
+        switchToConversation(str(data.conversation_id), str(data.token));
+      })
+      .catch(function (e) {
+        showError(e && e.message ? e.message : "The link from your email could not be opened; you can write to us here.");
+        if (store.token) connect();
+        else createConversation();
+      });
   }
 
   // ------------------------------------------------------------------ boot
@@ -1782,6 +1929,14 @@
       }
     });
 
+    var resumeLink = takeResumeLink();
+    if (resumeLink) {
+      // Opened from an email: show that conversation, in an open panel.
+      conn.started = true;
+      openPanel();
+      resumeFromLink(resumeLink);
+      return;
+    }
     // A returning customer: reconnect straight away so agent replies arrive while the panel is closed.
     if (store.token) ensureStarted();
   }

@@ -1,6 +1,6 @@
 """The hub's store: conversations, messages, handoffs, agents, ratings (SQLite or PostgreSQL).
 
-One module per aggregate (`conversations`, `queue`, `feedback`, `agents`, `metrics_queries`,
+One module per aggregate (`conversations`, `queue`, `feedback`, `mail`, `agents`, `metrics_queries`,
 `privacy`, `audit`) on
 one `db`, joined into `Store`; what it returns are frozen dataclasses (`records`). Every ownership
 change is one transaction with a conditional UPDATE whose row count is checked, so two agents
@@ -15,9 +15,21 @@ from handoff.store.agents import AgentStore
 from handoff.store.audit import AUDIT_ACTIONS, AuditEntry, AuditStore
 from handoff.store.errors import AlreadyClaimed, Conflict, NotFound, NotYours, RatingRefused, StoreError
 from handoff.store.feedback import FeedbackStore
+from handoff.store.mail import MailStore
 from handoff.store.metrics_queries import MetricsQueries
 from handoff.store.privacy import PrivacyStore
-from handoff.store.records import ROLES, Agent, Conversation, Handoff, QueueItem, Rating, StoredMessage, hash_token
+from handoff.store.records import (
+    ROLES,
+    Agent,
+    Conversation,
+    EmailMarkers,
+    Handoff,
+    OutboxMail,
+    QueueItem,
+    Rating,
+    StoredMessage,
+    hash_token,
+)
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -27,9 +39,11 @@ __all__ = [
     "AuditEntry",
     "Conflict",
     "Conversation",
+    "EmailMarkers",
     "Handoff",
     "NotFound",
     "NotYours",
+    "OutboxMail",
     "QueueItem",
     "Rating",
     "RatingRefused",
@@ -41,5 +55,5 @@ __all__ = [
 ]
 
 
-class Store(FeedbackStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore):
+class Store(FeedbackStore, MailStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore):
     """Every aggregate on one database: `store = await Store.open(url)`."""

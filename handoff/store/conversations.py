@@ -44,11 +44,31 @@ class ConversationStore(Database):
         return Conversation(row["id"], State.BOT, 0, row["customer_name"], row["customer_email"], metadata, now), token
 
     async def conversation_by_token(self, token: str) -> Conversation | None:
+        """The conversation a key opens: the widget's first token, or one minted for a signed
+        link from an email (`add_conversation_token`)."""
+        hashed = hash_token(token)
+        minted = sa.select(T.conversation_tokens.c.conversation_id).where(T.conversation_tokens.c.token_hash == hashed)
         async with self.read() as conn:
             row = (
-                await conn.execute(sa.select(T.conversations).where(T.conversations.c.token_hash == hash_token(token)))
+                await conn.execute(
+                    sa.select(T.conversations).where(
+                        sa.or_(T.conversations.c.token_hash == hashed, T.conversations.c.id.in_(minted))
+                    )
+                )
             ).first()
         return _conversation(row) if row else None
+
+    async def add_conversation_token(self, conversation_id: str) -> str:
+        """A fresh key to the conversation (stored hashed, like the first one): what a signed link
+        from an email is exchanged for, so the link itself never has to carry a lasting key."""
+        token = secrets.token_urlsafe(32)
+        async with self.write() as conn:
+            await conn.execute(
+                T.conversation_tokens.insert().values(
+                    token_hash=hash_token(token), conversation_id=conversation_id, created_at=time.time()
+                )
+            )
+        return token
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
         async with self.read() as conn:

@@ -27,6 +27,8 @@ CONVERSATION_TABLES: tuple[sa.Table, ...] = (
     T.ratings,
     T.handoffs,
     T.messages,
+    T.mail_outbox,
+    T.conversation_tokens,
     T.conversations,
 )
 #: a conversation someone is still working on is never emptied, however old
@@ -87,6 +89,7 @@ class PrivacyStore(Database):
                     ("ratings", T.ratings, T.ratings.c.id),
                     ("article_feedback", T.article_feedback, T.article_feedback.c.id),
                     ("knowledge_base_questions", T.kb_queries, T.kb_queries.c.id),
+                    ("emails", T.mail_outbox, T.mail_outbox.c.id),
                 ):
                     rows = await conn.execute(
                         sa.select(table).where(table.c.conversation_id == conversation_id).order_by(order)
@@ -99,9 +102,12 @@ class PrivacyStore(Database):
     def _exported_row(name: str, row: dict[str, Any]) -> dict[str, Any]:
         """Internal bookkeeping left out; what the customer said, was told and gave stays."""
         row.pop("conversation_id", None)
-        if name == "messages":
-            for internal in ("id", "client_id", "bot_text", "bot_pending"):
-                row.pop(internal, None)
+        internal = {
+            "messages": ("id", "client_id", "bot_text", "bot_pending"),
+            "emails": ("id", "attempts", "next_attempt_at", "last_error"),
+        }
+        for key in internal.get(name, ()):
+            row.pop(key, None)
         return row
 
     # --- erasure ----------------------------------------------------------------------------
@@ -180,6 +186,19 @@ class PrivacyStore(Database):
             counts["handoffs"] = await self._update(conn, T.handoffs, ids, headline="", summary="", details={})
             counts["ratings"] = await self._update(conn, T.ratings, ids, comment="")
             counts["kb_queries"] = await self._update(conn, T.kb_queries, ids, question="")
+            await conn.execute(  # nothing of an emptied conversation is mailed any more
+                T.mail_outbox.update()
+                .where(T.mail_outbox.c.conversation_id.in_(ids), T.mail_outbox.c.status == "pending")
+                .values(status="skipped")
+            )
+            counts["mail_outbox"] = await self._update(
+                conn, T.mail_outbox, ids, recipient="", message=None, last_error=None
+            )
+            # the keys minted for links in emails go with the widget's own
+            result = await conn.execute(
+                T.conversation_tokens.delete().where(T.conversation_tokens.c.conversation_id.in_(ids))
+            )
+            counts["conversation_tokens"] = int(result.rowcount or 0)
             result = await conn.execute(
                 T.conversations.update()
                 .where(T.conversations.c.id.in_(ids), T.conversations.c.anonymised_at.is_(None))
@@ -188,6 +207,7 @@ class PrivacyStore(Database):
                     customer_name=None,
                     customer_email=None,
                     metadata_json={},
+                    email_bounce_reason=None,
                     # the widget's token stops working: there is nothing left to show it
                     token_hash=sa.literal("anonymised:") + T.conversations.c.id,
                 )

@@ -15,6 +15,7 @@ from handoff.store.errors import AlreadyClaimed, Conflict, NotYours
 from handoff.store.records import (
     Handoff,
     QueueItem,
+    _email_markers,
     _handoff,
     signed_by_the_website,
 )
@@ -174,6 +175,11 @@ class QueueStore(ConversationStore):
                 T.conversations.c.customer_name,
                 T.conversations.c.customer_email,
                 T.conversations.c.metadata_json,
+                T.conversations.c.emailed_at,
+                T.conversations.c.email_read_at,
+                T.conversations.c.email_replied_at,
+                T.conversations.c.email_bounced_at,
+                T.conversations.c.email_bounce_reason,
                 T.agents.c.name.label("agent_name"),
             )
             .select_from(
@@ -202,6 +208,7 @@ class QueueStore(ConversationStore):
                 customer_name=r.customer_name,
                 customer_email=r.customer_email,
                 customer_verified=signed_by_the_website(r.metadata_json),
+                email=_email_markers(r),
             )
             for r in rows
         ]

@@ -20,6 +20,29 @@ def hash_token(token: str) -> str:
 
 
 @dataclass(frozen=True)
+class EmailMarkers:
+    """What happened to the email follow-up of a conversation (Unix times; None: not yet)."""
+
+    emailed_at: float | None = None
+    read_at: float | None = None
+    replied_at: float | None = None
+    bounced_at: float | None = None
+    bounce_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any] | None:
+        """The inbox's markers, or None when no email was ever involved."""
+        if not any((self.emailed_at, self.replied_at, self.bounced_at)):
+            return None
+        return {
+            "emailed_at": self.emailed_at,
+            "read_at": self.read_at,
+            "replied_at": self.replied_at,
+            "bounced_at": self.bounced_at,
+            "bounce_reason": self.bounce_reason,
+        }
+
+
+@dataclass(frozen=True)
 class Conversation:
     id: str
     state: State
@@ -28,10 +51,51 @@ class Conversation:
     customer_email: str | None
     metadata: dict[str, Any]
     created_at: float
+    customer_seen_at: float | None = None
+    email: EmailMarkers = field(default_factory=EmailMarkers)
 
     @property
     def customer_verified(self) -> bool:
         return signed_by_the_website(self.metadata)
+
+
+def _email_markers(row: Any) -> EmailMarkers:
+    return EmailMarkers(
+        row.emailed_at, row.email_read_at, row.email_replied_at, row.email_bounced_at, row.email_bounce_reason
+    )
+
+
+@dataclass(frozen=True)
+class OutboxMail:
+    """One email in the outbox (handoff/mail/outbox.py); `message` is None until it is rendered."""
+
+    id: int
+    conversation_id: str | None
+    kind: str  # reply | transcript | team
+    recipient: str
+    message: str | None
+    status: str  # pending | sent | failed | skipped
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    sent_at: float | None
+
+
+def _outbox_mail(row: Any) -> OutboxMail:
+    return OutboxMail(
+        row.id,
+        row.conversation_id,
+        row.kind,
+        row.recipient,
+        row.message,
+        row.status,
+        row.attempts,
+        row.next_attempt_at,
+        row.last_error,
+        row.created_at,
+        row.sent_at,
+    )
 
 
 @dataclass(frozen=True)
@@ -57,6 +121,7 @@ class StoredMessage:
             payload.get("buttons", []),
             payload.get("article"),
             self.agent_name,
+            payload.get("via") if isinstance(payload.get("via"), str) else None,
         )
 
 
@@ -132,6 +197,8 @@ def _conversation(row: Any) -> Conversation:
         row.customer_email,
         dict(row.metadata_json or {}),
         row.created_at,
+        row.customer_seen_at,
+        _email_markers(row),
     )
 
 
@@ -169,6 +236,7 @@ class QueueItem:
     customer_name: str | None
     customer_email: str | None
     customer_verified: bool
+    email: EmailMarkers = field(default_factory=EmailMarkers)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -182,6 +250,7 @@ class QueueItem:
             "headline": self.headline,
             "agent": {"id": self.agent_id, "name": self.agent_name} if self.agent_id else None,
             "customer": {"name": self.customer_name, "email": self.customer_email, "verified": self.customer_verified},
+            "email": self.email.to_json(),
         }
 
 

@@ -21,6 +21,14 @@ conversations = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
     # migration 7: retention emptied it (texts, name, email, metadata gone; counts and times kept)
     sa.Column("anonymised_at", sa.Float),
+    # migration 0007_email: when the customer last had the widget open (a socket closed or opened),
+    # and what happened to the email follow-up, shown to agents as markers in the inbox
+    sa.Column("customer_seen_at", sa.Float),
+    sa.Column("emailed_at", sa.Float),  # the latest email to the customer was sent
+    sa.Column("email_read_at", sa.Float),  # the customer opened its link after that
+    sa.Column("email_replied_at", sa.Float),  # the customer answered by email
+    sa.Column("email_bounced_at", sa.Float),  # the address refused the email (or the mail server did)
+    sa.Column("email_bounce_reason", sa.String(300)),
 )
 
 messages = sa.Table(
@@ -148,6 +156,34 @@ sa.Index("ix_kb_queries_conversation", kb_queries.c.conversation_id)
 sa.Index("ix_ratings_conversation", ratings.c.conversation_id)
 sa.Index("ix_article_feedback_conversation", article_feedback.c.conversation_id)
 sa.Index("ix_conversations_email", sa.func.lower(conversations.c.customer_email))
+#: migration 0007_email: email waiting to go out, sent, or given up on (handoff/mail/outbox.py)
+mail_outbox = sa.Table(
+    "mail_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id")),
+    sa.Column("kind", sa.String(16), nullable=False),  # reply | transcript | team
+    sa.Column("recipient", sa.String(254), nullable=False),
+    sa.Column("message", sa.Text),  # the rendered RFC 5322 message; rendered when it is due
+    sa.Column("status", sa.String(12), nullable=False),  # pending | sent | failed | skipped
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("last_error", sa.String(300)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("sent_at", sa.Float),
+)
+
+#: migration 0007_email: further keys to a conversation, minted when a customer opens a signed
+#: link from an email (the widget's first key stays in conversations.token_hash)
+conversation_tokens = sa.Table(
+    "conversation_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+sa.Index("ix_mail_outbox_due", mail_outbox.c.status, mail_outbox.c.next_attempt_at)
 sa.Index("ix_handoffs_queue", handoffs.c.status, handoffs.c.priority_rank, handoffs.c.queued_at)
 sa.Index("ix_handoffs_conversation", handoffs.c.conversation_id)
 sa.Index("ix_messages_conversation_created", messages.c.conversation_id, messages.c.created_at)

@@ -24,6 +24,8 @@ BUILT: dict[str, dict[str, Any]] = {
     "conversation_state": contract.conversation_state_frame("c1", "agent"),
     "agents_online": contract.agents_online_frame(2),
     "pong": contract.pong_frame(),
+    "transcript_sent": contract.transcript_sent_frame("ana@example.com"),
+    "email_status": contract.email_status_frame("c1", {"emailed_at": 1.0, "read_at": None}),
 }
 
 

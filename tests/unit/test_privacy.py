@@ -42,7 +42,15 @@ from tests.unit.rasa_trackers import events_of, tracker_store_for, write_with_ra
 T = schema
 ROOT = Path(__file__).resolve().parents[2]
 CARD = "4111 1111 1111 1111"  # Luhn-valid test card
-CONVERSATION_TABLES = ("messages", "handoffs", "ratings", "article_feedback", "kb_queries")
+CONVERSATION_TABLES = (
+    "messages",
+    "handoffs",
+    "ratings",
+    "article_feedback",
+    "kb_queries",
+    "mail_outbox",
+    "conversation_tokens",
+)
 
 
 # --- secrets hidden at intake ------------------------------------------------------------------
@@ -125,6 +133,8 @@ async def _customer_with_history(store: Store, email: str, conversations: int = 
         await store.claim(conversation.id, agent.id)
         await store.resolve(conversation.id, agent.id)
         await store.add_rating(conversation.id, 4, "quick, thanks Ana here", None)
+        await store.enqueue_mail("transcript", email, conversation_id=conversation.id, message="Subject: your chat")
+        await store.add_conversation_token(conversation.id)  # a key minted for a link in an email
         ids.append(conversation.id)
     return ids
 
@@ -154,6 +164,7 @@ async def test_erasure_and_export_reach_every_store(store: Store, database_url: 
         assert first["customer_email"] == "Ana@Example.com" and first["messages"][0]["text"].startswith("where")
         assert first["handoffs"][0]["summary"] == "Ana wants a card" and first["ratings"][0]["score"] == 4
         assert first["article_feedback"][0]["helpful"] is False and first["knowledge_base_questions"]
+        assert first["emails"][0]["recipient"] == "Ana@Example.com" and first["emails"][0]["kind"] == "transcript"
         assert {"type": "slot", "slot": "customer_email", "value": "ana@example.com"}.items() <= next(
             e for e in first["bot_memory"] if e["type"] == "slot"
         ).items()
@@ -213,6 +224,35 @@ def test_a_subject_is_an_email_or_a_conversation() -> None:
             Subject.parse(**bad)
 
 
+async def test_revision_0007_upgrades_a_database_from_0006_and_keeps_its_data(database_url: str) -> None:
+    opened = await Store.open(database_url)
+    conversation, token = await opened.create_conversation({"email": "ivy@example.com"})
+    async with opened.write() as conn:
+        for index in ("ix_conversations_retention", "ix_conversations_email", "ix_kb_queries_conversation"):
+            await conn.execute(sa.text(f"DROP INDEX {index}"))
+        await conn.execute(sa.text("DROP TABLE audit_log"))
+        await conn.execute(sa.text("ALTER TABLE conversations DROP COLUMN anonymised_at"))
+        await conn.execute(sa.text("ALTER TABLE handoffs DROP COLUMN fcr_returned"))
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
+    await opened.close()
+    upgraded = await Store.open(database_url)
+    try:
+        assert (await upgraded.conversation_by_token(token)) is not None
+        assert await upgraded.conversation_ids_for_email("IVY@example.com") == [conversation.id]
+        await upgraded.audit("test", "read", conversation.id)
+        assert await upgraded.conversations_to_anonymise(time.time() + 1, 10) == [conversation.id]
+        names = (
+            "SELECT name FROM sqlite_master WHERE type = 'index'"
+            if upgraded.is_sqlite
+            else "SELECT indexname FROM pg_indexes WHERE tablename = 'conversations'"
+        )
+        async with upgraded.read() as conn:
+            indexes = set((await conn.execute(sa.text(names))).scalars())
+        assert {"ix_conversations_retention", "ix_conversations_email"} <= indexes
+    finally:
+        await upgraded.close()
+
+
 # --- retention ---------------------------------------------------------------------------------
 
 
@@ -257,6 +297,11 @@ async def test_retention_empties_old_conversations_everywhere_and_keeps_the_dail
         ).all()
     assert {row.text for row in texts} == {""} and set(people) == {(None, None)}
     assert {row.summary for row in summaries} == {""} and {row.comment for row in comments} == {""}
+    rows = await _rows_of(store, old)
+    assert rows["conversation_tokens"] == 0 and rows["mail_outbox"] == 2  # kept for the counts, emptied:
+    async with store.read() as conn:
+        mails = (await conn.execute(sa.select(T.mail_outbox).where(T.mail_outbox.c.conversation_id.in_(old)))).all()
+    assert {(m.recipient, m.message, m.status) for m in mails} == {("", None, "skipped")}
     assert await events_of(tracker_url, old) == []
     assert await events_of(tracker_url, [waiting.id])  # someone is still working on it
     assert (await store.get_conversation(waiting.id)).customer_email == "fay@example.com"

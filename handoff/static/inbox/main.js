@@ -245,6 +245,30 @@ function queueItem(id) {
   return null;
 }
 
+// What happened to the email follow-up (handoff/mail): emailed, read (the customer came back or
+// opened the link), replied by email, or bounced (the email did not arrive). Text only.
+function emailMarkerText(markers) {
+  if (!markers || typeof markers !== "object") return "";
+  if (markers.bounced_at) return "Email not delivered" + (markers.bounce_reason ? ": " + str(markers.bounce_reason) : "");
+  var parts = [];
+  if (markers.emailed_at) parts.push("Answered by email " + formatTime(markers.emailed_at));
+  if (markers.read_at) parts.push("read " + formatTime(markers.read_at));
+  else if (markers.emailed_at) parts.push("not read yet");
+  if (markers.replied_at) parts.push("customer replied by email " + formatTime(markers.replied_at));
+  return parts.join(" · ");
+}
+
+function emailMarker(markers, className) {
+  var text = emailMarkerText(markers);
+  if (!text) return null;
+  return h("span", {
+    className: className + (markers.bounced_at ? " " + className + "--bounced" : ""),
+    "data-testid": "inbox-email-status",
+    "data-bounced": markers.bounced_at ? "true" : "false",
+    text: text,
+  });
+}
+
 function buildCard(item) {
   var id = String(item.conversation_id);
   var priority = ["high", "normal", "low"].indexOf(item.priority) >= 0 ? item.priority : "normal";
@@ -286,6 +310,8 @@ function buildCard(item) {
       })
     );
   }
+  var marker = emailMarker(item.email, "card__email");
+  if (marker) card.appendChild(marker);
   card.appendChild(
     h("span", { className: "card__bottom" }, [
       wait,
@@ -462,6 +488,14 @@ function canReply() {
   return !!state.conv && conversationState() === "agent" && isMe(claimedBy());
 }
 
+/** The open conversation's email markers, under its title (redrawn alone: the transcript stays). */
+function renderEmailStatus(markers) {
+  var markerLine = el.convMeta.parentNode.querySelector('[data-testid="inbox-email-status"]');
+  if (markerLine) markerLine.remove();
+  var convMarker = emailMarker(markers, "conv__email");
+  if (convMarker) el.convMeta.insertAdjacentElement("afterend", convMarker);
+}
+
 function renderConversation() {
   var data = state.conv || {};
   var conv = data.conversation && typeof data.conversation === "object" ? data.conversation : {};
@@ -483,6 +517,7 @@ function renderConversation() {
   ]
     .filter(Boolean)
     .join(" · ");
+  renderEmailStatus(conv.email);
 
   if (handoff) {
     var claimed = handoff.agent && typeof handoff.agent === "object" ? handoff.agent : null;
@@ -616,6 +651,7 @@ function appendMessage(m, bulk) {
   });
   var head = h("div", { className: "msg__head" }, [
     h("span", { className: "msg__who", text: senderLabel({ sender: sender, agent: m.agent }) }),
+    m.via === "email" ? h("span", { className: "msg__via", "data-testid": "inbox-by-email", text: "by email" }) : null,
     m.created_at ? h("time", { className: "msg__time", datetime: isoTime(m.created_at), text: formatTime(m.created_at) }) : null,
     seq !== null ? h("span", { className: "msg__seq", text: "#" + seq }) : null,
   ]);
@@ -945,6 +981,18 @@ function handleFrame(frame) {
       }
       loadQueueSoon();
       break;
+    case "email_status": {
+      var queued = id ? queueItem(id) : null;
+      if (queued) {
+        queued.email = frame.email;
+        renderQueue();
+      }
+      if (id && sameId(state.openId, id) && state.conv && state.conv.conversation) {
+        state.conv.conversation.email = frame.email;
+        renderEmailStatus(frame.email);
+      }
+      break;
+    }
     case "typing":
       if (id && sameId(state.openId, id) && (frame.sender === "customer" || frame.sender === undefined)) {
         showCustomerTyping();

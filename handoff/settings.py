@@ -90,8 +90,8 @@ class HubSettings:
     redact_secrets: bool = True
     retention_days: int = 365
     retention_check_seconds: float = 3600.0
-    retention_batch: int = 200
-    retention_duty: float = 0.2
+    retention_batch: int = 100
+    retention_duty: float = 0.1
     audit_retention_days: int = 730
     privacy_url: str = "/privacy"
     rasa_tracker_url: Secret = Secret(sqlite_url(PROJECT_ROOT / "var" / "rasa-tracker.sqlite3"))  # noqa: RUF009

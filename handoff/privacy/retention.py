@@ -3,7 +3,7 @@
 events), a batch at a time, and audit entries older than HUB_AUDIT_RETENTION_DAYS are deleted.
 
 A batch is one short write transaction, and the job works at most HUB_RETENTION_DUTY of the time
-(0.2: after a batch that took 0.3 s it waits 1.2 s): the database and the two cores it shares with
+(0.1: after a batch that took 0.1 s it waits 0.9 s): the database and the two cores it shares with
 Rasa stay with the customers, and a job that empties a year at once takes longer instead. Before a conversation's customer email goes, each of its resolved
 handoffs gets its first-contact-resolution outcome written down (`fcr_returned`), so the
 dashboard's figures for past days stay what they were.

@@ -443,6 +443,9 @@ def test_retention_settings_and_where_rasa_keeps_its_trackers() -> None:
     assert HubSettings.from_env({}).retention_days == 365
     with pytest.raises(SettingsError, match="HUB_RETENTION_DAYS"):
         HubSettings.from_env({"HUB_RETENTION_DAYS": "-1"})
+    for duty in ("0", "1.5"):
+        with pytest.raises(SettingsError, match="HUB_RETENTION_DUTY"):
+            HubSettings.from_env({"HUB_RETENTION_DUTY": duty})
     relative = HubSettings.from_env({"RASA_TRACKER_DB": "trackers.db"})
     assert str(relative.rasa_tracker_url).endswith("/bot/trackers.db")
     pg = HubSettings.from_env(

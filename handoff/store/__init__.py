@@ -1,7 +1,7 @@
 """The hub's store: conversations, messages, handoffs, agents, ratings (SQLite or PostgreSQL).
 
 One module per aggregate (`conversations`, `queue`, `feedback`, `agents`, `metrics_queries`,
-`privacy`, `audit`) on
+`privacy`, `audit`, `revisions`) on
 one `db`, joined into `Store`; what it returns are frozen dataclasses (`records`). Every ownership
 change is one transaction with a conditional UPDATE whose row count is checked, so two agents
 never claim the same conversation and the bot never answers while a person owns it. The schema
@@ -18,6 +18,7 @@ from handoff.store.feedback import FeedbackStore
 from handoff.store.metrics_queries import MetricsQueries
 from handoff.store.privacy import PrivacyStore
 from handoff.store.records import ROLES, Agent, Conversation, Handoff, QueueItem, Rating, StoredMessage, hash_token
+from handoff.store.revisions import EditConflict, Revision, RevisionStore, Suggestion
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -27,19 +28,22 @@ __all__ = [
     "AuditEntry",
     "Conflict",
     "Conversation",
+    "EditConflict",
     "Handoff",
     "NotFound",
     "NotYours",
     "QueueItem",
     "Rating",
     "RatingRefused",
+    "Revision",
     "Store",
     "StoreError",
     "StoredMessage",
+    "Suggestion",
     "hash_token",
     "schema",
 ]
 
 
-class Store(FeedbackStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore):
+class Store(FeedbackStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore, RevisionStore):
     """Every aggregate on one database: `store = await Store.open(url)`."""

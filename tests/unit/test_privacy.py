@@ -83,7 +83,9 @@ async def test_a_card_number_is_never_stored_sent_or_shown(hub: TestClient) -> N
     ws = await hub.ws_connect("/ws")
     await ws.send_json({"type": "hello", "token": conversation["token"]})
     await receive_until(ws, lambda f: f["type"] == "state")
-    await ws.send_json({"type": "message", "client_id": "c1", "text": f"card {CARD} cvv 321 password is s3cret! pin 4921"})
+    await ws.send_json(
+        {"type": "message", "client_id": "c1", "text": f"card {CARD} cvv 321 password is s3cret! pin 4921"}
+    )
     frames = await receive_until(ws, lambda f: f["type"] == "message" and f["sender"] == "system")
     echoed = next(f for f in frames if f["type"] == "message" and f["sender"] == "customer")
     assert echoed["text"] == "card [card ending 1111] cvv [masked] password is [masked] pin [masked]"

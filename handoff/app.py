@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from handoff import agent_sessions, articles_api, gateway, inbox_api, metrics, pages
+from handoff import agent_sessions, articles_api, gateway, help_center, inbox_api, metrics, pages, studio
 from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER,
     ADDRESS_MESSAGE_LIMITER,
@@ -21,6 +21,7 @@ from handoff.app_keys import (
     STORE,
 )
 from handoff.fanout import Fanout
+from handoff.kb_access import LIVE_SEARCH, LiveSearch
 from handoff.openapi import openapi_document
 from handoff.privacy import api as privacy_api
 from handoff.rasa_client import RasaClient
@@ -98,6 +99,9 @@ def create_app(
     app[pages.ARTICLE_PATHS] = pages.ArticlePaths()
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()
     app.router.add_routes(articles_api.routes)
+    app[LIVE_SEARCH] = LiveSearch(lambda: app[articles_api.REBUILDS].kb_settings)
+    studio.setup(app)
+    app.router.add_routes(help_center.routes)
     metrics.setup(app)
     privacy_api.setup(app)
     app.router.add_get("/health", health)

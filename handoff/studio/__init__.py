@@ -1,0 +1,25 @@
+"""The content studio, registered with one call: `setup(app)` (handoff/app.py calls it).
+
+- `drafts`: the editor form to and from an article file, validated per field;
+- `catalog`: every article with its lint warnings, cached by file stat (also read by the help center);
+- `publishing`: revision, file and incremental build, audited; edits made outside the studio recorded;
+- `try_it`: what the bot would do with a question, on the saved index or with a draft;
+- `api`: /api/studio/...; `page`: /studio and its preview.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from handoff.studio import api, page, publishing
+from handoff.studio.catalog import CATALOG, ArticleCatalog
+
+
+def setup(app: web.Application) -> None:
+    """Needs the app's LIVE_SEARCH and REBUILDS (set by create_app before it is called)."""
+    app[CATALOG] = ArticleCatalog()
+    app[publishing.LOCK] = asyncio.Lock()
+    api.setup_api(app)
+    app.router.add_routes(page.routes)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import time
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -22,6 +21,7 @@ from handoff.app_keys import SETTINGS, STORE
 from handoff.auth import same_origin
 from handoff.kb_access import LIVE_SEARCH
 from handoff.pages import article_html, find_article
+from handoff.studio.activity import ACTIVITY
 from handoff.studio.catalog import CATALOG, Entry
 from knowledge_base.articles import ARTICLE_ID
 from knowledge_base.index_store import IndexNotBuilt
@@ -32,7 +32,6 @@ MOST_READ = 8
 RELATED = 5
 SEARCH_RESULTS = 10
 MAX_QUERY = 300
-ACTIVITY_DAYS = 30
 
 
 def _page(title: str, main: str) -> web.Response:
@@ -70,7 +69,7 @@ async def help_home(request: web.Request) -> web.StreamResponse:
     by_category: dict[str, list[Entry]] = {}
     for entry in entries:
         by_category.setdefault(entry.category, []).append(entry)
-    activity = await request.app[STORE].article_activity(time.time() - ACTIVITY_DAYS * 86400)
+    activity = await request.app[ACTIVITY].get(request.app[STORE])
     titles = {e.id: e.title for e in entries}
     ranked = sorted(
         (a for a in activity if a in titles),

@@ -198,5 +198,5 @@ sa.Index("ix_handoffs_conversation", handoffs.c.conversation_id)
 sa.Index("ix_messages_conversation_created", messages.c.conversation_id, messages.c.created_at)
 sa.Index("ix_article_suggestions_open", article_suggestions.c.status, article_suggestions.c.article_id)
 # the studio counts the bot's answers per article over 30 days
-sa.Index("ix_kb_queries_article_created", kb_queries.c.article_id, kb_queries.c.created_at)
-sa.Index("ix_article_feedback_article", article_feedback.c.article_id)
+sa.Index("ix_kb_queries_answers", kb_queries.c.tier, kb_queries.c.created_at, kb_queries.c.article_id)
+sa.Index("ix_article_feedback_article", article_feedback.c.article_id, article_feedback.c.helpful)

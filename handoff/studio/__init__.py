@@ -1,6 +1,7 @@
 """The content studio, registered with one call: `setup(app)` (handoff/app.py calls it).
 
 - `drafts`: the editor form to and from an article file, validated per field;
+- `activity`: helpfulness, reads and the bot's answers per article, recounted at most every 30 s;
 - `catalog`: every article with its lint warnings, cached by file stat (also read by the help center);
 - `publishing`: revision, file and incremental build, audited; edits made outside the studio recorded;
 - `try_it`: what the bot would do with a question, on the saved index or with a draft;
@@ -14,12 +15,14 @@ import asyncio
 from aiohttp import web
 
 from handoff.studio import api, page, publishing
+from handoff.studio.activity import ACTIVITY, ActivityFigures
 from handoff.studio.catalog import CATALOG, ArticleCatalog
 
 
 def setup(app: web.Application) -> None:
     """Needs the app's LIVE_SEARCH and REBUILDS (set by create_app before it is called)."""
     app[CATALOG] = ArticleCatalog()
+    app[ACTIVITY] = ActivityFigures()
     app[publishing.LOCK] = asyncio.Lock()
     api.setup_api(app)
     app.router.add_routes(page.routes)

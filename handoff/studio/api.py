@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +21,7 @@ from handoff.errors import error_response
 from handoff.kb_access import LIVE_SEARCH
 from handoff.store import EditConflict, NotFound, Revision
 from handoff.studio import publishing
+from handoff.studio.activity import ACTIVITY
 from handoff.studio.catalog import CATALOG
 from handoff.studio.drafts import (
     MAX_ARTICLE_BYTES,
@@ -44,7 +44,6 @@ MAX_QUESTION_CHARS = 500
 PAGE_SIZE = 50
 #: revision numbers fit a 32-bit column with room for the next one
 MAX_NUMBER = 2**31 - 2
-ACTIVITY_DAYS = 30
 
 
 class BadInput(Exception):
@@ -160,7 +159,7 @@ async def list_articles(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
     entries, activity, numbers = await asyncio.gather(
         _entries(request),
-        store.article_activity(time.time() - ACTIVITY_DAYS * 86400),
+        request.app[ACTIVITY].get(store),
         store.latest_revision_numbers(),
     )
     ids = {e.id for e in entries}

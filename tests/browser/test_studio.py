@@ -203,7 +203,7 @@ def test_a_content_gap_becomes_an_article(studio_stack, browser: Browser) -> Non
     expect(page.locator("#gap-list")).to_contain_text("joint account", timeout=60_000)
     page.get_by_label("Article for “can I open a joint account”").fill(ARTICLE)
     page.get_by_role("button", name="Add as example question").first.click()
-    expect(page.locator("#gap-list")).to_contain_text(f"Added to {ARTICLE}")
+    expect(page.locator("#gap-list")).to_contain_text(f"Added to {ARTICLE}", timeout=30_000)
     assert "can I open a joint account" in (Path(studio_stack.env()["KB_ARTICLES_DIR"]) / f"{ARTICLE}.md").read_text()
 
 

@@ -120,7 +120,7 @@ async def test_the_studio_revision_upgrades_a_database_from_before_it(database_u
     async with opened.write() as conn:
         for table in ("article_revisions", "article_suggestions", "help_page_stats"):
             await conn.execute(sa.text(f"DROP TABLE {table}"))
-        await conn.execute(sa.text("DROP INDEX ix_kb_queries_article_created"))
+        await conn.execute(sa.text("DROP INDEX ix_kb_queries_answers"))
         await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0007_privacy'"))
     await opened.close()
     upgraded = await Store.open(database_url)

@@ -542,6 +542,7 @@ function outcomeView(title, o, testid) {
 
 $("load-gaps").addEventListener("click", function () {
   $("gaps-status").textContent = "Grouping questions by meaning (the first time takes a few seconds)…";
+  clear($("gap-list"));
   Promise.all([api("GET", "/api/metrics/gaps"), api("GET", "/api/studio/articles?limit=500")])
     .then(function (results) {
       var gaps = results[0].gaps || [];

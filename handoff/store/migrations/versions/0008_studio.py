@@ -18,5 +18,5 @@ def upgrade() -> None:
     for table in (article_revisions, article_suggestions, help_page_stats):
         table.create(op.get_bind(), checkfirst=True)
     op.execute("CREATE INDEX IF NOT EXISTS ix_article_suggestions_open ON article_suggestions (status, article_id)")
-    op.execute("CREATE INDEX IF NOT EXISTS ix_kb_queries_article_created ON kb_queries (article_id, created_at)")
-    op.execute("CREATE INDEX IF NOT EXISTS ix_article_feedback_article ON article_feedback (article_id)")
+    op.execute("CREATE INDEX IF NOT EXISTS ix_kb_queries_answers ON kb_queries (tier, created_at, article_id)")
+    op.execute("CREATE INDEX IF NOT EXISTS ix_article_feedback_article ON article_feedback (article_id, helpful)")

@@ -359,7 +359,8 @@ def _privacy_paths() -> dict[str, Any]:
         "/api/admin/audit": {
             "get": {
                 **_op(
-                    "The audit log, newest first (read, export, erase, claim, release, resolve, retention; "
+                    "The audit log, newest first (read, export, erase, claim, release, resolve, retention; the studio's "
+                    "publish, delete and restore; "
                     "a customer's own deletion is an erase by 'customer')",
                     {"200": "entries", "400": "bad filter", "401": "not signed in", "403": "not an admin"},
                 ),

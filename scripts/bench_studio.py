@@ -8,8 +8,10 @@ not asserted (aim: p95 under 300 ms each).
    and 50,000 bot answers and 10,000 "Did that help?" answers in the hub's database.
 2. The hub on that folder and index, an editor signed in. Timed, after one warm-up request each:
    `GET /api/studio/articles` (the first page, as the studio opens), the same with a search
-   (`?q=`), and `GET /help/search?q=` with a question (the real embedding model and the bot's
-   search on the 10k-article index).
+   (`?q=`), the list again more than 2 s after the last (when the folder is walked again, a stat
+   per file), and `GET /help/search?q=` with a question (the real embedding model and the bot's
+   search on the 10k-article index). The first list parses every file unless the hub's warm-up
+   at start got there first; its time is printed as "first".
 
     .venv/bin/python scripts/bench_studio.py [--articles 10000] [--requests 60] [--output FILE]
 
@@ -148,10 +150,15 @@ async def run(n_articles: int, requests: int) -> dict[str, Any]:
                 "help_search": [f"/help/search?q={rng.choice(QUESTIONS)}" for _ in range(requests)],
             }
             for name, paths in cases.items():
-                warm = await timed(
-                    client, paths[:1]
-                )  # the first list parses every file; the first search loads the model
+                # the first list parses every file (unless the hub's warm-up did); the first search loads the model
+                warm = await timed(client, paths[:1])
                 results[name] = {**percentiles(await timed(client, paths)), "first_ms": round(warm[0], 1)}
+            # the folder is walked again (a stat per file) when the last walk is over 2 s old
+            rewalks = []
+            for _ in range(max(3, requests // 6)):
+                await asyncio.sleep(2.1)
+                rewalks += await timed(client, ["/api/studio/articles"])
+            results["studio_list_rewalk"] = {**percentiles(rewalks), "first_ms": round(rewalks[0], 1)}
             return results
         finally:
             await client.close()
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(run(args.articles, args.requests))
     say(f"\nContent studio and help center, {args.articles:,} articles, {args.requests} requests each (ms):")
     say(f"{'request':<28}{'first':>10}{'p50':>10}{'p95':>10}")
-    for name in ("studio_list", "studio_list_search", "help_search"):
+    for name in ("studio_list", "studio_list_search", "studio_list_rewalk", "help_search"):
         row = results[name]
         say(f"{name:<28}{row['first_ms']:>10.1f}{row['p50']:>10.1f}{row['p95']:>10.1f}")
     args.output.parent.mkdir(parents=True, exist_ok=True)

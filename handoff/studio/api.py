@@ -129,15 +129,6 @@ def handles_input(handler: Any) -> Any:
     return wrapper
 
 
-async def _entries(request: web.Request) -> list[Any]:
-    return await asyncio.to_thread(request.app[CATALOG].entries, request.app[SETTINGS].articles_dir)
-
-
-def _matches(row: dict[str, Any], words: list[str]) -> bool:
-    haystack = " ".join([row["id"], row["title"], row["category"], *row["tags"]]).lower()
-    return all(word in haystack for word in words)
-
-
 @routes.get("/api/studio/articles")
 @auth.role_required("agent")
 @handles_input
@@ -157,44 +148,46 @@ async def list_articles(request: web.Request) -> web.StreamResponse:
     except ValueError:
         raise BadInput(400, "malformed", "'offset' and 'limit' are whole numbers.") from None
     store = request.app[STORE]
-    entries, activity, numbers = await asyncio.gather(
-        _entries(request),
+    (entries, ids), activity, numbers = await asyncio.gather(
+        asyncio.to_thread(request.app[CATALOG].listing, request.app[SETTINGS].articles_dir),
         request.app[ACTIVITY].get(store),
         store.latest_revision_numbers(),
     )
-    ids = {e.id for e in entries}
-    empty = {"yes": 0, "no": 0, "answers": 0, "reads": 0}
-    rows = []
     words = q.lower().split()
-    for entry in entries:
-        row = entry.to_json(ids)
-        if category and row["category"] != category:
-            continue
-        if query.get("warnings") in ("1", "true") and not row["warnings"]:
-            continue
-        if words and not _matches(row, words):
-            continue
-        stats = activity.get(entry.id, empty)
-        row.update(
-            helpful_yes=stats["yes"],
-            helpful_no=stats["no"],
-            answers_30d=stats["answers"],
-            reads=stats["reads"],
-            revision=numbers.get(entry.id, 0),
-        )
-        rows.append(row)
+    only_warnings = query.get("warnings") in ("1", "true")
+    chosen = [
+        e
+        for e in entries
+        if (not category or e.category == category)
+        and (not only_warnings or e.has_warnings(ids))
+        and (not words or e.matches(words))
+    ]
+    empty = {"yes": 0, "no": 0, "answers": 0, "reads": 0}
     if sort == "updated":
-        rows.sort(key=lambda r: r["updated"], reverse=True)
+        chosen.sort(key=lambda e: e.updated, reverse=True)
     elif sort == "answers":
-        rows.sort(key=lambda r: r["answers_30d"], reverse=True)
+        chosen.sort(key=lambda e: activity.get(e.id, empty)["answers"], reverse=True)
     elif sort == "unhelpful":
-        rows.sort(key=lambda r: (r["helpful_no"], -r["helpful_yes"]), reverse=True)
+        chosen.sort(key=lambda e: (activity.get(e.id, empty)["no"], -activity.get(e.id, empty)["yes"]), reverse=True)
+    rows = []
+    for entry in chosen[offset : offset + limit]:  # JSON only for the page shown
+        stats = activity.get(entry.id, empty)
+        rows.append(
+            {
+                **entry.to_json(ids),
+                "helpful_yes": stats["yes"],
+                "helpful_no": stats["no"],
+                "answers_30d": stats["answers"],
+                "reads": stats["reads"],
+                "revision": numbers.get(entry.id, 0),
+            }
+        )
     deleted = [r.to_json(with_text=False) for r in await store.deleted_articles() if r.article_id not in ids]
     return web.json_response(
         {
-            "total": len(rows),
+            "total": len(chosen),
             "offset": offset,
-            "articles": rows[offset : offset + limit],
+            "articles": rows,
             "categories": sorted({e.category for e in entries if e.category}),
             "deleted": deleted,
         }
@@ -246,7 +239,8 @@ async def _checked_form(
     form = form_from_input(fields, extra)
     if form.id != article_id:
         raise FormError({"id": f"This article's id is {article_id}; to use another id, create a new article."})
-    ids = {e.id for e in await _entries(request)} - {article_id}
+    _entries, all_ids = await asyncio.to_thread(request.app[CATALOG].listing, request.app[SETTINGS].articles_dir)
+    ids = all_ids - {article_id}
     markdown, warnings = check_article(form, ids)
     return form, markdown, warnings
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,15 @@ class Entry:
     #: the parser's problem when the file is broken (then the other fields are the file's name)
     error: str = ""
 
-    def to_json(self, ids: set[str]) -> dict[str, Any]:
+    def has_warnings(self, ids: Collection[str]) -> bool:
+        return bool(self.error or self.warnings or any(target not in ids for target in self.links))
+
+    def matches(self, words: list[str]) -> bool:
+        """Every word (lowercase) in the id, title, category or tags."""
+        haystack = " ".join([self.id, self.title, self.category, *self.tags]).lower()
+        return all(word in haystack for word in words)
+
+    def to_json(self, ids: Collection[str]) -> dict[str, Any]:
         warnings = list(self.warnings)
         warnings += [f"links to /help/{target}, which does not exist" for target in self.links if target not in ids]
         if self.error:
@@ -75,26 +85,45 @@ def _entry(path: str) -> Entry:
 
 
 class ArticleCatalog:
-    """The articles under a folder, re-parsed per file only when its stat changed."""
+    """The articles under a folder, re-parsed per file only when its stat changed. The folder is
+    walked (a stat per file, ~100 ms at 10k articles) at most every `max_age` seconds; the studio
+    calls `forget()` after each of its own writes, so its list is never behind its publishes."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_age: float = 2.0) -> None:
         self._cache: dict[str, tuple[tuple[int, int], Entry]] = {}
         self._lock = threading.Lock()
+        self._max_age = max_age
+        self._listed: tuple[float, Path, list[Entry], frozenset[str]] | None = None
+
+    def forget(self) -> None:
+        self._listed = None
+
+    def listing(self, articles_dir: Path) -> tuple[list[Entry], frozenset[str]]:
+        """Every article sorted by id, and the set of their ids (blocking: call it in a thread)."""
+        with self._lock:
+            listed = self._listed
+            if listed is not None and listed[1] == articles_dir and time.monotonic() - listed[0] < self._max_age:
+                return listed[2], listed[3]
+            entries = self._walk(articles_dir)
+            ids = frozenset(e.id for e in entries)
+            self._listed = (time.monotonic(), articles_dir, entries, ids)
+            return entries, ids
 
     def entries(self, articles_dir: Path) -> list[Entry]:
-        """Every article, sorted by id (blocking: call it in a thread)."""
-        with self._lock:
-            seen: dict[str, tuple[tuple[int, int], Entry]] = {}
-            for path in article_files(articles_dir, as_str=True):
-                try:
-                    stat = os.stat(path)
-                except FileNotFoundError:  # deleted while walking
-                    continue
-                key = (stat.st_size, stat.st_mtime_ns)
-                cached = self._cache.get(path)
-                seen[path] = cached if cached is not None and cached[0] == key else (key, _entry(path))
-            self._cache = seen
-            return sorted((entry for _key, entry in seen.values()), key=lambda e: e.id)
+        return self.listing(articles_dir)[0]
+
+    def _walk(self, articles_dir: Path) -> list[Entry]:
+        seen: dict[str, tuple[tuple[int, int], Entry]] = {}
+        for path in article_files(articles_dir, as_str=True):
+            try:
+                stat = os.stat(path)
+            except FileNotFoundError:  # deleted while walking
+                continue
+            key = (stat.st_size, stat.st_mtime_ns)
+            cached = self._cache.get(path)
+            seen[path] = cached if cached is not None and cached[0] == key else (key, _entry(path))
+        self._cache = seen
+        return sorted((entry for _key, entry in seen.values()), key=lambda e: e.id)
 
 
 CATALOG = web.AppKey("article_catalog", ArticleCatalog)

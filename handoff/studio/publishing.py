@@ -23,6 +23,8 @@ from handoff.app_keys import SETTINGS, STORE
 from handoff.articles_api import REBUILDS
 from handoff.pages import ARTICLE_PATHS
 from handoff.store import Agent, EditConflict, Revision
+from handoff.studio.activity import ACTIVITY
+from handoff.studio.catalog import CATALOG
 
 OUTSIDE = "outside the studio"
 LOCK = web.AppKey("studio_publish_lock", asyncio.Lock)
@@ -51,6 +53,12 @@ def _read(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError):
         return None
+
+
+def _changed(app: web.Application) -> None:
+    """After a write: the studio's list and figures are read afresh."""
+    app[CATALOG].forget()
+    app[ACTIVITY].forget()
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -91,6 +99,7 @@ async def publish(
         await current_revision(app, article_id)
         revision = await app[STORE].save_revision(article_id, markdown, base, author_of(agent), message, agent.id)
         await asyncio.to_thread(write_atomically, article_path(app, article_id), markdown)
+        _changed(app)
     await app[STORE].audit(
         f"{agent.role} {agent.id} <{agent.email}>",
         action,
@@ -109,6 +118,7 @@ async def delete(app: web.Application, agent: Agent, article_id: str, base: int,
         )
         path = article_path(app, article_id)
         await asyncio.to_thread(path.unlink, True)
+        _changed(app)
     await app[STORE].audit(
         f"{agent.role} {agent.id} <{agent.email}>",
         "delete",

@@ -16,6 +16,7 @@ from handoff.app_keys import STORE
 from handoff.articles_api import REBUILDS, IndexRebuilds
 from handoff.auth import hash_password
 from handoff.studio.activity import ACTIVITY
+from handoff.studio.catalog import CATALOG
 from knowledge_base.builder import build_index
 from knowledge_base.search import Searcher
 from knowledge_base.settings import KBSettings
@@ -215,6 +216,7 @@ async def test_the_list_shows_helpfulness_answers_and_warnings(studio: TestClien
     await store.add_kb_query(conversation.id, "when does my card come", "answer", "card-delivery", 0.9)
     path = kb_settings.articles_dir / "exchange-rates.md"
     path.write_text(path.read_text().replace("tags: [test]", "tags: []") + "\nSee [fees](/help/gone).\n")
+    studio.app[CATALOG].forget()  # a change outside the studio shows within 2 s; now, for the test
     await sign_in(studio, "bea@kestrel.example")
     data = await (await studio.get("/api/studio/articles?sort=answers")).json()
     first = data["articles"][0]

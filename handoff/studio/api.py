@@ -514,7 +514,7 @@ async def try_it(request: web.Request) -> web.StreamResponse:
             draft_json = await request.app[TRY_IT].with_draft(article_id, markdown, question)
     except IndexNotBuilt:
         return error_response(
-            503, "no_index", "The help center has no index yet; publish an article or run make index."
+            409, "no_index", "The help center has no index yet; publish an article or run make index."
         )
     return web.json_response({"question": question, "saved": saved, "draft": draft_json})
 

@@ -278,3 +278,16 @@ async def test_the_help_center_home_search_article_and_feedback(studio: TestClie
     studio.app[ACTIVITY].forget()  # the figures are recounted every 30 s; now, for the test
     home = await (await studio.get("/help")).text()
     assert "Most read" in home and home.index("Most read") < home.index("How long does card delivery take?")
+
+
+async def test_without_an_index_try_it_and_search_say_so(
+    aiohttp_client: Any, tmp_path: Path, kb_settings: KBSettings
+) -> None:
+    settings = replace(hub_settings(tmp_path), articles_dir=kb_settings.articles_dir)
+    client = await aiohttp_client(create_app(settings, rebuilds=IndexRebuilds(lambda: kb_settings)))
+    await client.app[STORE].create_agent("bea@kestrel.example", "Bea", hash_password(AGENT_PASSWORD))
+    await sign_in(client, "bea@kestrel.example")
+    refused = await client.post("/api/studio/try", json={"question": "when will my card arrive"})
+    assert refused.status == 409 and (await refused.json())["error"]["code"] == "no_index"
+    page = await client.get("/help/search", params={"q": "when will my card arrive"})
+    assert page.status == 200 and "Search is not available yet" in await page.text()

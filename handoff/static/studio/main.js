@@ -355,7 +355,7 @@ function showConflict(body) {
     (body.theirs.message ? ": “" + body.theirs.message + "”" : "") + ")";
   renderDiff($("conflict-diff"), body.diff || []);
   $("conflict").hidden = false;
-  $("conflict-title").focus && $("conflict").focus();
+  $("conflict").focus();
   $("editor-status").textContent = "Not published: someone else published first.";
 }
 

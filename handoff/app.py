@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import WSCloseCode, web
 
-from handoff import agent_sessions, articles_api, gateway, inbox_api, metrics, pages
+from handoff import agent_sessions, articles_api, gateway, help_center, inbox_api, metrics, pages, studio
 from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER,
     ADDRESS_MESSAGE_LIMITER,
@@ -24,6 +24,7 @@ from handoff.app_keys import (
     STORE,
 )
 from handoff.fanout import Fanout
+from handoff.kb_access import LIVE_SEARCH, LiveSearch
 from handoff.mail import api as mail_api
 from handoff.mail import outbox, receiver
 from handoff.openapi import openapi_document
@@ -139,6 +140,9 @@ def create_app(
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()
     app.router.add_routes(articles_api.routes)
     app.router.add_routes(mail_api.routes)
+    app[LIVE_SEARCH] = LiveSearch(lambda: app[articles_api.REBUILDS].kb_settings)
+    studio.setup(app)
+    app.router.add_routes(help_center.routes)
     metrics.setup(app)
     privacy_api.setup(app)
     app.router.add_get("/health", health)

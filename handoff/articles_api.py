@@ -41,14 +41,25 @@ class IndexRebuilds:
         self._pending: asyncio.Task[None] | None = None
         self._again = False
         self._embedder: Any = None  # loaded on the first build, then reused
-        self.last: dict[str, Any] = {"status": "idle"}
+        self.last: dict[str, Any] = {"status": "idle", "covers": 0}
+        #: how many builds were asked for; a build reports in `last["covers"]` the highest request
+        #: it includes, so a caller knows when the build with its write is done
+        self.requested = 0
 
-    def request(self, reason: str) -> None:
-        """Start a build, or ask the running one to go again when it ends (writes coalesce)."""
+    @property
+    def kb_settings(self) -> KBSettings:
+        """The knowledge base's settings, as the builds see them."""
+        return self._kb_settings()
+
+    def request(self, reason: str) -> int:
+        """Start a build, or ask the running one to go again when it ends (writes coalesce).
+        Returns the request's number: the build whose `covers` reaches it includes this write."""
+        self.requested += 1
         if self._pending is not None and not self._pending.done():
             self._again = True
-            return
+            return self.requested
         self._pending = asyncio.create_task(self._run(reason))
+        return self.requested
 
     async def wait(self) -> None:
         while self._pending is not None and not self._pending.done():
@@ -59,7 +70,15 @@ class IndexRebuilds:
 
         while True:
             self._again = False
-            self.last = {"status": "building", "reason": reason, "started_at": time.time()}
+            covers = self.requested
+            progress: list[str] = []
+            self.last = {
+                "status": "building",
+                "reason": reason,
+                "started_at": time.time(),
+                "covers": covers,
+                "progress": progress,
+            }
             try:
                 settings = self._kb_settings()
                 model = tuning.model_for_build(settings)  # the tuned model when there is one
@@ -67,17 +86,27 @@ class IndexRebuilds:
                     from knowledge_base.embedding import Embedder
 
                     self._embedder = await asyncio.to_thread(Embedder, model)
-                report = await asyncio.to_thread(build_index, settings, self._embedder)
+                # the build's own progress lines (loaded, embedding, embedded n/m), read by the studio
+                report = await asyncio.to_thread(build_index, settings, self._embedder, progress.append)
                 self.last = {
                     "status": "done",
                     "reason": reason,
                     "finished_at": time.time(),
                     "version": report.version,
                     "summary": report.line(),
+                    "covers": covers,
+                    "progress": progress,
                 }
             except Exception as exc:  # an article broke the build: the old index keeps serving
                 log.warning("index build failed: %s", exc)
-                self.last = {"status": "failed", "reason": reason, "error": str(exc), "finished_at": time.time()}
+                self.last = {
+                    "status": "failed",
+                    "reason": reason,
+                    "error": str(exc),
+                    "finished_at": time.time(),
+                    "covers": covers,
+                    "progress": progress,
+                }
             if not self._again:
                 return
 

@@ -157,6 +157,175 @@ def _metrics_paths() -> dict[str, Any]:
     }
 
 
+STUDIO_FORM = {
+    "type": "object",
+    "required": ["id", "title", "category", "body"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "category": {"type": "string"},
+        "tags": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "questions": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "needs_person": {"type": "boolean"},
+        "body": {"type": "string", "description": "the article's Markdown, without front matter"},
+    },
+}
+STUDIO_SAVE = {
+    "type": "object",
+    "required": ["form", "base"],
+    "properties": {
+        "form": STUDIO_FORM,
+        "base": {"type": "integer", "minimum": 0, "description": "the revision the edit started from (0: new)"},
+        "message": {"type": "string", "maxLength": 500},
+    },
+}
+NUMBER_PATH = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+SUGGESTION_PATH = {"name": "suggestion_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _studio(
+    summary: str,
+    responses: dict[str, str],
+    body: dict[str, Any] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    op = _op(summary, {**responses, "401": "not signed in"}, body)
+    return {**op, "parameters": parameters} if parameters else op
+
+
+def _studio_paths() -> dict[str, Any]:
+    """The content studio (README, "For content teams"): everyone signed in reads, agents suggest,
+    editors and admins publish, delete and restore."""
+    one = "/api/studio/articles/{article_id}"
+    refused = {"403": "not an editor, or another origin", "404": "no such article", "409": "edit conflict"}
+    return {
+        "/api/studio/articles": {
+            "get": _studio(
+                "Every article with category, last update, helpfulness, bot answers in 30 days, lint warnings",
+                {"200": "a page of the list", "400": "bad filter"},
+                parameters=[
+                    {"name": name, "in": "query", "required": False, "schema": schema}
+                    for name, schema in (
+                        ("q", {"type": "string"}),
+                        ("category", {"type": "string"}),
+                        ("sort", {"type": "string", "enum": ["id", "updated", "answers", "unhelpful"]}),
+                        ("warnings", {"type": "string"}),
+                        ("offset", {"type": "integer"}),
+                        ("limit", {"type": "integer"}),
+                    )
+                ],
+            )
+        },
+        one: {
+            "get": _studio(
+                "One article as the editor's form, with its latest revision number and open suggestions",
+                {"200": "the article", "404": "no such article (or deleted)"},
+                parameters=[ARTICLE_PATH],
+            )
+        },
+        f"{one}/publish": {
+            "post": _studio(
+                "Publish a new article (base 0) or a change; starts the incremental build. Audited",
+                {"200": "published", "400": "malformed", "413": "too large", "422": "invalid fields", **refused},
+                STUDIO_SAVE,
+                [ARTICLE_PATH],
+            )
+        },
+        f"{one}/delete": {
+            "post": _studio(
+                "Delete an article as a revision (restore undoes it). Audited",
+                {"200": "deleted", "400": "malformed", **refused},
+                {"type": "object", "required": ["base"], "properties": {"base": {"type": "integer"}}},
+                [ARTICLE_PATH],
+            )
+        },
+        f"{one}/revisions": {
+            "get": _studio(
+                "The article's history, newest first", {"200": "revisions", "404": "none"}, parameters=[ARTICLE_PATH]
+            )
+        },
+        f"{one}/revisions/{{number}}": {
+            "get": _studio(
+                "One revision with its text",
+                {"200": "the revision", "404": "none"},
+                parameters=[ARTICLE_PATH, NUMBER_PATH],
+            )
+        },
+        f"{one}/diff": {
+            "get": _studio(
+                "The line diff between two revisions",
+                {"200": "lines", "400": "no revision numbers", "404": "no such revision"},
+                parameters=[
+                    ARTICLE_PATH,
+                    {"name": "from", "in": "query", "required": True, "schema": {"type": "integer"}},
+                    {"name": "to", "in": "query", "required": True, "schema": {"type": "integer"}},
+                ],
+            )
+        },
+        f"{one}/restore": {
+            "post": _studio(
+                "Publish an older revision's text again as a new revision. Audited",
+                {"200": "restored", "400": "malformed", "422": "that revision is a deletion", **refused},
+                {
+                    "type": "object",
+                    "required": ["number", "base"],
+                    "properties": {"number": {"type": "integer"}, "base": {"type": "integer"}},
+                },
+                [ARTICLE_PATH],
+            )
+        },
+        f"{one}/questions": {
+            "post": _studio(
+                "Add an example question (from a content gap) to the article, as a published revision",
+                {"200": "added (or already there)", "400": "malformed", "422": "the article is broken", **refused},
+                {"type": "object", "required": ["question"], "properties": {"question": {"type": "string"}}},
+                [ARTICLE_PATH],
+            )
+        },
+        f"{one}/suggestions": {
+            "post": _studio(
+                "Suggest an edit (any agent): kept until an editor publishes or dismisses it",
+                {"201": "suggested", "400": "malformed", "403": "another origin", "422": "invalid fields"},
+                STUDIO_SAVE,
+                [ARTICLE_PATH],
+            )
+        },
+        "/api/studio/suggestions": {"get": _studio("Open suggested edits", {"200": "suggestions"})},
+        "/api/studio/suggestions/{suggestion_id}/publish": {
+            "post": _studio(
+                "Publish a suggested edit on the revision it was based on. Audited",
+                {"200": "published", "403": "not an editor", "404": "no such suggestion", "409": "closed or conflict"},
+                parameters=[SUGGESTION_PATH],
+            )
+        },
+        "/api/studio/suggestions/{suggestion_id}/dismiss": {
+            "post": _studio(
+                "Dismiss a suggested edit",
+                {"200": "dismissed", "403": "not an editor", "404": "no open suggestion"},
+                parameters=[SUGGESTION_PATH],
+            )
+        },
+        "/api/studio/build": {
+            "get": _studio(
+                "The latest index build: status, progress lines, version, and which publish requests it covers",
+                {"200": "the build"},
+            )
+        },
+        "/api/studio/try": {
+            "post": _studio(
+                "What the bot would do with a question: tier, top articles with scores, the quote, the handoff; "
+                "on the saved index, and with the draft in `form` when given",
+                {"200": "the outcomes", "400": "malformed", "409": "no index yet", "422": "invalid draft"},
+                {
+                    "type": "object",
+                    "required": ["question"],
+                    "properties": {"question": {"type": "string", "maxLength": 500}, "form": STUDIO_FORM},
+                },
+            )
+        },
+    }
+
+
 SUBJECT_BODY = {
     "type": "object",
     "description": "One of the two: every conversation with this customer email, or one conversation",
@@ -190,7 +359,8 @@ def _privacy_paths() -> dict[str, Any]:
         "/api/admin/audit": {
             "get": {
                 **_op(
-                    "The audit log, newest first (read, export, erase, claim, release, resolve, retention; "
+                    "The audit log, newest first (read, export, erase, claim, release, resolve, retention; the studio's "
+                    "publish, delete and restore; "
                     "a customer's own deletion is an erase by 'customer')",
                     {"200": "entries", "400": "bad filter", "401": "not signed in", "403": "not an admin"},
                 ),
@@ -374,6 +544,7 @@ def openapi_document() -> dict[str, Any]:
             **_content_paths(),
             **_metrics_paths(),
             **_privacy_paths(),
+            **_studio_paths(),
         },
         "components": {
             "securitySchemes": {

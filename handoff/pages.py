@@ -1,16 +1,18 @@
-"""Pages the hub serves: the demo site with the widget, the agent inbox, help-center articles."""
+"""Pages the hub serves: the demo site with the widget, the agent inbox, and the rendering of
+help-center articles (the help center's routes are in handoff/help_center.py)."""
 
 from __future__ import annotations
 
 import html
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 from markdown_it import MarkdownIt
 
 from handoff.app_keys import SETTINGS
-from knowledge_base.articles import ArticleError, parse_article
+from knowledge_base.articles import Article, ArticleError, parse_article
 from knowledge_base.chunking import slugify
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -66,27 +68,40 @@ class ArticlePaths:
 ARTICLE_PATHS = web.AppKey("article_paths", ArticlePaths)
 
 
-@routes.get("/help/{article_id}")
-async def help_article(request: web.Request) -> web.StreamResponse:
-    path = request.app[ARTICLE_PATHS].find(request.app[SETTINGS].articles_dir, request.match_info["article_id"])
-    if path is None:
-        raise web.HTTPNotFound(text="No such help-center article.")
-    try:
-        article = parse_article(path)
-    except ArticleError:
-        raise web.HTTPNotFound(text="This article is being updated; please try again shortly.") from None
-    tokens = _markdown.parse(article.body)
-    for index, token in enumerate(tokens):  # section anchors that match the bot's citation links
+def render_body(body: str) -> str:
+    """An article's Markdown as HTML: raw HTML shown as text (html=False), only http(s), relative
+    and anchor links, and section anchors that match the bot's citation links. The help center
+    and the studio's preview both render with this, so a preview is what customers will see."""
+    tokens = _markdown.parse(body)
+    for index, token in enumerate(tokens):
         if token.type == "heading_open" and index + 1 < len(tokens):
             token.attrSet("id", slugify(tokens[index + 1].content))
-    body = _markdown.renderer.render(tokens, _markdown.options, {})
-    page = f"""<!doctype html>
+    return str(_markdown.renderer.render(tokens, _markdown.options, {}))
+
+
+def article_html(article: Article, after: str = "", widget: bool = True) -> str:
+    """The whole help-center page of one article (`after`: HTML already escaped, e.g. the
+    helpfulness form and related articles)."""
+    script = '<script src="/static/widget.js" defer></script>' if widget else ""
+    return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(article.title)} · Kestrel Help</title>
 <link rel="stylesheet" href="/static/help.css"></head>
-<body><main class="article"><p><a href="/">Kestrel</a> › Help center › {html.escape(article.category)}</p>
+<body><main class="article"><p class="crumbs"><a href="/">Kestrel</a> › <a href="/help">Help center</a> › \
+<a href="/help?category={quote(article.category)}">{html.escape(article.category)}</a></p>
 <h1>{html.escape(article.title)}</h1>
 <p class="updated">Updated {html.escape(article.updated)}</p>
-{body}
-</main><script src="/static/widget.js" defer></script></body></html>"""
-    return web.Response(text=page, content_type="text/html")
+{render_body(article.body)}
+{after}
+</main>{script}</body></html>"""
+
+
+def find_article(request: web.Request, article_id: str) -> Article:
+    """The published article, or 404 (a file being rewritten, or broken, is a 404 that says so)."""
+    path = request.app[ARTICLE_PATHS].find(request.app[SETTINGS].articles_dir, article_id)
+    if path is None:
+        raise web.HTTPNotFound(text="No such help-center article.")
+    try:
+        return parse_article(path)
+    except ArticleError:
+        raise web.HTTPNotFound(text="This article is being updated; please try again shortly.") from None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from knowledge_base.articles import ArticleError, article_files, load_articles, parse_article
+from knowledge_base.articles import Article, ArticleError, article_files, load_articles, parse_article
 from knowledge_base.settings import KBSettings
 
 INTERNAL_LINK = re.compile(r"\]\((/help/([a-z0-9-]+))(#[^)]*)?\)")
@@ -22,6 +23,28 @@ class Finding:
 
     def line(self) -> str:
         return f"{self.severity}: {self.path}: {self.message}"
+
+
+def article_findings(article: Article, ids: Collection[str]) -> list[Finding]:
+    """One article's problems that need no model: the file name, example questions, tags, and
+    links to other articles (`ids`: every article id there is). The content studio shows these
+    per article and at the field being edited."""
+    findings = []
+    if article.path.stem != article.id:
+        findings.append(Finding("warning", article.path, f"file name differs from id '{article.id}'"))
+    if not article.questions:
+        findings.append(Finding("warning", article.path, "has no example questions (front matter 'questions')"))
+    if not article.tags:
+        findings.append(Finding("warning", article.path, "has no tags"))
+    for target in internal_links(article.body):
+        if target not in ids:
+            findings.append(Finding("error", article.path, f"links to /help/{target}, which does not exist"))
+    return findings
+
+
+def internal_links(body: str) -> list[str]:
+    """The article ids a body links to (`](/help/<id>...)`)."""
+    return [match.group(2) for match in INTERNAL_LINK.finditer(body)]
 
 
 def lint_articles(settings: KBSettings, duplicate_threshold: float = 0.92) -> list[Finding]:
@@ -41,15 +64,7 @@ def lint_articles(settings: KBSettings, duplicate_threshold: float = 0.92) -> li
         return [Finding("error", exc.path, exc.problem)]
     ids = {a.id for a in articles}
     for article in articles:
-        if article.path.stem != article.id:
-            findings.append(Finding("warning", article.path, f"file name differs from id '{article.id}'"))
-        if not article.questions:
-            findings.append(Finding("warning", article.path, "has no example questions (front matter 'questions')"))
-        if not article.tags:
-            findings.append(Finding("warning", article.path, "has no tags"))
-        for match in INTERNAL_LINK.finditer(article.body):
-            if match.group(2) not in ids:
-                findings.append(Finding("error", article.path, f"links to {match.group(1)}, which does not exist"))
+        findings.extend(article_findings(article, ids))
     findings.extend(_near_duplicates(settings, articles, duplicate_threshold))
     return findings
 

@@ -1,7 +1,7 @@
 """The hub's store: conversations, messages, handoffs, agents, ratings (SQLite or PostgreSQL).
 
 One module per aggregate (`conversations`, `queue`, `feedback`, `mail`, `agents`, `metrics_queries`,
-`privacy`, `audit`) on
+`privacy`, `audit`, `revisions`) on
 one `db`, joined into `Store`; what it returns are frozen dataclasses (`records`). Every ownership
 change is one transaction with a conditional UPDATE whose row count is checked, so two agents
 never claim the same conversation and the bot never answers while a person owns it. The schema
@@ -30,6 +30,7 @@ from handoff.store.records import (
     StoredMessage,
     hash_token,
 )
+from handoff.store.revisions import EditConflict, Revision, RevisionStore, Suggestion
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -39,6 +40,7 @@ __all__ = [
     "AuditEntry",
     "Conflict",
     "Conversation",
+    "EditConflict",
     "EmailMarkers",
     "Handoff",
     "NotFound",
@@ -47,13 +49,15 @@ __all__ = [
     "QueueItem",
     "Rating",
     "RatingRefused",
+    "Revision",
     "Store",
     "StoreError",
     "StoredMessage",
+    "Suggestion",
     "hash_token",
     "schema",
 ]
 
 
-class Store(FeedbackStore, MailStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore):
+class Store(FeedbackStore, MailStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore, RevisionStore):
     """Every aggregate on one database: `store = await Store.open(url)`."""

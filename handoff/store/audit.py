@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from handoff.store import schema as T
 from handoff.store.db import Database
 
-#: what the log records (README, "Privacy")
-AUDIT_ACTIONS = ("read", "export", "erase", "claim", "release", "resolve", "retention")
+#: what the log records (README, "Privacy"; publish, restore and delete: the content studio)
+AUDIT_ACTIONS = ("read", "export", "erase", "claim", "release", "resolve", "retention", "publish", "restore", "delete")
 
 
 @dataclass(frozen=True)

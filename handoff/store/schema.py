@@ -141,6 +141,51 @@ audit_log = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False, server_default="{}"),
 )
 
+#: migration 8 (studio): every published text of every article, in order per article. A save is
+#: based on a revision number; the unique (article_id, number) refuses a second save of the same
+#: base, so concurrent edits never overwrite each other. A deletion is a revision with deleted=true.
+article_revisions = sa.Table(
+    "article_revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("article_id", sa.String(100), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("markdown", sa.Text, nullable=False, server_default=""),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("message", sa.String(500), nullable=False, server_default=""),
+    sa.Column("author", sa.String(300), nullable=False),  # "Alex <alex@…>", "outside the studio"
+    sa.Column("agent_id", sa.Integer),  # no foreign key: history outlives accounts
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("article_id", "number", name="uq_article_revisions_number"),
+)
+
+#: migration 8 (studio): an agent's suggested edit, waiting for an editor to publish or dismiss it
+article_suggestions = sa.Table(
+    "article_suggestions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("article_id", sa.String(100), nullable=False),
+    sa.Column("base_number", sa.Integer, nullable=False),
+    sa.Column("markdown", sa.Text, nullable=False),
+    sa.Column("message", sa.String(500), nullable=False, server_default=""),
+    sa.Column("author", sa.String(300), nullable=False),
+    sa.Column("agent_id", sa.Integer),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="open"),  # open | published | dismissed
+    sa.Column("closed_by", sa.String(300)),
+)
+
+#: migration 8 (studio): help-center page reads and "Was this helpful?" answers given on the page
+#: (the widget's answers are in article_feedback, which belongs to a conversation)
+help_page_stats = sa.Table(
+    "help_page_stats",
+    metadata,
+    sa.Column("article_id", sa.String(100), primary_key=True),
+    sa.Column("reads", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("helpful_yes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("helpful_no", sa.Integer, nullable=False, server_default="0"),
+)
+
 sa.Index("ix_audit_log_at", audit_log.c.at)
 sa.Index("ix_audit_log_conversation", audit_log.c.conversation_id)
 # retention walks only what it has not emptied yet (a plain index on updated_at would walk every
@@ -187,3 +232,7 @@ sa.Index("ix_mail_outbox_due", mail_outbox.c.status, mail_outbox.c.next_attempt_
 sa.Index("ix_handoffs_queue", handoffs.c.status, handoffs.c.priority_rank, handoffs.c.queued_at)
 sa.Index("ix_handoffs_conversation", handoffs.c.conversation_id)
 sa.Index("ix_messages_conversation_created", messages.c.conversation_id, messages.c.created_at)
+sa.Index("ix_article_suggestions_open", article_suggestions.c.status, article_suggestions.c.article_id)
+# the studio counts the bot's answers per article over 30 days
+sa.Index("ix_kb_queries_answers", kb_queries.c.tier, kb_queries.c.created_at, kb_queries.c.article_id)
+sa.Index("ix_article_feedback_article", article_feedback.c.article_id, article_feedback.c.helpful)

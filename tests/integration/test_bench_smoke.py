@@ -152,3 +152,29 @@ def test_the_sign_in_bench_measures_the_hub_and_its_baseline() -> None:
     assert result["attempts"] == 3
     assert result["hub_longest_stall_ms"] >= 0 and result["on_loop_longest_stall_ms"] > 0
     assert "stalls" in done.stdout
+
+
+def test_the_studio_bench_measures_the_list_and_the_search(tmp_path: Path) -> None:
+    """`scripts/bench_studio.py` runs on a small generated help center (no timing is asserted)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "scripts/bench_studio.py",
+            "--articles",
+            "60",
+            "--requests",
+            "3",
+            "--output",
+            str(tmp_path / "studio.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "studio.json").read_text())
+    assert result["articles"] == 60
+    assert {"studio_list", "studio_list_search", "help_search"} <= set(result)
+    assert result["help_search"]["n"] == 3 and "help_search" in done.stdout

@@ -10,11 +10,12 @@ export function setUnauthorizedHandler(handler) {
   onUnauthorized = handler;
 }
 
-export function ApiError(status, code, message) {
+export function ApiError(status, code, message, body) {
   this.name = "ApiError";
   this.status = status;
   this.code = code || null;
   this.message = message || "Request failed";
+  this.body = body || null; // the whole JSON reply (the studio reads field errors and conflicts)
 }
 ApiError.prototype = Object.create(Error.prototype);
 ApiError.prototype.constructor = ApiError;
@@ -54,7 +55,8 @@ export function api(method, path, body) {
           throw new ApiError(
             res.status,
             typeof err.code === "string" ? err.code : null,
-            typeof err.message === "string" && err.message ? err.message : "Request failed (HTTP " + res.status + ")."
+            typeof err.message === "string" && err.message ? err.message : "Request failed (HTTP " + res.status + ").",
+            data
           );
         }
         return data && typeof data === "object" ? data : {};

@@ -356,6 +356,48 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [CONVERSATION_PATH],
                 },
             },
+            f"{conv}/notes": {
+                "post": {
+                    **_op(
+                        "Add a private note: agents only, never sent to the customer, an email or the bot",
+                        {
+                            "201": "stored; returns its seq",
+                            "400": "empty",
+                            "404": "no such conversation",
+                            "413": "too long",
+                        },
+                        {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+                    ),
+                    "parameters": [CONVERSATION_PATH],
+                }
+            },
+            f"{conv}/transfer": {
+                "post": {
+                    **_op(
+                        "Pass a conversation you own to another agent, with a note they see first (audited)",
+                        {
+                            "200": "transferred",
+                            "400": "no agent_id, or yourself",
+                            "403": "claimed by another agent",
+                            "404": "no such conversation or active agent",
+                            "409": "not claimed",
+                            "413": "note too long",
+                        },
+                        {
+                            "type": "object",
+                            "required": ["agent_id"],
+                            "properties": {"agent_id": {"type": "integer"}, "note": {"type": "string"}},
+                        },
+                    ),
+                    "parameters": [CONVERSATION_PATH],
+                }
+            },
+            "/api/agent/agents": {
+                "get": _op(
+                    "Active agents (id, name, online), online first: whom a conversation can be passed to",
+                    {"200": "the agents", "401": "not signed in"},
+                )
+            },
             f"{conv}/typing": {
                 "post": {
                     **_op("Show the customer that the agent is typing", {"204": "sent"}),

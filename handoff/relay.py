@@ -277,6 +277,30 @@ class Relay:
             await self._mail(self.mailer.agent_replied(conversation_id), conversation_id)
         return stored
 
+    async def add_note(
+        self, conversation_id: str, agent: Agent, text: str, payload: dict[str, Any] | None = None
+    ) -> StoredMessage:
+        """A private note in the transcript: stored and sent to agents' sockets only, never to the
+        customer, an email or Rasa (it is never a pending bot turn). Any agent may write one."""
+        stored, _ = await self.store.append_message(
+            conversation_id, contract.NOTE_SENDER, text, payload=payload, agent_id=agent.id
+        )
+        await self.fanout.to_agents(self._agent_frame(stored))
+        return stored
+
+    async def transfer(self, conversation_id: str, agent: Agent, to: Agent, note: str) -> None:
+        """Pass a conversation this agent owns to a colleague, with a note the colleague sees first;
+        the customer is told who has it now."""
+        await self.store.transfer(conversation_id, agent.id, to.id)
+        await self.add_note(
+            conversation_id,
+            agent,
+            note or f"{agent.name} passed this conversation to {to.name}.",
+            payload={"transfer": {"from": {"id": agent.id, "name": agent.name}, "to": {"id": to.id, "name": to.name}}},
+        )
+        await self.system_message(conversation_id, f"{agent.name} passed your conversation to {to.name}.")
+        await self.queue_changed(conversation_id)
+
     async def _mail(self, step: Any, conversation_id: str) -> None:
         """A mail step (it only adds a row to the outbox): its failure is logged, never the caller's."""
         try:

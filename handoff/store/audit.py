@@ -1,4 +1,4 @@
-"""The audit log: who read, exported, erased, claimed, released or resolved what, and when."""
+"""The audit log: who read, exported, erased, claimed, released, transferred or resolved what, and when."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from handoff.store import schema as T
 from handoff.store.db import Database
 
 #: what the log records (README, "Privacy")
-AUDIT_ACTIONS = ("read", "export", "erase", "claim", "release", "resolve", "retention")
+AUDIT_ACTIONS = ("read", "export", "erase", "claim", "release", "resolve", "retention", "transfer")
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,15 @@ class QueueStore(ConversationStore):
             )
             await self._transition_or_conflict(conn, conversation_id, State.QUEUED)
 
+    async def transfer(self, conversation_id: str, agent_id: int, to_agent_id: int) -> Handoff:
+        """The claimed handoff passes from `agent_id` (who must own it) to `to_agent_id`; the
+        conversation stays with a person, and its claim time stays the first claim's (the wait
+        the customer had, which the ETA and the metrics count)."""
+        async with self.write() as conn:
+            handoff_id = await self._move_claimed_handoff(conn, conversation_id, agent_id, {"agent_id": to_agent_id})
+            row = (await conn.execute(sa.select(T.handoffs).where(T.handoffs.c.id == handoff_id))).first()
+        return _handoff(row)
+
     async def resolve(self, conversation_id: str, agent_id: int) -> Handoff:
         async with self.write() as conn:
             handoff_id = await self._move_claimed_handoff(

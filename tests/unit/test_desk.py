@@ -1,0 +1,206 @@
+"""The agent desk (issue #15): private notes and transfers, through the hub's real HTTP and
+WebSocket API (real SQLite; Rasa is down on purpose, so a note that reached the bot would queue
+the conversation as bot_unavailable), the store on SQLite and PostgreSQL, and real SMTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from handoff import contract
+from handoff.app_keys import FANOUT, RELAY, STORE
+from handoff.store import Store
+from tests.unit.db_fixtures import database_url, store
+from tests.unit.hub_fixtures import hub, receive_until, sign_in, start_conversation
+from tests.unit.mail_fixtures import SmtpSink, agent_answers, mail_hub, mail_settings, queued_customer_gone, smtp_sink
+
+__all__ = ["database_url", "hub", "smtp_sink", "store"]  # fixtures
+
+NOTE = "Private: she called yesterday about the same card, ticket 4411"
+
+
+async def _customer(client: TestClient, token: str, after_seq: int = 0) -> Any:
+    ws = await client.ws_connect("/ws")
+    await ws.send_json({"type": "hello", "token": token, "after_seq": after_seq})
+    await receive_until(ws, lambda f: f["type"] == "state")
+    return ws
+
+
+async def _queued(client: TestClient) -> tuple[dict[str, str], Any]:
+    conversation = await start_conversation(client, {"name": "Ana", "email": "ana@example.com"})
+    ws = await _customer(client, conversation["token"])
+    await ws.send_json({"type": "message", "client_id": "m1", "text": "my card is blocked"})
+    await receive_until(ws, lambda f: f["type"] == "state" and f["state"] == "queued")
+    return conversation, ws
+
+
+def _texts(frames: list[dict[str, Any]]) -> list[str]:
+    return [f.get("text", "") for f in frames if f["type"] == "message"]
+
+
+# --- private notes -----------------------------------------------------------------------------
+
+
+async def test_a_note_reaches_agents_and_never_the_customer_nor_the_bot(hub: TestClient) -> None:
+    conversation = await start_conversation(hub)
+    cid = conversation["conversation_id"]
+    customer = await _customer(hub, conversation["token"])
+    await sign_in(hub, "bea@kestrel.example")  # an agent who owns nothing may still write a note
+    inbox = await hub.ws_connect("/api/agent/ws")
+    await receive_until(inbox, lambda f: f["type"] == "agents_online")
+
+    response = await hub.post(f"/api/agent/conversations/{cid}/notes", json={"text": f"  {NOTE}  "})
+    assert response.status == 201, await response.text()
+    seq = (await response.json())["seq"]
+    live = (await receive_until(inbox, lambda f: f["type"] == "message"))[-1]
+    assert contract.follows_contract(live)
+    assert (live["sender"], live["text"], live["seq"], live["agent"]) == ("note", NOTE, seq, {"name": "Bea"})
+
+    # the customer's socket: the next frame after the note is the system message sent after it
+    await hub.app[RELAY].system_message(cid, "after the note")
+    frames = await receive_until(customer, lambda f: f["type"] == "message")
+    assert _texts(frames) == ["after the note"]
+    # a reconnect replays everything but the note
+    await customer.close()
+    replayed = await hub.ws_connect("/ws")
+    await replayed.send_json({"type": "hello", "token": conversation["token"], "after_seq": 0})
+    frames = await receive_until(replayed, lambda f: f["type"] == "state")
+    assert NOTE not in _texts(frames) and all(f.get("sender") != "note" for f in frames)
+    await replayed.close()
+
+    # the bot never got it: Rasa is down, yet the conversation is still the bot's and unqueued
+    await hub.app[RELAY].drain()
+    assert await hub.app[STORE].pending_bot_turns() == {}
+    detail = await (await hub.get(f"/api/agent/conversations/{cid}")).json()
+    assert detail["conversation"]["state"] == "bot" and detail["handoff"] is None
+    notes = [m for m in detail["messages"] if m["sender"] == "note"]
+    assert [(n["text"], n["agent"], n["transfer"]) for n in notes] == [(NOTE, {"name": "Bea"}, None)]
+    await inbox.close()
+
+
+async def test_the_fanout_refuses_to_send_a_note_to_a_customer(hub: TestClient) -> None:
+    """The last guard: even a caller that hands a note to the customers' fan-out sends nothing."""
+    conversation, customer = await _queued(hub)
+    cid = conversation["conversation_id"]
+    note_frame = contract.message_frame(99, contract.NOTE_SENDER, NOTE, 0.0, agent_name="Alex")
+    await hub.app[FANOUT].to_conversation(cid, note_frame)
+    await hub.app[RELAY].system_message(cid, "sentinel")
+    frames = await receive_until(customer, lambda f: f["type"] == "message")
+    assert _texts(frames) == ["sentinel"]
+    await customer.close()
+
+
+async def test_notes_are_refused_without_a_session_or_with_bad_input(hub: TestClient) -> None:
+    conversation = await start_conversation(hub)
+    path = f"/api/agent/conversations/{conversation['conversation_id']}/notes"
+    assert (await hub.post(path, json={"text": "x"})).status == 401
+    await sign_in(hub)
+    assert (await hub.post(path, json={"text": "   "})).status == 400
+    assert (await hub.post(path, json={"note": "x"})).status == 400
+    assert (await hub.post(path, data=b"not json")).status == 400
+    assert (await hub.post(path, json={"text": "x" * 101})).status == 413
+    assert (await hub.post("/api/agent/conversations/nope/notes", json={"text": "x"})).status == 404
+
+
+async def test_stored_notes_are_left_out_of_every_customer_read(store: Store) -> None:
+    conversation, _ = await store.create_conversation({})
+    await store.append_message(conversation.id, "customer", "hello", client_id="c1")
+    await store.append_message(conversation.id, contract.NOTE_SENDER, NOTE)
+    await store.append_message(conversation.id, "system", "bye")
+    assert [m.sender for m in await store.messages_after(conversation.id)] == ["customer", "system"]
+    assert [m.sender for m in await store.messages_before(conversation.id, None, 10)] == ["customer", "system"]
+    inbox = await store.messages_before(conversation.id, None, 10, include_notes=True)
+    assert [m.sender for m in inbox] == ["customer", "note", "system"]
+    assert [m.seq for m in await store.messages_after(conversation.id, 0, include_notes=True)] == [1, 2, 3]
+
+
+async def test_a_note_is_never_in_the_transcript_email(
+    aiohttp_client: Any, tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    client = await mail_hub(aiohttp_client, mail_settings(tmp_path, smtp_sink.port, email_after_seconds=3600.0))
+    conversation = await queued_customer_gone(client, {"email": "ana@example.com"})
+    cid = conversation["conversation_id"]
+    await agent_answers(client, cid, "Done: your card is unblocked.")
+    assert (await client.post(f"/api/agent/conversations/{cid}/notes", json={"text": NOTE})).status == 201
+    assert (await client.post(f"/api/agent/conversations/{cid}/resolve")).status == 200
+    _envelope, message = await smtp_sink.message()
+    plain, html = (message.get_body((kind,)).get_content() for kind in ("plain", "html"))
+    assert "Done: your card is unblocked." in plain
+    assert "ticket 4411" not in plain and "ticket 4411" not in html
+
+
+# --- transfer ----------------------------------------------------------------------------------
+
+
+async def test_transfer_with_a_note_the_receiver_sees_first(hub: TestClient) -> None:
+    conversation, customer = await _queued(hub)
+    cid = conversation["conversation_id"]
+    store = hub.app[STORE]
+    bea = await store.agent_by_email("bea@kestrel.example")
+    assert bea is not None
+    await sign_in(hub)  # Alex
+    assert (await hub.post(f"/api/agent/conversations/{cid}/claim")).status == 200
+    colleagues = (await (await hub.get("/api/agent/agents")).json())["agents"]
+    assert {a["name"] for a in colleagues} == {"Alex", "Bea"}
+
+    handover = "Card blocked after 3 PIN tries; identity checked. Please unblock."
+    response = await hub.post(f"/api/agent/conversations/{cid}/transfer", json={"agent_id": bea.id, "note": handover})
+    assert response.status == 200, await response.text()
+    frames = await receive_until(customer, lambda f: f["type"] == "state" and f["agent"] == {"name": "Bea"})
+    assert "Alex passed your conversation to Bea." in _texts(frames)
+    assert handover not in _texts(frames)
+    entries = await store.audit_entries(action="transfer")
+    assert [(e.conversation_id, e.detail) for e in entries] == [(cid, {"to_agent_id": bea.id})]
+
+    # Alex no longer owns it; Bea does, and sees the note first
+    assert (await hub.post(f"/api/agent/conversations/{cid}/messages", json={"text": "hi"})).status == 403
+    await sign_in(hub, "bea@kestrel.example")
+    detail = await (await hub.get(f"/api/agent/conversations/{cid}")).json()
+    assert detail["handoff"]["agent"]["name"] == "Bea"
+    assert detail["transfer"]["note"] == handover and detail["transfer"]["from"]["name"] == "Alex"
+    note = [m for m in detail["messages"] if m["sender"] == "note"][-1]
+    assert note["transfer"]["to"] == {"id": bea.id, "name": "Bea"}
+    assert (await hub.post(f"/api/agent/conversations/{cid}/messages", json={"text": "Hi, Bea here"})).status == 201
+    await customer.close()
+
+
+async def test_transfer_refusals(hub: TestClient) -> None:
+    conversation, customer = await _queued(hub)
+    cid = conversation["conversation_id"]
+    store = hub.app[STORE]
+    alex, bea = await store.agent_by_email("alex@kestrel.example"), await store.agent_by_email("bea@kestrel.example")
+    assert alex is not None and bea is not None
+    path = f"/api/agent/conversations/{cid}/transfer"
+    assert (await hub.post(path, json={"agent_id": bea.id})).status == 401
+    await sign_in(hub)
+    assert (await hub.post(path, json={"agent_id": bea.id})).status == 409  # not claimed yet
+    assert (await hub.post(f"/api/agent/conversations/{cid}/claim")).status == 200
+    assert (await hub.post(path, json={"agent_id": "2"})).status == 400
+    assert (await hub.post(path, json={"agent_id": True})).status == 400
+    assert (await hub.post(path, json={"agent_id": alex.id})).status == 400  # myself
+    assert (await hub.post(path, json={"agent_id": 10**30})).status == 404
+    assert (await hub.post(path, json={"agent_id": 9999})).status == 404
+    assert (await hub.post(path, json={"agent_id": bea.id, "note": 7})).status == 400
+    assert (await hub.post(path, json={"agent_id": bea.id, "note": "x" * 101})).status == 413
+    await store.set_agent_disabled("bea@kestrel.example", True)
+    assert (await hub.post(path, json={"agent_id": bea.id})).status == 404
+    await store.set_agent_disabled("bea@kestrel.example", False)
+    assert (await hub.post("/api/agent/conversations/nope/transfer", json={"agent_id": bea.id})).status == 404
+    # a transfer without a note still leaves one, and only the owner may transfer
+    assert (await hub.post(path, json={"agent_id": bea.id})).status == 200
+    assert (await hub.post(path, json={"agent_id": bea.id})).status == 403
+    assert await store.audit_entries(action="transfer", agent_id=alex.id)
+    await customer.close()
+
+
+async def test_store_transfer_keeps_the_first_claim_time(store: Store) -> None:
+    conversation, _ = await store.create_conversation({})
+    await store.enqueue_handoff(conversation.id, "customer_request", "normal", "h", "s", {})
+    first = await store.create_agent("a@example.com", "A", "x")
+    second = await store.create_agent("b@example.com", "B", "x")
+    claimed = await store.claim(conversation.id, first.id)
+    moved = await store.transfer(conversation.id, first.id, second.id)
+    assert (moved.agent_id, moved.status, moved.claimed_at) == (second.id, "claimed", claimed.claimed_at)
+    assert (await store.get_conversation(conversation.id)).state.value == "agent"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import WSCloseCode, web
 
-from handoff import agent_sessions, articles_api, gateway, inbox_api, metrics, pages
+from handoff import agent_sessions, articles_api, gateway, inbox_api, metrics, pages, replies_api
 from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER,
     ADDRESS_MESSAGE_LIMITER,
@@ -134,6 +134,7 @@ def create_app(
     app.on_shutdown.append(_close_sockets)
     app.router.add_routes(gateway.routes)
     app.router.add_routes(inbox_api.routes)
+    app.router.add_routes(replies_api.routes)
     app.router.add_routes(pages.routes)
     app[pages.ARTICLE_PATHS] = pages.ArticlePaths()
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()

@@ -28,6 +28,17 @@ def _op(
 
 
 CONVERSATION_PATH = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
+REPLY_PATH = {"name": "reply_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+SAVED_REPLY_BODY = {
+    "type": "object",
+    "required": ["shortcut", "title", "body"],
+    "properties": {
+        "shortcut": {"type": "string", "description": "typed after / in the reply box: a-z, 0-9 and -"},
+        "title": {"type": "string"},
+        "body": {"type": "string", "description": "may hold {customer_name} and {agent_name}, filled on insert"},
+        "shared": {"type": "boolean", "description": "everyone's (editors and admins only); default: mine"},
+    },
+}
 
 
 ARTICLE_PATH = {
@@ -190,7 +201,7 @@ def _privacy_paths() -> dict[str, Any]:
         "/api/admin/audit": {
             "get": {
                 **_op(
-                    "The audit log, newest first (read, export, erase, claim, release, resolve, retention; "
+                    "The audit log, newest first (read, export, erase, claim, release, transfer, resolve, retention; "
                     "a customer's own deletion is an erase by 'customer')",
                     {"200": "entries", "400": "bad filter", "401": "not signed in", "403": "not an admin"},
                 ),
@@ -391,6 +402,44 @@ def openapi_document() -> dict[str, Any]:
                     ),
                     "parameters": [CONVERSATION_PATH],
                 }
+            },
+            "/api/agent/replies": {
+                "get": _op("Saved replies: the shared ones and my own, by shortcut", {"200": "the replies"}),
+                "post": _op(
+                    "Save a reply (shared ones need the editor role)",
+                    {
+                        "201": "saved",
+                        "400": "bad shortcut, title or body",
+                        "403": "shared, and not an editor",
+                        "409": "the shortcut is taken",
+                        "413": "too long",
+                    },
+                    SAVED_REPLY_BODY,
+                ),
+            },
+            "/api/agent/replies/{reply_id}": {
+                "put": {
+                    **_op(
+                        "Change a saved reply (my own; a shared one as an editor)",
+                        {
+                            "200": "saved",
+                            "400": "bad shortcut, title or body",
+                            "403": "shared, and not an editor",
+                            "404": "no such reply of mine",
+                            "409": "the shortcut is taken",
+                            "413": "too long",
+                        },
+                        SAVED_REPLY_BODY,
+                    ),
+                    "parameters": [REPLY_PATH],
+                },
+                "delete": {
+                    **_op(
+                        "Delete a saved reply (my own; a shared one as an editor)",
+                        {"204": "deleted", "403": "shared, and not an editor", "404": "no such reply of mine"},
+                    ),
+                    "parameters": [REPLY_PATH],
+                },
             },
             "/api/agent/agents": {
                 "get": _op(

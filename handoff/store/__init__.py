@@ -1,7 +1,7 @@
 """The hub's store: conversations, messages, handoffs, agents, ratings (SQLite or PostgreSQL).
 
 One module per aggregate (`conversations`, `queue`, `feedback`, `mail`, `agents`, `metrics_queries`,
-`privacy`, `audit`) on
+`privacy`, `audit`, `replies`) on
 one `db`, joined into `Store`; what it returns are frozen dataclasses (`records`). Every ownership
 change is one transaction with a conditional UPDATE whose row count is checked, so two agents
 never claim the same conversation and the bot never answers while a person owns it. The schema
@@ -30,10 +30,12 @@ from handoff.store.records import (
     StoredMessage,
     hash_token,
 )
+from handoff.store.replies import SHORTCUT, ReplyStore, SavedReply
 
 __all__ = [
     "AUDIT_ACTIONS",
     "ROLES",
+    "SHORTCUT",
     "Agent",
     "AlreadyClaimed",
     "AuditEntry",
@@ -47,6 +49,7 @@ __all__ = [
     "QueueItem",
     "Rating",
     "RatingRefused",
+    "SavedReply",
     "Store",
     "StoreError",
     "StoredMessage",
@@ -55,5 +58,5 @@ __all__ = [
 ]
 
 
-class Store(FeedbackStore, MailStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore):
+class Store(FeedbackStore, MailStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore, ReplyStore):
     """Every aggregate on one database: `store = await Store.open(url)`."""

@@ -183,6 +183,22 @@ conversation_tokens = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+#: migration 0010_desk: saved replies (canned responses) agents insert with a /shortcut; a shared
+#: one (agent_id NULL) is everyone's and only editors and admins change it, a personal one is its
+#: agent's alone
+saved_replies = sa.Table(
+    "saved_replies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("shortcut", sa.String(60), nullable=False),
+    sa.Column("title", sa.String(120), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("agent_id", sa.Integer, sa.ForeignKey("agents.id")),  # NULL: shared
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+sa.Index("ix_saved_replies_shortcut", saved_replies.c.shortcut)
+
 sa.Index("ix_mail_outbox_due", mail_outbox.c.status, mail_outbox.c.next_attempt_at)
 sa.Index("ix_handoffs_queue", handoffs.c.status, handoffs.c.priority_rank, handoffs.c.queued_at)
 sa.Index("ix_handoffs_conversation", handoffs.c.conversation_id)

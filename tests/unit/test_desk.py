@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 
 from handoff import contract
@@ -204,3 +205,92 @@ async def test_store_transfer_keeps_the_first_claim_time(store: Store) -> None:
     moved = await store.transfer(conversation.id, first.id, second.id)
     assert (moved.agent_id, moved.status, moved.claimed_at) == (second.id, "claimed", claimed.claimed_at)
     assert (await store.get_conversation(conversation.id)).state.value == "agent"
+
+
+# --- saved replies -----------------------------------------------------------------------------
+
+REPLY = {"shortcut": "card-delivery", "title": "Card delivery", "body": "Hi {customer_name}, {agent_name} here."}
+
+
+async def test_saved_replies_shared_and_personal(hub: TestClient) -> None:
+    await sign_in(hub, "bea@kestrel.example")  # an agent
+    mine = await hub.post("/api/agent/replies", json={**REPLY, "shortcut": "/Card-Delivery"})
+    assert mine.status == 201, await mine.text()
+    mine_json = await mine.json()
+    assert (mine_json["shortcut"], mine_json["shared"]) == ("card-delivery", False)
+    assert (await hub.post("/api/agent/replies", json=REPLY)).status == 409  # my shortcut, taken
+    assert (await hub.post("/api/agent/replies", json={**REPLY, "shared": True})).status == 403  # not an editor
+
+    await sign_in(hub)  # Alex, an admin: a shared reply with the same shortcut is allowed
+    shared = await hub.post("/api/agent/replies", json={**REPLY, "shared": True, "body": "Shared {agent_name}"})
+    assert shared.status == 201
+    shared_id = (await shared.json())["id"]
+    listed = (await (await hub.get("/api/agent/replies")).json())["replies"]
+    assert [(r["shortcut"], r["shared"]) for r in listed] == [("card-delivery", True)]  # not Bea's
+    assert (await hub.put(f"/api/agent/replies/{mine_json['id']}", json=REPLY)).status == 404  # Bea's own
+    assert (await hub.delete(f"/api/agent/replies/{mine_json['id']}")).status == 404
+
+    await sign_in(hub, "bea@kestrel.example")
+    listed = (await (await hub.get("/api/agent/replies")).json())["replies"]
+    assert [(r["shortcut"], r["shared"]) for r in listed] == [("card-delivery", False), ("card-delivery", True)]
+    assert (await hub.put(f"/api/agent/replies/{shared_id}", json=REPLY)).status == 403
+    assert (await hub.delete(f"/api/agent/replies/{shared_id}")).status == 403
+    changed = await hub.put(f"/api/agent/replies/{mine_json['id']}", json={**REPLY, "title": "Where is my card"})
+    assert changed.status == 200 and (await changed.json())["title"] == "Where is my card"
+    assert (await hub.delete(f"/api/agent/replies/{mine_json['id']}")).status == 204
+    assert (await hub.delete(f"/api/agent/replies/{mine_json['id']}")).status == 404
+
+
+async def test_saved_replies_refuse_bad_input(hub: TestClient) -> None:
+    assert (await hub.get("/api/agent/replies")).status == 401
+    assert (await hub.post("/api/agent/replies", json=REPLY)).status == 401
+    await sign_in(hub, "bea@kestrel.example")
+    for bad in (
+        {**REPLY, "shortcut": "card delivery"},
+        {**REPLY, "shortcut": ""},
+        {**REPLY, "shortcut": 3},
+        {**REPLY, "title": ""},
+        {**REPLY, "title": "x" * 121},
+        {**REPLY, "body": "  "},
+        {**REPLY, "shared": "yes"},
+        ["not", "an", "object"],
+    ):
+        assert (await hub.post("/api/agent/replies", json=bad)).status == 400, bad
+    assert (await hub.post("/api/agent/replies", json={**REPLY, "body": "x" * 101})).status == 413
+    assert (await hub.put("/api/agent/replies/abc", json=REPLY)).status == 404
+    assert (await hub.put("/api/agent/replies/99", json=REPLY)).status == 404
+    assert (await hub.delete("/api/agent/replies/99999999999999")).status == 404
+
+
+async def test_store_saved_replies(store: Store) -> None:
+    agent = await store.create_agent("c@example.com", "C", "x")
+    other = await store.create_agent("d@example.com", "D", "x")
+    shared = await store.save_reply("refund", "Refunds", "Refunds take 5 days.", None)
+    mine = await store.save_reply("refund", "My refunds", "Mine", agent.id)
+    await store.save_reply("zeta", "Other's", "Not yours", other.id)
+    assert [r.id for r in await store.saved_replies(agent.id)] == [mine.id, shared.id]
+    moved = await store.save_reply("refunds", "Refunds", "Refunds take 5 working days.", None, shared.id)
+    assert (moved.shortcut, moved.body, moved.shared) == ("refunds", "Refunds take 5 working days.", True)
+    await store.delete_reply(mine.id)
+    assert [r.shortcut for r in await store.saved_replies(agent.id)] == ["refunds"]
+
+
+async def test_revision_0010_upgrades_a_database_from_before_it_and_keeps_its_data(database_url: str) -> None:
+    opened = await Store.open(database_url)
+    conversation, token = await opened.create_conversation({"email": "ivy@example.com"})
+    await opened.append_message(conversation.id, "customer", "hello", client_id="c1")
+    async with opened.write() as conn:
+        await conn.execute(sa.text("DROP TABLE saved_replies"))
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0008_email'"))
+    await opened.close()
+    upgraded = await Store.open(database_url)
+    try:
+        assert (await upgraded.conversation_by_token(token)) is not None
+        assert [m.text for m in await upgraded.messages_after(conversation.id)] == ["hello"]
+        saved = await upgraded.save_reply("hi", "Hi", "Hello {customer_name}", None)
+        assert [r.id for r in await upgraded.saved_replies(1)] == [saved.id]
+        async with upgraded.read() as conn:
+            version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one()
+        assert version == "0010_desk"
+    finally:
+        await upgraded.close()

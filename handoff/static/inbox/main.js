@@ -24,6 +24,7 @@ import {
   toSeq,
 } from "./dom.js";
 import { ApiError, AuthError, api, convPath, setUnauthorizedHandler } from "./api.js";
+import { ReplyPicker } from "./replies.js";
 
 
 var MAX_REPLY_LENGTH = 4000; // until the hub says otherwise (limits in /api/agent/me and the sign-in reply)
@@ -42,7 +43,9 @@ var el = {};
   "app-view", "agents-online", "connection", "agent-name", "dashboard-link", "signout", "queue", "queue-refresh",
   "conversation", "conv-empty", "conv-view", "conv-title", "conv-meta", "btn-claim", "btn-release",
   "btn-resolve", "conv-notice", "conv-body", "handoff-meta", "summary", "details", "transcript", "load-earlier",
-  "customer-typing", "reply-form", "reply", "reply-hint", "reply-send",
+  "customer-typing", "reply-form", "reply", "reply-hint", "reply-send", "reply-label", "mode-reply", "mode-note",
+  "btn-transfer", "transfer-form", "transfer-agent", "transfer-note", "transfer-cancel", "transfer-send",
+  "transfer-banner", "transfer-banner-title", "transfer-banner-note",
 ].forEach(function (id) {
   el[id.replace(/-([a-z])/g, function (_, c) { return c.toUpperCase(); })] = $(id);
 });
@@ -70,7 +73,30 @@ var state = {
   wsTimer: null,
   wsStatus: "closed",
   queueDebounce: null,
+  // "reply" (to the customer) or "note" (private: agents only, any conversation)
+  mode: "reply",
 };
+
+// Saved replies: /shortcut in the reply box (replies.js); {customer_name} and {agent_name} filled on insert.
+var picker = new ReplyPicker(
+  el.reply,
+  $("reply-picker"),
+  function () {
+    return { customer_name: customerName() || "there", agent_name: (state.me && state.me.name) || "" };
+  },
+  function () {
+    updateControls();
+  }
+);
+
+function customerName() {
+  var data = state.conv || {};
+  var conv = data.conversation && typeof data.conversation === "object" ? data.conversation : {};
+  var signed = conv.customer && typeof conv.customer === "object" ? conv.customer : {};
+  var meta = conv.metadata && typeof conv.metadata === "object" ? conv.metadata : {};
+  var item = queueItem(state.openId);
+  return str(signed.name) || str(meta.name) || str(item && item.customer && item.customer.name);
+}
 
 // ------------------------------------------------------------------ views
 
@@ -100,6 +126,7 @@ function signedIn(agent) {
   showView("app");
   loadQueue();
   connectWs();
+  picker.load();
   var fromHash = conversationFromHash();
   if (fromHash) openConversation(fromHash);
 }
@@ -437,6 +464,9 @@ function openConversation(id) {
     clearTimeout(state.customerTypingTimer);
     el.customerTyping.hidden = true;
     el.reply.value = "";
+    picker.close();
+    closeTransfer(false);
+    el.transferBanner.hidden = true;
     showNotice("");
     el.convEmpty.hidden = true;
     el.convView.hidden = false;
@@ -518,6 +548,7 @@ function renderConversation() {
     .filter(Boolean)
     .join(" · ");
   renderEmailStatus(conv.email);
+  renderTransferBanner(data.transfer);
 
   if (handoff) {
     var claimed = handoff.agent && typeof handoff.agent === "object" ? handoff.agent : null;
@@ -574,6 +605,21 @@ function renderConversation() {
   updateControls();
 }
 
+// A conversation passed to me opens with the note my colleague left, above everything else.
+function renderTransferBanner(transfer) {
+  var t = transfer && typeof transfer === "object" ? transfer : null;
+  var to = t && t.to && typeof t.to === "object" ? t.to : null;
+  if (!t || !isMe(to)) {
+    el.transferBanner.hidden = true;
+    return;
+  }
+  var from = t.from && typeof t.from === "object" ? t.from : {};
+  el.transferBannerTitle.textContent =
+    (str(from.name) || "A colleague") + " passed this conversation to you" + (t.created_at ? " at " + formatTime(t.created_at) : "");
+  el.transferBannerNote.textContent = str(t.note);
+  el.transferBanner.hidden = false;
+}
+
 function earliestSeq() {
   var earliest = Infinity;
   state.seqs.forEach(function (seq) {
@@ -622,6 +668,8 @@ function senderLabel(m) {
       return (m.agent && m.agent.name ? str(m.agent.name) : "Agent") + " (agent)";
     case "system":
       return "System";
+    case "note":
+      return (m.agent && m.agent.name ? str(m.agent.name) : "Agent") + " (private note)";
     default:
       return str(m.sender) || "Unknown";
   }
@@ -640,7 +688,7 @@ function appendMessage(m, bulk) {
   var seq = toSeq(m.seq);
   if (seq !== null && state.seqs.has(seq)) return;
   if (seq !== null) state.seqs.add(seq);
-  var sender = ["customer", "bot", "agent", "system"].indexOf(m.sender) >= 0 ? m.sender : "system";
+  var sender = ["customer", "bot", "agent", "system", "note"].indexOf(m.sender) >= 0 ? m.sender : "system";
   var nearBottom = bulk ? false : transcriptNearBottom();
 
   var li = h("li", {
@@ -649,7 +697,11 @@ function appendMessage(m, bulk) {
     "data-sender": sender,
     "data-seq": seq === null ? null : String(seq),
   });
+  var transfer = sender === "note" && m.transfer && typeof m.transfer === "object" ? m.transfer : null;
   var head = h("div", { className: "msg__head" }, [
+    sender === "note"
+      ? h("span", { className: "msg__badge", text: transfer ? "Note · transfer" : "Note" })
+      : null,
     h("span", { className: "msg__who", text: senderLabel({ sender: sender, agent: m.agent }) }),
     m.via === "email" ? h("span", { className: "msg__via", "data-testid": "inbox-by-email", text: "by email" }) : null,
     m.created_at ? h("time", { className: "msg__time", datetime: isoTime(m.created_at), text: formatTime(m.created_at) }) : null,
@@ -701,16 +753,24 @@ function updateControls() {
   el.btnClaim.disabled = state.busy || !claimable;
   el.btnRelease.disabled = state.busy || !ownedByMe;
   el.btnResolve.disabled = state.busy || !ownedByMe;
-  el.reply.disabled = !ownedByMe;
-  el.replySend.disabled = state.busy || !ownedByMe || codePointLength(el.reply.value.trim()) > MAX_REPLY_LENGTH;
+  var noting = state.mode === "note";
+  var canWrite = noting ? loaded : ownedByMe;
+  el.btnTransfer.disabled = state.busy || !ownedByMe;
+  if (!ownedByMe && !el.transferForm.hidden) closeTransfer(false);
+  el.replyForm.classList.toggle("reply--note", noting);
+  el.replyLabel.textContent = noting ? "Private note (agents only; the customer never sees it)" : "Reply to the customer";
+  el.replySend.textContent = noting ? "Add note" : "Send";
+  el.reply.disabled = !canWrite;
+  el.replySend.disabled = state.busy || !canWrite || codePointLength(el.reply.value.trim()) > MAX_REPLY_LENGTH;
 
   var hint;
   if (!loaded) hint = "";
+  else if (noting) hint = "Enter to add the note, Shift+Enter for a new line.";
   else if (ownedByMe) {
     var len = codePointLength(el.reply.value);
     hint = len > MAX_REPLY_LENGTH - 400
       ? len + " / " + MAX_REPLY_LENGTH + " characters" + (len > MAX_REPLY_LENGTH ? " — too long" : "")
-      : "Enter to send, Shift+Enter for a new line.";
+      : "Enter to send, Shift+Enter for a new line, / for saved replies.";
   } else if (convState === "resolved") hint = "This conversation is resolved.";
   else if (convState === "agent" && agent) hint = "Claimed by " + (str(agent.name) || "another agent") + ". Only they can reply.";
   else if (claimable) hint = "Claim this conversation to reply.";
@@ -764,7 +824,57 @@ el.btnResolve.addEventListener("click", function () {
   doAction("resolve");
 });
 
+function sendNote() {
+  var id = state.openId;
+  var text = el.reply.value.trim();
+  if (!id || !text || state.busy) return;
+  if (codePointLength(text) > MAX_REPLY_LENGTH) {
+    showNotice("Your note is too long (max " + MAX_REPLY_LENGTH + " characters).");
+    return;
+  }
+  setBusy(true);
+  api("POST", convPath(id, "notes"), { text: text })
+    .then(function (data) {
+      showNotice("");
+      if (el.reply.value.trim() === text) el.reply.value = "";
+      if (sameId(state.openId, id)) {
+        appendMessage({
+          seq: data.seq,
+          sender: "note",
+          text: text,
+          created_at: new Date().toISOString(),
+          agent: { name: state.me && state.me.name },
+        });
+      }
+    })
+    .catch(function (err) {
+      if (!(err instanceof AuthError)) showNotice(err.message);
+    })
+    .then(function () {
+      setBusy(false);
+      if (state.me && sameId(state.openId, id)) el.reply.focus();
+    });
+}
+
+function setMode(mode) {
+  state.mode = mode === "note" ? "note" : "reply";
+  el.modeNote.checked = state.mode === "note";
+  el.modeReply.checked = state.mode === "reply";
+  updateControls();
+}
+
+el.modeReply.addEventListener("change", function () {
+  setMode("reply");
+});
+el.modeNote.addEventListener("change", function () {
+  setMode("note");
+});
+
 function sendReply() {
+  if (state.mode === "note") {
+    sendNote();
+    return;
+  }
   var id = state.openId;
   var text = el.reply.value.trim();
   if (!id || !text || state.busy) return;
@@ -813,6 +923,7 @@ el.replyForm.addEventListener("submit", function (ev) {
 });
 
 el.reply.addEventListener("keydown", function (ev) {
+  if (picker.handleKey(ev)) return;
   if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
     ev.preventDefault();
     sendReply();
@@ -820,14 +931,87 @@ el.reply.addEventListener("keydown", function (ev) {
 });
 
 el.reply.addEventListener("input", function () {
+  picker.update();
   updateControls();
-  if (!canReply() || !el.reply.value.trim()) return;
+  if (state.mode === "note" || !canReply() || !el.reply.value.trim()) return; // a note is never "typing"
   var now = Date.now();
   if (now - state.lastTypingSent < TYPING_SEND_INTERVAL_MS) return;
   state.lastTypingSent = now;
   api("POST", convPath(state.openId, "typing")).catch(function () {
     /* typing notifications are best-effort */
   });
+});
+
+// ------------------------------------------------------------------ transfer
+
+function closeTransfer(focusButton) {
+  el.transferForm.hidden = true;
+  el.btnTransfer.setAttribute("aria-expanded", "false");
+  el.transferNote.value = "";
+  if (focusButton) el.btnTransfer.focus();
+}
+
+function openTransfer() {
+  if (!canReply()) return;
+  el.transferForm.hidden = false;
+  el.btnTransfer.setAttribute("aria-expanded", "true");
+  clear(el.transferAgent);
+  el.transferAgent.appendChild(h("option", { value: "", text: "Loading…" }));
+  el.transferAgent.focus();
+  api("GET", "/api/agent/agents")
+    .then(function (data) {
+      clear(el.transferAgent);
+      var others = (Array.isArray(data.agents) ? data.agents : []).filter(function (a) {
+        return a && typeof a === "object" && typeof a.id === "number" && !isMe(a);
+      });
+      if (!others.length) el.transferAgent.appendChild(h("option", { value: "", text: "No other agent" }));
+      others.forEach(function (a) {
+        el.transferAgent.appendChild(
+          h("option", { value: String(a.id), text: str(a.name) + (a.online ? " (online)" : " (offline)") })
+        );
+      });
+    })
+    .catch(function (err) {
+      if (!(err instanceof AuthError)) showNotice(err.message);
+    });
+}
+
+el.btnTransfer.addEventListener("click", function () {
+  if (el.transferForm.hidden) openTransfer();
+  else closeTransfer(true);
+});
+el.transferCancel.addEventListener("click", function () {
+  closeTransfer(true);
+});
+el.transferForm.addEventListener("keydown", function (ev) {
+  if (ev.key === "Escape") closeTransfer(true);
+});
+el.transferForm.addEventListener("submit", function (ev) {
+  ev.preventDefault();
+  var id = state.openId;
+  var to = Number(el.transferAgent.value);
+  if (!id || !to || state.busy) {
+    el.transferAgent.focus();
+    return;
+  }
+  setBusy(true);
+  api("POST", convPath(id, "transfer"), { agent_id: to, note: el.transferNote.value.trim() })
+    .then(function () {
+      closeTransfer(false);
+      showNotice("");
+      return true;
+    })
+    .catch(function (err) {
+      if (!(err instanceof AuthError)) showNotice(err.message);
+      return false;
+    })
+    .then(function (ok) {
+      setBusy(false);
+      if (!state.me) return;
+      loadQueue();
+      refreshConversation();
+      if (ok) el.conversation.focus();
+    });
 });
 
 function showCustomerTyping() {

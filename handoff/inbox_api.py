@@ -102,8 +102,25 @@ async def me(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/agent/queue")
 @auth.agent_required
 async def queue(request: web.Request) -> web.StreamResponse:
-    items = [item.to_json() for item in await request.app[STORE].queue_items()]
-    return web.json_response({"items": items, "agents_online": request.app[FANOUT].agents_online()})
+    """The open handoffs; `?team=mine` only my teams', `?team=N` only team N's, `?team=none` the
+    general queue's. `my_teams` lists my teams (the inbox shows their items first)."""
+    store, wanted = request.app[STORE], request.query.get("team", "")
+    mine = await store.team_ids_of(_agent(request).id)
+    items = await store.queue_items(mine if wanted == "mine" else None)
+    if wanted.isdigit() and len(wanted) < 10:
+        items = [item for item in items if item.team_id == int(wanted)]
+    elif wanted == "none":
+        items = [item for item in items if item.team_id is None]
+    elif wanted not in ("", "mine"):
+        return error_response(400, "malformed", "?team is mine, none or a team's id.")
+    teams = [team for team in await store.teams() if team.id in mine]
+    return web.json_response(
+        {
+            "items": [item.to_json() for item in items],
+            "agents_online": request.app[FANOUT].agents_online(),
+            "my_teams": [{"id": team.id, "name": team.name} for team in teams],
+        }
+    )
 
 
 @routes.get("/api/agent/conversations/{conversation_id}")

@@ -28,6 +28,7 @@ def _op(
 
 
 CONVERSATION_PATH = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
+TEAM_PATH = {"name": "team_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 REPLY_PATH = {"name": "reply_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 SAVED_REPLY_BODY = {
     "type": "object",
@@ -305,10 +306,61 @@ def openapi_document() -> dict[str, Any]:
             "/api/agent/logout": {"post": _op("Sign out", {"200": "signed out"}, auth=False)},
             "/api/agent/me": {"get": _op("The signed-in agent", {"200": "the agent", "401": "not signed in"})},
             "/api/agent/queue": {
+                "get": {
+                    **_op(
+                        "Open handoffs: queued by priority then age, then claimed; each with its team, "
+                        "and my teams (`my_teams`)",
+                        {"200": "the queue", "400": "bad team filter", "401": "not signed in"},
+                    ),
+                    "parameters": [
+                        {
+                            "name": "team",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                            "description": "mine (my teams' items), none (the general queue) or a team's id",
+                        }
+                    ],
+                }
+            },
+            "/api/admin/teams": {
                 "get": _op(
-                    "Open handoffs: queued by priority then age, then claimed",
-                    {"200": "the queue", "401": "not signed in"},
-                )
+                    "Teams with their members' ids (admins)",
+                    {"200": "the teams", "401": "not signed in", "403": "not an admin"},
+                ),
+                "post": _op(
+                    "Create a team (admins); handoffs reach it through HUB_TEAM_ROUTES",
+                    {"201": "created", "400": "no name", "403": "not an admin", "409": "the name is taken"},
+                    {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+                ),
+            },
+            "/api/admin/teams/{team_id}/members": {
+                "put": {
+                    **_op(
+                        "Set a team's members, all of them (admins)",
+                        {
+                            "200": "set",
+                            "400": "not a list of ids",
+                            "403": "not an admin",
+                            "404": "no such team or agent",
+                        },
+                        {
+                            "type": "object",
+                            "required": ["agent_ids"],
+                            "properties": {"agent_ids": {"type": "array", "items": {"type": "integer"}}},
+                        },
+                    ),
+                    "parameters": [TEAM_PATH],
+                }
+            },
+            "/api/admin/teams/{team_id}": {
+                "delete": {
+                    **_op(
+                        "Delete a team; its open handoffs go to the general queue (admins)",
+                        {"204": "deleted", "403": "not an admin", "404": "no such team"},
+                    ),
+                    "parameters": [TEAM_PATH],
+                }
             },
             conv: {
                 "get": {

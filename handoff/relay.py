@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from actions.masking import mask_secrets
-from handoff import business_hours, contract
+from handoff import business_hours, contract, routing
 from handoff.fanout import Fanout
 from handoff.mail.outbox import Mailer
 from handoff.ownership import State, bot_owns
@@ -85,6 +85,7 @@ class Relay:
         #: the time business hours are judged by (a fixed one in tests)
         self.clock = clock
         self.hours = business_hours.parse(settings.business_hours, settings.time_zone, settings.holidays)
+        self.team_routes = routing.parse_routes(settings.team_routes)
 
     # --- customer side ------------------------------------------------------------------------
 
@@ -195,6 +196,15 @@ class Relay:
         if turn.handoff is not None:
             await self.enqueue(conversation_id, turn.handoff)
 
+    async def team_for(self, payload: contract.HandoffPayload) -> int | None:
+        """The team the routing table (and the security rule) sends this handoff to; None when
+        the table names no team, or a team that does not exist (the general queue)."""
+        name = routing.team_for(self.team_routes, payload.reason, payload.details)
+        team = await self.store.team_by_name(name) if name else None
+        if name and team is None:
+            log.warning("handoff routed to team %r, which does not exist: the general queue", name)
+        return team.id if team else None
+
     async def enqueue(self, conversation_id: str, payload: contract.HandoffPayload) -> None:
         queued = await self.store.enqueue_handoff(
             conversation_id,
@@ -203,6 +213,7 @@ class Relay:
             headline=payload.headline,
             summary=payload.summary,
             details=payload.details,
+            team_id=await self.team_for(payload),
         )
         if queued is None:
             return

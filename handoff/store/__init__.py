@@ -1,7 +1,7 @@
 """The hub's store: conversations, messages, handoffs, agents, ratings (SQLite or PostgreSQL).
 
 One module per aggregate (`conversations`, `queue`, `feedback`, `mail`, `agents`, `metrics_queries`,
-`privacy`, `audit`, `replies`) on
+`privacy`, `audit`, `replies`, `teams`) on
 one `db`, joined into `Store`; what it returns are frozen dataclasses (`records`). Every ownership
 change is one transaction with a conditional UPDATE whose row count is checked, so two agents
 never claim the same conversation and the bot never answers while a person owns it. The schema
@@ -31,6 +31,7 @@ from handoff.store.records import (
     hash_token,
 )
 from handoff.store.replies import SHORTCUT, ReplyStore, SavedReply
+from handoff.store.teams import Team, TeamStore
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -53,10 +54,11 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredMessage",
+    "Team",
     "hash_token",
     "schema",
 ]
 
 
-class Store(FeedbackStore, MailStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore, ReplyStore):
+class Store(FeedbackStore, MailStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore, ReplyStore, TeamStore):
     """Every aggregate on one database: `store = await Store.open(url)`."""

@@ -91,6 +91,9 @@ handoffs = sa.Table(
     sa.Column("resolved_at", sa.Float),
     # migration 7: first-contact resolution rolled up by retention before the email is emptied
     sa.Column("fcr_returned", sa.Boolean),
+    # migration 0010_desk: the team it was routed to (handoff/routing.py); NULL: the general queue.
+    # No foreign key: deleting a team sends its open handoffs to the general queue instead.
+    sa.Column("team_id", sa.Integer),
 )
 
 ratings = sa.Table(
@@ -198,6 +201,21 @@ saved_replies = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 sa.Index("ix_saved_replies_shortcut", saved_replies.c.shortcut)
+
+#: migration 0010_desk: teams (Cards, Payments, Security) and their members; handoffs route to one
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(60), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+team_members = sa.Table(
+    "team_members",
+    metadata,
+    sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id"), primary_key=True),
+    sa.Column("agent_id", sa.Integer, sa.ForeignKey("agents.id"), primary_key=True),
+)
 
 sa.Index("ix_mail_outbox_due", mail_outbox.c.status, mail_outbox.c.next_attempt_at)
 sa.Index("ix_handoffs_queue", handoffs.c.status, handoffs.c.priority_rank, handoffs.c.queued_at)

@@ -7,14 +7,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 
-from handoff import contract
+from handoff import contract, routing
+from handoff.app import create_app
 from handoff.app_keys import FANOUT, RELAY, STORE
+from handoff.auth import hash_password
+from handoff.settings import HubSettings, SettingsError
 from handoff.store import Store
 from tests.unit.db_fixtures import database_url, store
-from tests.unit.hub_fixtures import hub, receive_until, sign_in, start_conversation
+from tests.unit.hub_fixtures import (
+    AGENT_PASSWORD,
+    hub,
+    hub_settings,
+    receive_until,
+    run_cli,
+    sign_in,
+    start_conversation,
+)
 from tests.unit.mail_fixtures import SmtpSink, agent_answers, mail_hub, mail_settings, queued_customer_gone, smtp_sink
 
 __all__ = ["database_url", "hub", "smtp_sink", "store"]  # fixtures
@@ -281,6 +293,9 @@ async def test_revision_0010_upgrades_a_database_from_before_it_and_keeps_its_da
     await opened.append_message(conversation.id, "customer", "hello", client_id="c1")
     async with opened.write() as conn:
         await conn.execute(sa.text("DROP TABLE saved_replies"))
+        await conn.execute(sa.text("DROP TABLE team_members"))
+        await conn.execute(sa.text("DROP TABLE teams"))
+        await conn.execute(sa.text("ALTER TABLE handoffs DROP COLUMN team_id"))
         await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0008_email'"))
     await opened.close()
     upgraded = await Store.open(database_url)
@@ -288,9 +303,104 @@ async def test_revision_0010_upgrades_a_database_from_before_it_and_keeps_its_da
         assert (await upgraded.conversation_by_token(token)) is not None
         assert [m.text for m in await upgraded.messages_after(conversation.id)] == ["hello"]
         saved = await upgraded.save_reply("hi", "Hi", "Hello {customer_name}", None)
+        team = await upgraded.create_team("Cards")
+        assert await upgraded.enqueue_handoff(conversation.id, "customer_request", "normal", "h", "s", {}, team.id)
+        assert [i.team_name for i in await upgraded.queue_items()] == ["Cards"]
         assert [r.id for r in await upgraded.saved_replies(1)] == [saved.id]
         async with upgraded.read() as conn:
             version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one()
         assert version == "0010_desk"
     finally:
         await upgraded.close()
+
+
+# --- teams and routing -------------------------------------------------------------------------
+
+
+def test_the_routing_table() -> None:
+    routes = routing.parse_routes(["category:cards=Cards", "reason:complaint=Care", "category:transfers=Payments"])
+    assert routing.team_for(routes, "customer_request", {"issue_category": "cards"}) == "Cards"
+    assert routing.team_for(routes, "complaint", {"issue_category": "cards"}) == "Care"  # the reason first
+    assert routing.team_for(routes, "customer_request", {}) is None
+    # a security matter goes to Security, whatever the table says
+    assert routing.team_for({"reason:sensitive_topic": "Cards"}, "sensitive_topic", {}) == "Security"
+    for bad in ("cards=Cards", "category:=Cards", "category:cards=", "team:x=Y"):
+        with pytest.raises(routing.RouteError):
+            routing.parse_routes([bad])
+    with pytest.raises(SettingsError, match="HUB_TEAM_ROUTES"):
+        HubSettings.from_env({"HUB_TEAM_ROUTES": "cards-to-Cards"})
+    assert HubSettings.from_env({"HUB_TEAM_ROUTES": "category:cards=Cards"}).team_routes == ("category:cards=Cards",)
+
+
+async def test_handoffs_are_routed_to_teams_and_agents_filter_the_queue(aiohttp_client: Any, tmp_path: Path) -> None:
+    client = await aiohttp_client(
+        create_app(hub_settings(tmp_path, team_routes=("category:cards=Cards", "reason:bot_unavailable=Cards")))
+    )
+    store = client.app[STORE]
+    await store.create_agent("alex@kestrel.example", "Alex", hash_password(AGENT_PASSWORD), "admin")
+    bea = await store.create_agent("bea@kestrel.example", "Bea", hash_password(AGENT_PASSWORD))
+    await sign_in(client, "bea@kestrel.example")
+    assert (await client.post("/api/admin/teams", json={"name": "Cards"})).status == 403  # admins only
+    await sign_in(client)
+    cards = await client.post("/api/admin/teams", json={"name": "Cards"})
+    assert cards.status == 201
+    cards_id = (await cards.json())["id"]
+    security_id = (await (await client.post("/api/admin/teams", json={"name": "Security"})).json())["id"]
+    assert (await client.post("/api/admin/teams", json={"name": "cards "})).status == 409
+    assert (await client.post("/api/admin/teams", json={"name": "Cards"})).status == 409
+    members = await client.put(f"/api/admin/teams/{cards_id}/members", json={"agent_ids": [bea.id]})
+    assert members.status == 200 and (await members.json())["member_ids"] == [bea.id]
+    assert (await client.put(f"/api/admin/teams/{cards_id}/members", json={"agent_ids": [9999]})).status == 404
+    assert (await client.put(f"/api/admin/teams/{cards_id}/members", json={"agent_ids": ["1"]})).status == 400
+    assert (await client.put("/api/admin/teams/999/members", json={"agent_ids": []})).status == 404
+
+    # Rasa is down: a customer's message queues as bot_unavailable, routed to Cards by the table;
+    # a security matter goes to Security through the relay's own enqueue
+    routed, ws = await _queued(client)
+    security = await start_conversation(client)
+    await client.app[RELAY].enqueue(
+        security["conversation_id"],
+        contract.HandoffPayload("sensitive_topic", "high", "Card stolen", "", {"issue_category": "cards"}),
+    )
+    everything = (await (await client.get("/api/agent/queue")).json())["items"]
+    teams = {i["conversation_id"]: (i["team"] or {}).get("name") for i in everything}
+    assert teams == {routed["conversation_id"]: "Cards", security["conversation_id"]: "Security"}
+
+    await sign_in(client, "bea@kestrel.example")  # in Cards only
+    mine = await (await client.get("/api/agent/queue?team=mine")).json()
+    assert [i["conversation_id"] for i in mine["items"]] == [routed["conversation_id"]]
+    assert mine["my_teams"] == [{"id": cards_id, "name": "Cards"}]
+    by_id = await (await client.get(f"/api/agent/queue?team={security_id}")).json()
+    assert [i["conversation_id"] for i in by_id["items"]] == [security["conversation_id"]]
+    assert (await (await client.get("/api/agent/queue?team=none")).json())["items"] == []
+    assert (await client.get("/api/agent/queue?team=everyone")).status == 400
+
+    await sign_in(client)
+    assert (await client.delete(f"/api/admin/teams/{security_id}")).status == 204
+    assert (await client.delete(f"/api/admin/teams/{security_id}")).status == 404
+    general = await (await client.get("/api/agent/queue?team=none")).json()
+    assert [i["conversation_id"] for i in general["items"]] == [security["conversation_id"]]
+    await ws.close()
+
+
+async def test_store_teams(store: Store) -> None:
+    agent = await store.create_agent("e@example.com", "E", "x")
+    team = await store.create_team("Payments")
+    assert (await store.team_by_name("payments")) == team
+    await store.set_team_members(team.id, {agent.id})
+    assert await store.team_ids_of(agent.id) == {team.id}
+    await store.set_team_members(team.id, set())
+    assert await store.team_ids_of(agent.id) == set()
+
+
+async def test_teams_from_the_command_line(hub: TestClient, tmp_path: Path) -> None:
+    made = run_cli("handoff.agents_cli", tmp_path, "team", "Cards", "bea@kestrel.example", "alex@kestrel.example")
+    assert made.returncode == 0, made.stderr
+    assert "team Cards" in made.stdout and "2 member(s)" in made.stdout
+    again = run_cli("handoff.agents_cli", tmp_path, "team", "cards", "bea@kestrel.example")
+    assert again.returncode == 0 and "1 member(s)" in again.stdout  # the same team, its members set
+    listed = run_cli("handoff.agents_cli", tmp_path, "teams")
+    assert "Cards" in listed.stdout and "bea@kestrel.example" in listed.stdout and "alex@" not in listed.stdout
+    missing = run_cli("handoff.agents_cli", tmp_path, "team", "Cards", "nobody@kestrel.example")
+    assert missing.returncode == 1 and "nobody@kestrel.example" in missing.stderr
+    assert [t.name for t in await hub.app[STORE].teams()] == ["Cards"]

@@ -1,9 +1,11 @@
-"""The agent desk (issue #15): saved replies. Idempotent: a fresh database already has the table
-from revision 0001's create_all."""
+"""The agent desk (issue #15): saved replies, teams and their members, and the team a handoff is
+routed to. Idempotent: a fresh database already has them from revision 0001's create_all."""
 
 from __future__ import annotations
 
 from alembic import op
+
+from handoff.store.migrate import existing_columns
 
 revision = "0010_desk"
 down_revision = "0008_email"  # the merge re-chains it after 0009
@@ -12,6 +14,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from handoff.store.schema import saved_replies
+    from handoff.store.schema import saved_replies, team_members, teams
 
-    saved_replies.create(op.get_bind(), checkfirst=True)  # with its index
+    bind = op.get_bind()
+    saved_replies.create(bind, checkfirst=True)  # with its index
+    teams.create(bind, checkfirst=True)
+    team_members.create(bind, checkfirst=True)
+    if "team_id" not in existing_columns(bind, "handoffs"):
+        op.execute("ALTER TABLE handoffs ADD COLUMN team_id INTEGER")

@@ -1,10 +1,17 @@
 """The agent desk in Debian's Chromium against the real stack: a private note the customer's page
-never shows (live, or after a reload), a saved reply with variables chosen from the keyboard, and
-a transfer with a note the receiving agent reads first."""
+never shows (live, or after a reload), a saved reply with variables chosen from the keyboard, a
+transfer with a note the receiving agent reads first, and my teams' conversations first in the
+queue, with its team filter."""
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -12,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.browser.conftest import add_agent
 
 pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
 
 PASSWORD = "desk-test-password-1"
 NOTE = "Private: she called yesterday, ticket 4411 <b>do not share</b>"
@@ -135,4 +143,55 @@ def test_a_private_note_a_saved_reply_and_a_transfer_with_a_note(stack, browser:
     page_text = customer.locator("body").inner_text()
     assert "4411" not in page_text and HANDOVER not in page_text
     assert "4411" not in customer.evaluate("JSON.stringify(localStorage)")
+    assert errors == []
+
+
+def queued_conversation(stack, team_id: int | None, queued_at: float) -> str:
+    """A conversation waiting in the queue (as the relay leaves one), in `team_id`'s queue."""
+    request = urllib.request.Request(
+        f"{stack.hub_url}/api/conversations", data=b"{}", method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        conversation_id = str(json.load(response)["conversation_id"])
+    with sqlite3.connect(stack.workdir / "hub.sqlite3", timeout=30) as db:
+        db.execute(
+            "INSERT INTO handoffs (conversation_id, status, reason, priority, priority_rank, headline, summary, "
+            "details, queued_at, team_id) VALUES (?, 'queued', 'customer_request', 'normal', 1, ?, '', '{}', ?, ?)",
+            (conversation_id, f"headline {conversation_id[:6]}", queued_at, team_id),
+        )
+        db.execute("UPDATE conversations SET state = 'queued' WHERE id = ?", (conversation_id,))
+    return conversation_id
+
+
+def test_my_teams_conversations_come_first_and_the_queue_filters_by_team(stack, browser: Browser) -> None:
+    add_agent(stack, "desk-sam@kestrel.example", "Sam", PASSWORD)
+    made = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "supportbot-agent"), "team", "Security", "desk-sam@kestrel.example"],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    with sqlite3.connect(stack.workdir / "hub.sqlite3", timeout=30) as db:
+        security_id = db.execute("SELECT id FROM teams WHERE name = 'Security'").fetchone()[0]
+    general = queued_conversation(stack, None, time.time() - 600)  # waiting longer
+    security = queued_conversation(stack, security_id, time.time())
+    errors: list[str] = []
+    sam = signed_in(browser, stack.hub_url, "desk-sam@kestrel.example", errors)
+    cards = sam.locator('[data-testid="inbox-card"]')
+    security_card = sam.locator(f'[data-testid="inbox-card"][data-conversation-id="{security}"]')
+    expect(security_card.get_by_test_id("inbox-card-team")).to_have_text("Security (your team)", timeout=30_000)
+    order = cards.evaluate_all("cards => cards.map(c => c.getAttribute('data-conversation-id'))")
+    assert order.index(security) < order.index(general), order  # my team's first, though it waited less
+
+    sam.get_by_test_id("inbox-queue-filter").select_option("mine")
+    expect(sam.locator(f'[data-testid="inbox-card"][data-conversation-id="{general}"]')).to_have_count(0)
+    expect(security_card).to_be_visible()
+    sam.get_by_test_id("inbox-queue-filter").select_option("none")
+    expect(security_card).to_have_count(0)
+    expect(sam.locator(f'[data-testid="inbox-card"][data-conversation-id="{general}"]')).to_be_visible()
+    sam.get_by_test_id("inbox-queue-filter").select_option(label="Team: Security")
+    expect(security_card).to_be_visible()
+    expect(sam.locator(f'[data-testid="inbox-card"][data-conversation-id="{general}"]')).to_have_count(0)
     assert errors == []

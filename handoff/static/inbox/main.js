@@ -41,6 +41,7 @@ var el = {};
 [
   "boot", "signin-view", "signin-form", "signin-email", "signin-password", "signin-error", "signin-button",
   "app-view", "agents-online", "connection", "agent-name", "dashboard-link", "signout", "queue", "queue-refresh",
+  "queue-filter",
   "conversation", "conv-empty", "conv-view", "conv-title", "conv-meta", "btn-claim", "btn-release",
   "btn-resolve", "conv-notice", "conv-body", "handoff-meta", "summary", "details", "transcript", "load-earlier",
   "customer-typing", "reply-form", "reply", "reply-hint", "reply-send", "reply-label", "mode-reply", "mode-note",
@@ -75,6 +76,9 @@ var state = {
   queueDebounce: null,
   // "reply" (to the customer) or "note" (private: agents only, any conversation)
   mode: "reply",
+  // Teams: mine (from the queue's answer) and the queue filter ("", "mine", "none" or a team's id)
+  myTeams: [],
+  queueFilter: "",
 };
 
 // Saved replies: /shortcut in the reply box (replies.js); {customer_name} and {agent_name} filled on insert.
@@ -137,6 +141,7 @@ function signedOut() {
   disconnectWs();
   clearTimeout(state.customerTypingTimer);
   state.queue = [];
+  state.myTeams = [];
   state.agentsOnline = null;
   state.openId = null;
   state.conv = null;
@@ -224,8 +229,13 @@ function loadQueue() {
     return state.queueLoading;
   }
   el.queue.setAttribute("aria-busy", "true");
-  state.queueLoading = api("GET", "/api/agent/queue")
+  var filter = state.queueFilter;
+  state.queueLoading = api("GET", "/api/agent/queue" + (filter ? "?team=" + encodeURIComponent(filter) : ""))
     .then(function (data) {
+      state.myTeams = (Array.isArray(data.my_teams) ? data.my_teams : []).filter(function (t) {
+        return t && typeof t === "object" && typeof t.id === "number";
+      });
+      renderQueueFilter();
       state.queue = Array.isArray(data.items) ? data.items.filter(function (i) {
         return i && typeof i === "object" && i.conversation_id !== undefined && i.conversation_id !== null;
       }) : [];
@@ -248,6 +258,31 @@ function loadQueue() {
     });
   return state.queueLoading;
 }
+
+function isMyTeam(team) {
+  return !!team && state.myTeams.some(function (t) {
+    return sameId(t.id, team.id);
+  });
+}
+
+// The filter's fixed choices, then one per team of mine (rebuilt only when my teams change).
+function renderQueueFilter() {
+  var select = el.queueFilter;
+  var wanted = state.myTeams.map(function (t) { return String(t.id); }).join(",");
+  if (select.getAttribute("data-teams") === wanted) return;
+  select.setAttribute("data-teams", wanted);
+  while (select.options.length > 3) select.remove(3);
+  state.myTeams.forEach(function (t) {
+    select.appendChild(h("option", { value: String(t.id), text: "Team: " + str(t.name) }));
+  });
+  select.value = state.queueFilter;
+  if (select.value !== state.queueFilter) select.value = "";
+}
+
+el.queueFilter.addEventListener("change", function () {
+  state.queueFilter = el.queueFilter.value;
+  loadQueue();
+});
 
 function loadQueueSoon() {
   clearTimeout(state.queueDebounce);
@@ -316,6 +351,13 @@ function buildCard(item) {
   var top = h("span", { className: "card__top" }, [
     h("span", { className: "badge badge--" + priority, text: priority }),
     item.reason ? h("span", { className: "card__reason", text: str(item.reason) }) : null,
+    item.team && typeof item.team === "object"
+      ? h("span", {
+          className: "card__team" + (isMyTeam(item.team) ? " card__team--mine" : ""),
+          "data-testid": "inbox-card-team",
+          text: str(item.team.name) + (isMyTeam(item.team) ? " (your team)" : ""),
+        })
+      : null,
     hasNew ? h("span", { className: "card__new", text: "New activity" }) : null,
   ]);
   var wait = h("span", {
@@ -362,9 +404,13 @@ function renderQueue() {
       ? document.activeElement.getAttribute("data-conversation-id")
       : null;
   clear(el.queue);
+  // My teams' waiting conversations first; the hub's order (priority, then wait) within each part.
   var waiting = state.queue.filter(function (i) {
     return i.state !== "agent";
   });
+  waiting = waiting.filter(function (i) { return isMyTeam(i.team); }).concat(
+    waiting.filter(function (i) { return !isMyTeam(i.team); })
+  );
   var active = state.queue.filter(function (i) {
     return i.state === "agent";
   });

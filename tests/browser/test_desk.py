@@ -26,8 +26,28 @@ NOTE = "Private: she called yesterday, ticket 4411 <b>do not share</b>"
 HANDOVER = "Card blocked after 3 PIN tries; identity checked."
 
 
-def signed_in(browser: Browser, url: str, email: str, errors: list[str]) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+# Records each desktop notification the page makes, then makes it with the browser's own API.
+NOTIFICATION_RECORDER = """
+(() => {
+  const Real = window.Notification;
+  window.__notifications = [];
+  function Recorded(title, options) {
+    window.__notifications.push({ title: title, body: options && options.body });
+    return new Real(title, options);
+  }
+  Recorded.requestPermission = (...args) => Real.requestPermission(...args);
+  Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+  window.Notification = Recorded;
+})();
+"""
+
+
+def signed_in(browser: Browser, url: str, email: str, errors: list[str], notifications: bool = False) -> Page:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    if notifications:
+        context.grant_permissions(["notifications"], origin=url)
+        context.add_init_script(NOTIFICATION_RECORDER)
+    page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{url}/inbox")
     page.get_by_test_id("inbox-email").fill(email)
@@ -53,7 +73,7 @@ def test_a_private_note_a_saved_reply_and_a_transfer_with_a_note(stack, browser:
     add_agent(stack, "desk-lee@kestrel.example", "Lee", PASSWORD)
     errors: list[str] = []
     kim = signed_in(browser, stack.hub_url, "desk-kim@kestrel.example", errors)
-    lee = signed_in(browser, stack.hub_url, "desk-lee@kestrel.example", errors)
+    lee = signed_in(browser, stack.hub_url, "desk-lee@kestrel.example", errors, notifications=True)
     customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
     customer.on("pageerror", lambda exc: errors.append(str(exc)))
     customer.goto(f"{stack.hub_url}/")
@@ -75,6 +95,13 @@ def test_a_private_note_a_saved_reply_and_a_transfer_with_a_note(stack, browser:
         said = customer.locator('[data-testid="kestrel-message"]').all_inner_texts()
         raise AssertionError(f"not queued; the conversation: {said}") from None
     conversation_id = customer.evaluate("window.KestrelSupport.state().conversation_id")
+
+    # Lee is told of the new handoff: the count in the tab title, an announcement, a desktop notification.
+    expect(lee).to_have_title(re.compile(r"^\(1\) Agent inbox"), timeout=30_000)
+    expect(lee.get_by_test_id("inbox-announcement")).to_contain_text("New conversation")
+    notes = lee.evaluate("window.__notifications")
+    assert [n["title"] for n in notes] == ["Kestrel Support"] and "New conversation" in notes[0]["body"], notes
+    expect(lee.get_by_test_id("inbox-notify-permission")).to_be_hidden()  # granted: nothing to ask
 
     kim.locator(f'[data-testid="inbox-card"][data-conversation-id="{conversation_id}"]').click(timeout=30_000)
     kim.get_by_test_id("inbox-claim").click()
@@ -143,6 +170,12 @@ def test_a_private_note_a_saved_reply_and_a_transfer_with_a_note(stack, browser:
     page_text = customer.locator("body").inner_text()
     assert "4411" not in page_text and HANDOVER not in page_text
     assert "4411" not in customer.evaluate("JSON.stringify(localStorage)")
+
+    # The sound can be muted, and stays muted after a reload.
+    lee.get_by_test_id("inbox-sound").click()
+    expect(lee.get_by_test_id("inbox-sound")).to_have_attribute("aria-pressed", "false")
+    lee.reload()
+    expect(lee.get_by_test_id("inbox-sound")).to_have_attribute("aria-pressed", "false")
     assert errors == []
 
 

@@ -24,6 +24,7 @@ import {
   toSeq,
 } from "./dom.js";
 import { ApiError, AuthError, api, convPath, setUnauthorizedHandler } from "./api.js";
+import { Notifier } from "./notify.js";
 import { ReplyPicker } from "./replies.js";
 
 
@@ -102,6 +103,14 @@ function customerName() {
   return str(signed.name) || str(meta.name) || str(item && item.customer && item.customer.name);
 }
 
+// Notifications (notify.js): a new handoff for my teams or the general queue; a customer's message
+// in a conversation I own while the tab is hidden.
+var notifier = new Notifier($("notify-live"), $("notify-sound"), $("notify-permission"));
+
+function forMe(item) {
+  return !item.team || isMyTeam(item.team);
+}
+
 // ------------------------------------------------------------------ views
 
 function showView(name) {
@@ -142,6 +151,7 @@ function signedOut() {
   clearTimeout(state.customerTypingTimer);
   state.queue = [];
   state.myTeams = [];
+  notifier.reset();
   state.agentsOnline = null;
   state.openId = null;
   state.conv = null;
@@ -241,6 +251,7 @@ function loadQueue() {
       }) : [];
       state.agentsOnline = typeof data.agents_online === "number" ? data.agents_online : null;
       state.queueFetchedAt = Date.now();
+      if (!filter) notifier.queueLoaded(state.queue, forMe); // a filtered queue is not the whole picture
       renderQueue();
       renderAgentsOnline();
     })
@@ -1191,6 +1202,10 @@ function handleFrame(frame) {
       break;
     case "message":
       if (!id) break;
+      if (frame.sender === "customer") {
+        var owned = queueItem(id);
+        if (owned && owned.state === "agent" && isMe(owned.agent)) notifier.customerMessage(id, frame.text);
+      }
       if (sameId(state.openId, id)) {
         if (frame.sender === "customer") hideCustomerTyping();
         appendMessage(frame, false);

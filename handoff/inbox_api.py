@@ -107,7 +107,7 @@ async def queue(request: web.Request) -> web.StreamResponse:
     store, wanted = request.app[STORE], request.query.get("team", "")
     mine = await store.team_ids_of(_agent(request).id)
     items = await store.queue_items(mine if wanted == "mine" else None)
-    if wanted.isdigit() and len(wanted) < 10:
+    if wanted.isascii() and wanted.isdigit() and len(wanted) < 10:
         items = [item for item in items if item.team_id == int(wanted)]
     elif wanted == "none":
         items = [item for item in items if item.team_id is None]

@@ -57,7 +57,7 @@ def _may_change(agent: Agent, reply: SavedReply) -> web.Response | None:
 
 def _reply_id(request: web.Request) -> int | None:
     raw = request.match_info["reply_id"]
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
 @routes.get("/api/agent/replies")

@@ -20,7 +20,7 @@ def _problem(exc: StoreError) -> web.Response:
 
 def _team_id(request: web.Request) -> int | None:
     raw = request.match_info["team_id"]
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
 async def _body(request: web.Request) -> dict[str, object] | None:

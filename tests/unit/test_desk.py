@@ -404,3 +404,14 @@ async def test_teams_from_the_command_line(hub: TestClient, tmp_path: Path) -> N
     missing = run_cli("handoff.agents_cli", tmp_path, "team", "Cards", "nobody@kestrel.example")
     assert missing.returncode == 1 and "nobody@kestrel.example" in missing.stderr
     assert [t.name for t in await hub.app[STORE].teams()] == ["Cards"]
+
+
+async def test_ids_that_are_digits_only_in_unicode_get_a_4xx(hub: TestClient) -> None:
+    """'²' and '٣' are digits to str.isdigit but not to int(): found by the API fuzzer as a 500."""
+    await sign_in(hub)
+    for odd in ("²", "٣"):
+        assert (await hub.get(f"/api/agent/queue?team={odd}")).status == 400
+        assert (await hub.delete(f"/api/agent/replies/{odd}")).status == 404
+        assert (await hub.put(f"/api/agent/replies/{odd}", json=REPLY)).status == 404
+        assert (await hub.delete(f"/api/admin/teams/{odd}")).status == 404
+        assert (await hub.put(f"/api/admin/teams/{odd}/members", json={"agent_ids": []})).status == 404

@@ -3,6 +3,8 @@
     supportbot-agent add EMAIL NAME [--role agent|editor|admin]   create, or reset the password
     supportbot-agent list                                         every agent, role, state, sessions
     supportbot-agent disable EMAIL / enable EMAIL                 lock an agent out, or let them back
+    supportbot-agent team NAME [EMAIL ...]                        create a team, or set its members
+    supportbot-agent teams                                        every team and its members
 
 A password reset and `disable` end every session of that agent; the running hub closes their
 open inbox within HUB_AGENT_SESSION_CHECK_SECONDS.
@@ -56,6 +58,27 @@ async def _set_disabled(store: Store, email: str, disabled: bool) -> None:
     print(f"agent {agent.email} is {'disabled; every session is signed out' if disabled else 'enabled'}")
 
 
+async def _team(store: Store, name: str, emails: list[str]) -> None:
+    """Create the team if it is new; with emails, they become its members (all of them)."""
+    team = await store.team_by_name(name) or await store.create_team(name)
+    if emails:
+        agents = [await store.agent_by_email(email) for email in emails]
+        missing = [email for email, agent in zip(emails, agents, strict=True) if agent is None]
+        if missing:
+            raise NotFound(f"no agent {', '.join(missing)}")
+        team = await store.set_team_members(team.id, {agent.id for agent in agents if agent is not None})
+    print(f"team {team.name} (id {team.id}) has {len(team.member_ids)} member(s)")
+
+
+async def _teams(store: Store) -> None:
+    names = {agent.id: agent.email for agent, _ in await store.agents()}
+    teams = await store.teams()
+    if not teams:
+        print("no teams yet: supportbot-agent team NAME [EMAIL ...]")
+    for team in teams:
+        print(f"{team.id:>4}  {team.name:<20}  {', '.join(names.get(a, str(a)) for a in team.member_ids) or '-'}")
+
+
 def _read_password(password_env: str | None) -> str | None:
     if password_env:
         return os.environ.get(password_env, "")
@@ -87,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
         ("enable", "let a disabled agent sign in again"),
     ):
         sub.add_parser(command, help=what).add_argument("email")
+    team = sub.add_parser("team", help="create a team; with emails, set its members (all of them)")
+    team.add_argument("name")
+    team.add_argument("emails", nargs="*", metavar="EMAIL")
+    sub.add_parser("teams", help="every team and its members")
     return parser
 
 
@@ -106,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         work = functools.partial(_add, email=args.email, name=args.name, password=password, role=args.role)
     elif args.command == "list":
         work = _list
+    elif args.command == "team":
+        if not args.name.strip() or len(args.name.strip()) > 60:
+            print("error: a team's name is 1 to 60 characters", file=sys.stderr)
+            return 2
+        work = functools.partial(_team, name=args.name.strip(), emails=[e.lower() for e in args.emails])
+    elif args.command == "teams":
+        work = _teams
     else:
         work = functools.partial(_set_disabled, email=args.email, disabled=args.command == "disable")
     try:

@@ -8,7 +8,18 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import WSCloseCode, web
 
-from handoff import agent_sessions, articles_api, gateway, help_center, inbox_api, metrics, pages, studio
+from handoff import (
+    agent_sessions,
+    articles_api,
+    gateway,
+    help_center,
+    inbox_api,
+    metrics,
+    pages,
+    replies_api,
+    studio,
+    teams_api,
+)
 from handoff.app_keys import (
     ADDRESS_CONVERSATION_LIMITER,
     ADDRESS_MESSAGE_LIMITER,
@@ -135,6 +146,8 @@ def create_app(
     app.on_shutdown.append(_close_sockets)
     app.router.add_routes(gateway.routes)
     app.router.add_routes(inbox_api.routes)
+    app.router.add_routes(replies_api.routes)
+    app.router.add_routes(teams_api.routes)
     app.router.add_routes(pages.routes)
     app[pages.ARTICLE_PATHS] = pages.ArticlePaths()
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()

@@ -98,6 +98,10 @@ class HandoffPayload:
 
 # --- customer frames (hub → widget) ---------------------------------------------------------------
 
+#: the sender of an agent's private note: a message frame with it goes to agents only, never to a
+#: customer's socket, an email or Rasa (handoff/fanout.py drops one sent to a customer)
+NOTE_SENDER = "note"
+
 
 def message_frame(
     seq: int,
@@ -188,6 +192,11 @@ def transcript_sent_frame(email: str | None) -> dict[str, Any]:
 
 def agent_message_frame(conversation_id: str, message: dict[str, Any]) -> dict[str, Any]:
     return {**message, "conversation_id": conversation_id}
+
+
+def is_private(frame: dict[str, Any]) -> bool:
+    """A frame no customer may receive: a private note."""
+    return frame.get("type") == "message" and frame.get("sender") == NOTE_SENDER
 
 
 def queue_changed_frame() -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from handoff import contract
+
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +49,9 @@ class Fanout:
     def remove_agent(self, ws: web.WebSocketResponse) -> None:
         self._agents.pop(ws, None)
 
+    def online_agent_ids(self) -> set[int]:
+        return {agent for agent, _session in self._agents.values()}
+
     def agents_online(self) -> int:
         return len({agent for agent, _session in self._agents.values()})
 
@@ -67,6 +72,10 @@ class Fanout:
         return sum(len(s) for s in self._customers.values())
 
     async def to_conversation(self, conversation_id: str, frame: dict[str, Any]) -> None:
+        """To the customer's sockets; a private note never (the last guard, whatever the caller)."""
+        if contract.is_private(frame):
+            log.error("conversation %s: refused to send a private note to the customer", conversation_id)
+            return
         await self._send(list(self._customers.get(conversation_id, ())), frame)
 
     async def to_agents(self, frame: dict[str, Any]) -> None:

@@ -102,8 +102,25 @@ async def me(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/agent/queue")
 @auth.agent_required
 async def queue(request: web.Request) -> web.StreamResponse:
-    items = [item.to_json() for item in await request.app[STORE].queue_items()]
-    return web.json_response({"items": items, "agents_online": request.app[FANOUT].agents_online()})
+    """The open handoffs; `?team=mine` only my teams', `?team=N` only team N's, `?team=none` the
+    general queue's. `my_teams` lists my teams (the inbox shows their items first)."""
+    store, wanted = request.app[STORE], request.query.get("team", "")
+    mine = await store.team_ids_of(_agent(request).id)
+    items = await store.queue_items(mine if wanted == "mine" else None)
+    if wanted.isascii() and wanted.isdigit() and len(wanted) < 10:
+        items = [item for item in items if item.team_id == int(wanted)]
+    elif wanted == "none":
+        items = [item for item in items if item.team_id is None]
+    elif wanted not in ("", "mine"):
+        return error_response(400, "malformed", "?team is mine, none or a team's id.")
+    teams = [team for team in await store.teams() if team.id in mine]
+    return web.json_response(
+        {
+            "items": [item.to_json() for item in items],
+            "agents_online": request.app[FANOUT].agents_online(),
+            "my_teams": [{"id": team.id, "name": team.name} for team in teams],
+        }
+    )
 
 
 @routes.get("/api/agent/conversations/{conversation_id}")
@@ -122,7 +139,7 @@ async def conversation(request: web.Request) -> web.StreamResponse:
     if handoff and handoff.agent_id:
         agent = await store.agent_by_id(handoff.agent_id)
         agent_json = {"id": agent.id, "name": agent.name} if agent else None
-    messages = await store.messages_before(conversation_id, None, TRANSCRIPT_PAGE)
+    messages = await store.messages_before(conversation_id, None, TRANSCRIPT_PAGE, include_notes=True)
     return web.json_response(
         {
             "conversation": {
@@ -138,10 +155,23 @@ async def conversation(request: web.Request) -> web.StreamResponse:
                 "email": found.email.to_json(),
             },
             "handoff": handoff.to_json(agent_json) if handoff else None,
+            "transfer": await _transfer_for(request, handoff.agent_id if handoff else None),
             **_transcript_page(messages),
             "ratings": [rating.to_json() for rating in await store.ratings_for(conversation_id)],
         }
     )
+
+
+async def _transfer_for(request: web.Request, owner_id: int | None) -> dict[str, Any] | None:
+    """The note of the latest transfer, when it passed the conversation to its current owner:
+    what the receiver reads first (the inbox shows it above the summary)."""
+    if owner_id is None:
+        return None
+    note = await request.app[STORE].latest_transfer_note(request.match_info["conversation_id"])
+    transfer = (note.payload or {}).get("transfer") if note else None
+    if note is None or not isinstance(transfer, dict) or (transfer.get("to") or {}).get("id") != owner_id:
+        return None
+    return {"from": transfer.get("from"), "to": transfer.get("to"), "note": note.text, "created_at": note.created_at}
 
 
 def _transcript_page(messages: list[StoredMessage]) -> dict[str, Any]:
@@ -156,6 +186,7 @@ def _transcript_page(messages: list[StoredMessage]) -> dict[str, Any]:
                 "agent": {"name": m.agent_name} if m.agent_name else None,
                 "article": (m.payload or {}).get("article"),
                 "via": (m.payload or {}).get("via"),  # "email": a customer's reply by email (handoff/mail)
+                "transfer": (m.payload or {}).get("transfer") if m.sender == contract.NOTE_SENDER else None,
             }
             for m in messages
         ],
@@ -177,7 +208,7 @@ async def earlier_messages(request: web.Request) -> web.StreamResponse:
     except NotFound as exc:
         return _store_error(exc)
     return web.json_response(
-        _transcript_page(await store.messages_before(conversation_id, before_seq, TRANSCRIPT_PAGE))
+        _transcript_page(await store.messages_before(conversation_id, before_seq, TRANSCRIPT_PAGE, include_notes=True))
     )
 
 
@@ -220,6 +251,76 @@ async def reply(request: web.Request) -> web.StreamResponse:
     except StoreError as exc:
         return _store_error(exc)
     return web.json_response({"seq": stored.seq}, status=201)
+
+
+def _text_of(body: dict[str, Any] | None, key: str, limit: int, required: bool = True) -> str | web.Response:
+    """The trimmed text under `key`, or the 4xx that says what is wrong with it."""
+    text = body.get(key, None if required else "") if body else None
+    if not isinstance(text, str) or (required and not text.strip()):
+        return error_response(400, "malformed", f'Send {{"{key}": ...}} with some text.')
+    if len(text) > limit:
+        return error_response(413, "too_long", f"A {key} can be up to {limit} characters.")
+    return text.strip()
+
+
+@routes.post("/api/agent/conversations/{conversation_id}/notes")
+@auth.agent_required
+async def note(request: web.Request) -> web.StreamResponse:
+    """A private note: any signed-in agent, on any conversation; agents only ever see it."""
+    text = _text_of(await _json_body(request), "text", request.app[SETTINGS].max_message_chars)
+    if isinstance(text, web.Response):
+        return text
+    conversation_id = request.match_info["conversation_id"]
+    try:
+        await request.app[STORE].get_conversation(conversation_id)
+        stored = await request.app[RELAY].add_note(conversation_id, _agent(request), text)
+    except StoreError as exc:
+        return _store_error(exc)
+    return web.json_response({"seq": stored.seq}, status=201)
+
+
+@routes.post("/api/agent/conversations/{conversation_id}/transfer")
+@auth.agent_required
+async def transfer(request: web.Request) -> web.StreamResponse:
+    """Pass a conversation I own to another active agent, with a note they see first (audited)."""
+    body = await _json_body(request)
+    to_id = body.get("agent_id") if body else None
+    if not isinstance(to_id, int) or isinstance(to_id, bool):
+        return error_response(400, "malformed", 'Send {"agent_id": N, "note": "..."} (note optional).')
+    note_text = _text_of(body, "note", request.app[SETTINGS].max_message_chars, required=False)
+    if isinstance(note_text, web.Response):
+        return note_text
+    store, me, conversation_id = request.app[STORE], _agent(request), request.match_info["conversation_id"]
+    to = await store.agent_by_id(to_id) if -(2**31) <= to_id < 2**31 else None
+    if to is None or to.disabled:
+        return error_response(404, "not_found", "No active agent has that id (GET /api/agent/agents lists them).")
+    if to.id == me.id:
+        return error_response(400, "malformed", "Choose another agent: the conversation is already yours.")
+    try:
+        await store.get_conversation(conversation_id)
+        await request.app[RELAY].transfer(conversation_id, me, to, note_text)
+    except StoreError as exc:
+        return _store_error(exc)
+    actor = Actor.of_agent(me)
+    await store.audit(actor.label, "transfer", conversation_id, {"to_agent_id": to.id}, agent_id=actor.agent_id)
+    log.info("agent %s transferred conversation %s to agent %s", me.id, conversation_id, to.id)
+    return web.json_response({"ok": True})
+
+
+@routes.get("/api/agent/agents")
+@auth.agent_required
+async def colleagues(request: web.Request) -> web.StreamResponse:
+    """Active agents (id, name, online), for the transfer picker."""
+    online = request.app[FANOUT].online_agent_ids()
+    agents = [agent for agent, _sessions in await request.app[STORE].agents() if not agent.disabled]
+    return web.json_response(
+        {
+            "agents": [
+                {"id": a.id, "name": a.name, "online": a.id in online}
+                for a in sorted(agents, key=lambda a: (a.id not in online, a.name.lower()))
+            ]
+        }
+    )
 
 
 @routes.post("/api/agent/conversations/{conversation_id}/typing")

@@ -28,6 +28,18 @@ def _op(
 
 
 CONVERSATION_PATH = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
+TEAM_PATH = {"name": "team_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+REPLY_PATH = {"name": "reply_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+SAVED_REPLY_BODY = {
+    "type": "object",
+    "required": ["shortcut", "title", "body"],
+    "properties": {
+        "shortcut": {"type": "string", "description": "typed after / in the reply box: a-z, 0-9 and -"},
+        "title": {"type": "string"},
+        "body": {"type": "string", "description": "may hold {customer_name} and {agent_name}, filled on insert"},
+        "shared": {"type": "boolean", "description": "everyone's (editors and admins only); default: mine"},
+    },
+}
 
 
 ARTICLE_PATH = {
@@ -359,8 +371,8 @@ def _privacy_paths() -> dict[str, Any]:
         "/api/admin/audit": {
             "get": {
                 **_op(
-                    "The audit log, newest first (read, export, erase, claim, release, resolve, retention; the studio's "
-                    "publish, delete and restore; "
+                    "The audit log, newest first (read, export, erase, claim, release, transfer, resolve, retention; "
+                    "the studio's publish, delete and restore; "
                     "a customer's own deletion is an erase by 'customer')",
                     {"200": "entries", "400": "bad filter", "401": "not signed in", "403": "not an admin"},
                 ),
@@ -464,10 +476,61 @@ def openapi_document() -> dict[str, Any]:
             "/api/agent/logout": {"post": _op("Sign out", {"200": "signed out"}, auth=False)},
             "/api/agent/me": {"get": _op("The signed-in agent", {"200": "the agent", "401": "not signed in"})},
             "/api/agent/queue": {
+                "get": {
+                    **_op(
+                        "Open handoffs: queued by priority then age, then claimed; each with its team, "
+                        "and my teams (`my_teams`)",
+                        {"200": "the queue", "400": "bad team filter", "401": "not signed in"},
+                    ),
+                    "parameters": [
+                        {
+                            "name": "team",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                            "description": "mine (my teams' items), none (the general queue) or a team's id",
+                        }
+                    ],
+                }
+            },
+            "/api/admin/teams": {
                 "get": _op(
-                    "Open handoffs: queued by priority then age, then claimed",
-                    {"200": "the queue", "401": "not signed in"},
-                )
+                    "Teams with their members' ids (admins)",
+                    {"200": "the teams", "401": "not signed in", "403": "not an admin"},
+                ),
+                "post": _op(
+                    "Create a team (admins); handoffs reach it through HUB_TEAM_ROUTES",
+                    {"201": "created", "400": "no name", "403": "not an admin", "409": "the name is taken"},
+                    {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+                ),
+            },
+            "/api/admin/teams/{team_id}/members": {
+                "put": {
+                    **_op(
+                        "Set a team's members, all of them (admins)",
+                        {
+                            "200": "set",
+                            "400": "not a list of ids",
+                            "403": "not an admin",
+                            "404": "no such team or agent",
+                        },
+                        {
+                            "type": "object",
+                            "required": ["agent_ids"],
+                            "properties": {"agent_ids": {"type": "array", "items": {"type": "integer"}}},
+                        },
+                    ),
+                    "parameters": [TEAM_PATH],
+                }
+            },
+            "/api/admin/teams/{team_id}": {
+                "delete": {
+                    **_op(
+                        "Delete a team; its open handoffs go to the general queue (admins)",
+                        {"204": "deleted", "403": "not an admin", "404": "no such team"},
+                    ),
+                    "parameters": [TEAM_PATH],
+                }
             },
             conv: {
                 "get": {
@@ -525,6 +588,86 @@ def openapi_document() -> dict[str, Any]:
                     ),
                     "parameters": [CONVERSATION_PATH],
                 },
+            },
+            f"{conv}/notes": {
+                "post": {
+                    **_op(
+                        "Add a private note: agents only, never sent to the customer, an email or the bot",
+                        {
+                            "201": "stored; returns its seq",
+                            "400": "empty",
+                            "404": "no such conversation",
+                            "413": "too long",
+                        },
+                        {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+                    ),
+                    "parameters": [CONVERSATION_PATH],
+                }
+            },
+            f"{conv}/transfer": {
+                "post": {
+                    **_op(
+                        "Pass a conversation you own to another agent, with a note they see first (audited)",
+                        {
+                            "200": "transferred",
+                            "400": "no agent_id, or yourself",
+                            "403": "claimed by another agent",
+                            "404": "no such conversation or active agent",
+                            "409": "not claimed",
+                            "413": "note too long",
+                        },
+                        {
+                            "type": "object",
+                            "required": ["agent_id"],
+                            "properties": {"agent_id": {"type": "integer"}, "note": {"type": "string"}},
+                        },
+                    ),
+                    "parameters": [CONVERSATION_PATH],
+                }
+            },
+            "/api/agent/replies": {
+                "get": _op("Saved replies: the shared ones and my own, by shortcut", {"200": "the replies"}),
+                "post": _op(
+                    "Save a reply (shared ones need the editor role)",
+                    {
+                        "201": "saved",
+                        "400": "bad shortcut, title or body",
+                        "403": "shared, and not an editor",
+                        "409": "the shortcut is taken",
+                        "413": "too long",
+                    },
+                    SAVED_REPLY_BODY,
+                ),
+            },
+            "/api/agent/replies/{reply_id}": {
+                "put": {
+                    **_op(
+                        "Change a saved reply (my own; a shared one as an editor)",
+                        {
+                            "200": "saved",
+                            "400": "bad shortcut, title or body",
+                            "403": "shared, and not an editor",
+                            "404": "no such reply of mine",
+                            "409": "the shortcut is taken",
+                            "413": "too long",
+                        },
+                        SAVED_REPLY_BODY,
+                    ),
+                    "parameters": [REPLY_PATH],
+                },
+                "delete": {
+                    **_op(
+                        "Delete a saved reply (my own; a shared one as an editor)",
+                        {"204": "deleted", "403": "shared, and not an editor", "404": "no such reply of mine"},
+                    ),
+                    "parameters": [REPLY_PATH],
+                },
+            },
+            "/api/agent/agents": {
+                "get": _op(
+                    "Active agents (id, name, online), online first: whom a conversation can be passed to",
+                    {"200": "the agents", "401": "not signed in"},
+                )
             },
             f"{conv}/typing": {
                 "post": {

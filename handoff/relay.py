@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from actions.masking import mask_secrets
-from handoff import business_hours, contract
+from handoff import business_hours, contract, routing
 from handoff.fanout import Fanout
 from handoff.mail.outbox import Mailer
 from handoff.ownership import State, bot_owns
@@ -85,6 +85,7 @@ class Relay:
         #: the time business hours are judged by (a fixed one in tests)
         self.clock = clock
         self.hours = business_hours.parse(settings.business_hours, settings.time_zone, settings.holidays)
+        self.team_routes = routing.parse_routes(settings.team_routes)
 
     # --- customer side ------------------------------------------------------------------------
 
@@ -195,6 +196,15 @@ class Relay:
         if turn.handoff is not None:
             await self.enqueue(conversation_id, turn.handoff)
 
+    async def team_for(self, payload: contract.HandoffPayload) -> int | None:
+        """The team the routing table (and the security rule) sends this handoff to; None when
+        the table names no team, or a team that does not exist (the general queue)."""
+        name = routing.team_for(self.team_routes, payload.reason, payload.details)
+        team = await self.store.team_by_name(name) if name else None
+        if name and team is None:
+            log.warning("handoff routed to team %r, which does not exist: the general queue", name)
+        return team.id if team else None
+
     async def enqueue(self, conversation_id: str, payload: contract.HandoffPayload) -> None:
         queued = await self.store.enqueue_handoff(
             conversation_id,
@@ -203,6 +213,7 @@ class Relay:
             headline=payload.headline,
             summary=payload.summary,
             details=payload.details,
+            team_id=await self.team_for(payload),
         )
         if queued is None:
             return
@@ -276,6 +287,30 @@ class Relay:
         if self.mailer is not None:
             await self._mail(self.mailer.agent_replied(conversation_id), conversation_id)
         return stored
+
+    async def add_note(
+        self, conversation_id: str, agent: Agent, text: str, payload: dict[str, Any] | None = None
+    ) -> StoredMessage:
+        """A private note in the transcript: stored and sent to agents' sockets only, never to the
+        customer, an email or Rasa (it is never a pending bot turn). Any agent may write one."""
+        stored, _ = await self.store.append_message(
+            conversation_id, contract.NOTE_SENDER, text, payload=payload, agent_id=agent.id
+        )
+        await self.fanout.to_agents(self._agent_frame(stored))
+        return stored
+
+    async def transfer(self, conversation_id: str, agent: Agent, to: Agent, note: str) -> None:
+        """Pass a conversation this agent owns to a colleague, with a note the colleague sees first;
+        the customer is told who has it now."""
+        await self.store.transfer(conversation_id, agent.id, to.id)
+        await self.add_note(
+            conversation_id,
+            agent,
+            note or f"{agent.name} passed this conversation to {to.name}.",
+            payload={"transfer": {"from": {"id": agent.id, "name": agent.name}, "to": {"id": to.id, "name": to.name}}},
+        )
+        await self.system_message(conversation_id, f"{agent.name} passed your conversation to {to.name}.")
+        await self.queue_changed(conversation_id)
 
     async def _mail(self, step: Any, conversation_id: str) -> None:
         """A mail step (it only adds a row to the outbox): its failure is logged, never the caller's."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from handoff import business_hours
+from handoff import business_hours, routing
 from handoff.mail.sender import SmtpServer
 from knowledge_base.environment import PROJECT_ROOT, Environment, SettingsError
 
@@ -117,6 +117,8 @@ class HubSettings:
     time_zone: str = "UTC"
     holidays: tuple[str, ...] = ()
     always_open_reasons: tuple[str, ...] = ("sensitive_topic",)
+    # --- teams (README, "How an agent works the inbox"): reason:CODE=Team or category:NAME=Team
+    team_routes: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -198,7 +200,12 @@ class HubSettings:
                 for reason in read.items("HUB_ALWAYS_OPEN_REASONS", ",".join(d.always_open_reasons))
                 if reason != "none"
             ),
+            team_routes=read.items("HUB_TEAM_ROUTES", ""),
         )
+        try:
+            routing.parse_routes(settings.team_routes)  # a typo fails at start
+        except routing.RouteError as exc:
+            raise SettingsError(str(exc)) from None
         business_hours.parse(settings.business_hours, settings.time_zone, settings.holidays)  # a typo fails at start
         if settings.smtp_url:
             SmtpServer.from_url(str(settings.smtp_url))  # the same

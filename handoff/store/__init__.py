@@ -1,7 +1,7 @@
 """The hub's store: conversations, messages, handoffs, agents, ratings (SQLite or PostgreSQL).
 
 One module per aggregate (`conversations`, `queue`, `feedback`, `mail`, `agents`, `metrics_queries`,
-`privacy`, `audit`, `revisions`) on
+`privacy`, `audit`, `revisions`, `replies`, `teams`) on
 one `db`, joined into `Store`; what it returns are frozen dataclasses (`records`). Every ownership
 change is one transaction with a conditional UPDATE whose row count is checked, so two agents
 never claim the same conversation and the bot never answers while a person owns it. The schema
@@ -30,11 +30,14 @@ from handoff.store.records import (
     StoredMessage,
     hash_token,
 )
+from handoff.store.replies import SHORTCUT, ReplyStore, SavedReply
 from handoff.store.revisions import EditConflict, Revision, RevisionStore, Suggestion
+from handoff.store.teams import Team, TeamStore
 
 __all__ = [
     "AUDIT_ACTIONS",
     "ROLES",
+    "SHORTCUT",
     "Agent",
     "AlreadyClaimed",
     "AuditEntry",
@@ -50,14 +53,18 @@ __all__ = [
     "Rating",
     "RatingRefused",
     "Revision",
+    "SavedReply",
     "Store",
     "StoreError",
     "StoredMessage",
     "Suggestion",
+    "Team",
     "hash_token",
     "schema",
 ]
 
 
-class Store(FeedbackStore, MailStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore, RevisionStore):
+class Store(
+    FeedbackStore, MailStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore, RevisionStore, ReplyStore, TeamStore
+):
     """Every aggregate on one database: `store = await Store.open(url)`."""

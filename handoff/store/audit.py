@@ -1,4 +1,4 @@
-"""The audit log: who read, exported, erased, claimed, released or resolved what, and when."""
+"""The audit log: who read, exported, erased, claimed, released, transferred or resolved what, and when."""
 
 from __future__ import annotations
 
@@ -12,7 +12,19 @@ from handoff.store import schema as T
 from handoff.store.db import Database
 
 #: what the log records (README, "Privacy"; publish, restore and delete: the content studio)
-AUDIT_ACTIONS = ("read", "export", "erase", "claim", "release", "resolve", "retention", "publish", "restore", "delete")
+AUDIT_ACTIONS = (
+    "read",
+    "export",
+    "erase",
+    "claim",
+    "release",
+    "transfer",
+    "resolve",
+    "retention",
+    "publish",
+    "restore",
+    "delete",
+)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""Conversations and their messages: tokens, sequence numbers, replay, pending bot turns."""
+"""Conversations and their messages: tokens, sequence numbers, replay, pending bot turns.
+
+Private notes are messages whose sender is `NOTE_SENDER`: they take a sequence number like any
+message (so the inbox's transcript pages them in place) but every read that can reach a customer
+(the widget's replay, transcript and reply emails) leaves them out unless the caller asks for
+them with `include_notes=True`, which only the inbox does.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from handoff.contract import NOTE_SENDER
 from handoff.ownership import State
 from handoff.store import schema as T
 from handoff.store.db import Database
@@ -20,6 +27,10 @@ from handoff.store.records import (
     _conversation,
     hash_token,
 )
+
+
+def _customer_visible(where: Any, include_notes: bool) -> Any:
+    return where if include_notes else sa.and_(where, T.messages.c.sender != NOTE_SENDER)
 
 
 class ConversationStore(Database):
@@ -142,18 +153,33 @@ class ConversationStore(Database):
         )
         return rows[0] if rows else None
 
-    async def messages_after(self, conversation_id: str, after_seq: int = 0, limit: int = 1000) -> list[StoredMessage]:
-        """Up to `limit` messages after `after_seq`, oldest first (page through longer ones)."""
-        return await self._messages(
-            sa.and_(T.messages.c.conversation_id == conversation_id, T.messages.c.seq > after_seq), limit
-        )
+    async def messages_after(
+        self, conversation_id: str, after_seq: int = 0, limit: int = 1000, include_notes: bool = False
+    ) -> list[StoredMessage]:
+        """Up to `limit` messages after `after_seq`, oldest first (page through longer ones);
+        private notes only with `include_notes` (the inbox's)."""
+        where = sa.and_(T.messages.c.conversation_id == conversation_id, T.messages.c.seq > after_seq)
+        return await self._messages(_customer_visible(where, include_notes), limit)
 
-    async def messages_before(self, conversation_id: str, before_seq: int | None, limit: int) -> list[StoredMessage]:
-        """The `limit` messages just before `before_seq` (None: the latest ones), oldest first."""
+    async def messages_before(
+        self, conversation_id: str, before_seq: int | None, limit: int, include_notes: bool = False
+    ) -> list[StoredMessage]:
+        """The `limit` messages just before `before_seq` (None: the latest ones), oldest first;
+        private notes only with `include_notes` (the inbox's)."""
         where = T.messages.c.conversation_id == conversation_id
         if before_seq is not None:
             where = sa.and_(where, T.messages.c.seq < before_seq)
+        where = _customer_visible(where, include_notes)
         return list(reversed(await self._messages(where, limit, newest_first=True)))
+
+    async def latest_transfer_note(self, conversation_id: str, limit: int = 200) -> StoredMessage | None:
+        """The newest note written with a transfer (its payload names who passed it to whom)
+        among the last `limit` notes: what the receiving agent is shown first."""
+        where = sa.and_(T.messages.c.conversation_id == conversation_id, T.messages.c.sender == NOTE_SENDER)
+        for note in await self._messages(where, limit, newest_first=True):
+            if isinstance((note.payload or {}).get("transfer"), dict):
+                return note
+        return None
 
     async def pending_bot_text(self, conversation_id: str, seq: int) -> str | None:
         """What Rasa should get for this customer message, or None once its turn is handled."""

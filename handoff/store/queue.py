@@ -32,8 +32,10 @@ class QueueStore(ConversationStore):
         headline: str,
         summary: str,
         details: dict[str, Any],
+        team_id: int | None = None,
     ) -> Handoff | None:
-        """bot → queued with a new handoff row, in one transaction; None if not owned by the bot."""
+        """bot → queued with a new handoff row (in `team_id`'s queue, or the general one), in one
+        transaction; None if not owned by the bot."""
         now = time.time()
         rank = PRIORITY_RANK.get(priority, PRIORITY_RANK["normal"])
         async with self.write() as conn:
@@ -50,6 +52,7 @@ class QueueStore(ConversationStore):
                     summary=summary,
                     details=details,
                     queued_at=now,
+                    team_id=team_id,
                 )
             )
             name, email = details.get("customer_name"), details.get("customer_email")
@@ -128,6 +131,15 @@ class QueueStore(ConversationStore):
             )
             await self._transition_or_conflict(conn, conversation_id, State.QUEUED)
 
+    async def transfer(self, conversation_id: str, agent_id: int, to_agent_id: int) -> Handoff:
+        """The claimed handoff passes from `agent_id` (who must own it) to `to_agent_id`; the
+        conversation stays with a person, and its claim time stays the first claim's (the wait
+        the customer had, which the ETA and the metrics count)."""
+        async with self.write() as conn:
+            handoff_id = await self._move_claimed_handoff(conn, conversation_id, agent_id, {"agent_id": to_agent_id})
+            row = (await conn.execute(sa.select(T.handoffs).where(T.handoffs.c.id == handoff_id))).first()
+        return _handoff(row)
+
     async def resolve(self, conversation_id: str, agent_id: int) -> Handoff:
         async with self.write() as conn:
             handoff_id = await self._move_claimed_handoff(
@@ -167,8 +179,9 @@ class QueueStore(ConversationStore):
                 .values(first_response_at=time.time())
             )
 
-    async def queue_items(self) -> list[QueueItem]:
-        """Open handoffs: queued ones by priority then age, then claimed ones."""
+    async def queue_items(self, team_ids: set[int] | None = None) -> list[QueueItem]:
+        """Open handoffs: queued ones by priority then age, then claimed ones; only those of
+        `team_ids` when given."""
         query = (
             sa.select(
                 T.handoffs,
@@ -181,15 +194,18 @@ class QueueStore(ConversationStore):
                 T.conversations.c.email_bounced_at,
                 T.conversations.c.email_bounce_reason,
                 T.agents.c.name.label("agent_name"),
+                T.teams.c.name.label("team_name"),
             )
             .select_from(
-                T.handoffs.join(T.conversations, T.conversations.c.id == T.handoffs.c.conversation_id).outerjoin(
-                    T.agents, T.agents.c.id == T.handoffs.c.agent_id
-                )
+                T.handoffs.join(T.conversations, T.conversations.c.id == T.handoffs.c.conversation_id)
+                .outerjoin(T.agents, T.agents.c.id == T.handoffs.c.agent_id)
+                .outerjoin(T.teams, T.teams.c.id == T.handoffs.c.team_id)
             )
             .where(T.handoffs.c.status.in_(OPEN_HANDOFF))
             .order_by(T.handoffs.c.status.desc(), T.handoffs.c.priority_rank, T.handoffs.c.queued_at)
         )
+        if team_ids is not None:
+            query = query.where(T.handoffs.c.team_id.in_(team_ids))
         async with self.read() as conn:
             rows = (await conn.execute(query)).all()
         now = time.time()
@@ -209,6 +225,8 @@ class QueueStore(ConversationStore):
                 customer_email=r.customer_email,
                 customer_verified=signed_by_the_website(r.metadata_json),
                 email=_email_markers(r),
+                team_id=r.team_id,
+                team_name=r.team_name,
             )
             for r in rows
         ]

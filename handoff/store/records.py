@@ -237,10 +237,13 @@ class QueueItem:
     customer_email: str | None
     customer_verified: bool
     email: EmailMarkers = field(default_factory=EmailMarkers)
+    team_id: int | None = None  # the team it was routed to; None: the general queue
+    team_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "conversation_id": self.conversation_id,
+            "team": {"id": self.team_id, "name": self.team_name} if self.team_id else None,
             "handoff_id": self.handoff_id,
             "state": self.state,
             "reason": self.reason,

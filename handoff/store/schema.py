@@ -91,6 +91,9 @@ handoffs = sa.Table(
     sa.Column("resolved_at", sa.Float),
     # migration 7: first-contact resolution rolled up by retention before the email is emptied
     sa.Column("fcr_returned", sa.Boolean),
+    # migration 0010_desk: the team it was routed to (handoff/routing.py); NULL: the general queue.
+    # No foreign key: deleting a team sends its open handoffs to the general queue instead.
+    sa.Column("team_id", sa.Integer),
 )
 
 ratings = sa.Table(
@@ -226,6 +229,37 @@ conversation_tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: migration 0010_desk: saved replies (canned responses) agents insert with a /shortcut; a shared
+#: one (agent_id NULL) is everyone's and only editors and admins change it, a personal one is its
+#: agent's alone
+saved_replies = sa.Table(
+    "saved_replies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("shortcut", sa.String(60), nullable=False),
+    sa.Column("title", sa.String(120), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("agent_id", sa.Integer, sa.ForeignKey("agents.id")),  # NULL: shared
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+sa.Index("ix_saved_replies_shortcut", saved_replies.c.shortcut)
+
+#: migration 0010_desk: teams (Cards, Payments, Security) and their members; handoffs route to one
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(60), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+team_members = sa.Table(
+    "team_members",
+    metadata,
+    sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id"), primary_key=True),
+    sa.Column("agent_id", sa.Integer, sa.ForeignKey("agents.id"), primary_key=True),
 )
 
 sa.Index("ix_mail_outbox_due", mail_outbox.c.status, mail_outbox.c.next_attempt_at)

@@ -7,7 +7,11 @@ turned into an article, and the help center read without JavaScript."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import shutil
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +76,20 @@ def open_article(page: Page, article_id: str) -> None:
     expect(page.get_by_label("Title", exact=True)).to_be_visible()
 
 
+def wait_until_the_bot_serves(stack, version: str, timeout: float = 60) -> None:
+    """Until the action server answers from index `version` (its /kb/health)."""
+    deadline = time.monotonic() + timeout
+    served = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            with urllib.request.urlopen(f"http://127.0.0.1:{stack.actions_port}/kb/health", timeout=5) as response:
+                served = json.load(response).get("version")
+            if served == version:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the action server still serves {served}, not {version}")
+
+
 def publish_and_wait(page: Page) -> None:
     page.get_by_role("button", name="Publish").click()
     expect(page.locator("#editor-status")).to_contain_text("Live: the bot now answers from index", timeout=120_000)
@@ -108,6 +126,9 @@ def test_publish_with_a_validation_error_then_the_bot_answers_with_it(studio_sta
     assert version and version.startswith("v")
     expect(page.locator("#build-progress")).to_contain_text("loaded")
 
+    # The build is done; the action server swaps to the new version on its own clock (about a
+    # second, longer on a busy machine): ask once it serves it.
+    wait_until_the_bot_serves(studio_stack, version)
     customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
     customer.goto(f"{studio_stack.hub_url}/")
     customer.get_by_test_id("kestrel-launcher").click()

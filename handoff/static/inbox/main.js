@@ -24,6 +24,8 @@ import {
   toSeq,
 } from "./dom.js";
 import { ApiError, AuthError, api, convPath, setUnauthorizedHandler } from "./api.js";
+import { Notifier } from "./notify.js";
+import { ReplyPicker } from "./replies.js";
 
 
 var MAX_REPLY_LENGTH = 4000; // until the hub says otherwise (limits in /api/agent/me and the sign-in reply)
@@ -40,9 +42,12 @@ var el = {};
 [
   "boot", "signin-view", "signin-form", "signin-email", "signin-password", "signin-error", "signin-button",
   "app-view", "agents-online", "connection", "agent-name", "dashboard-link", "signout", "queue", "queue-refresh",
+  "queue-filter",
   "conversation", "conv-empty", "conv-view", "conv-title", "conv-meta", "btn-claim", "btn-release",
   "btn-resolve", "conv-notice", "conv-body", "handoff-meta", "summary", "details", "transcript", "load-earlier",
-  "customer-typing", "reply-form", "reply", "reply-hint", "reply-send",
+  "customer-typing", "reply-form", "reply", "reply-hint", "reply-send", "reply-label", "mode-reply", "mode-note",
+  "btn-transfer", "transfer-form", "transfer-agent", "transfer-note", "transfer-cancel", "transfer-send",
+  "transfer-banner", "transfer-banner-title", "transfer-banner-note",
 ].forEach(function (id) {
   el[id.replace(/-([a-z])/g, function (_, c) { return c.toUpperCase(); })] = $(id);
 });
@@ -70,7 +75,41 @@ var state = {
   wsTimer: null,
   wsStatus: "closed",
   queueDebounce: null,
+  // "reply" (to the customer) or "note" (private: agents only, any conversation)
+  mode: "reply",
+  // Teams: mine (from the queue's answer) and the queue filter ("", "mine", "none" or a team's id)
+  myTeams: [],
+  queueFilter: "",
 };
+
+// Saved replies: /shortcut in the reply box (replies.js); {customer_name} and {agent_name} filled on insert.
+var picker = new ReplyPicker(
+  el.reply,
+  $("reply-picker"),
+  function () {
+    return { customer_name: customerName() || "there", agent_name: (state.me && state.me.name) || "" };
+  },
+  function () {
+    updateControls();
+  }
+);
+
+function customerName() {
+  var data = state.conv || {};
+  var conv = data.conversation && typeof data.conversation === "object" ? data.conversation : {};
+  var signed = conv.customer && typeof conv.customer === "object" ? conv.customer : {};
+  var meta = conv.metadata && typeof conv.metadata === "object" ? conv.metadata : {};
+  var item = queueItem(state.openId);
+  return str(signed.name) || str(meta.name) || str(item && item.customer && item.customer.name);
+}
+
+// Notifications (notify.js): a new handoff for my teams or the general queue; a customer's message
+// in a conversation I own while the tab is hidden.
+var notifier = new Notifier($("notify-live"), $("notify-sound"), $("notify-permission"));
+
+function forMe(item) {
+  return !item.team || isMyTeam(item.team);
+}
 
 // ------------------------------------------------------------------ views
 
@@ -100,6 +139,7 @@ function signedIn(agent) {
   showView("app");
   loadQueue();
   connectWs();
+  picker.load();
   var fromHash = conversationFromHash();
   if (fromHash) openConversation(fromHash);
 }
@@ -110,6 +150,8 @@ function signedOut() {
   disconnectWs();
   clearTimeout(state.customerTypingTimer);
   state.queue = [];
+  state.myTeams = [];
+  notifier.reset();
   state.agentsOnline = null;
   state.openId = null;
   state.conv = null;
@@ -197,13 +239,19 @@ function loadQueue() {
     return state.queueLoading;
   }
   el.queue.setAttribute("aria-busy", "true");
-  state.queueLoading = api("GET", "/api/agent/queue")
+  var filter = state.queueFilter;
+  state.queueLoading = api("GET", "/api/agent/queue" + (filter ? "?team=" + encodeURIComponent(filter) : ""))
     .then(function (data) {
+      state.myTeams = (Array.isArray(data.my_teams) ? data.my_teams : []).filter(function (t) {
+        return t && typeof t === "object" && typeof t.id === "number";
+      });
+      renderQueueFilter();
       state.queue = Array.isArray(data.items) ? data.items.filter(function (i) {
         return i && typeof i === "object" && i.conversation_id !== undefined && i.conversation_id !== null;
       }) : [];
       state.agentsOnline = typeof data.agents_online === "number" ? data.agents_online : null;
       state.queueFetchedAt = Date.now();
+      if (!filter) notifier.queueLoaded(state.queue, forMe); // a filtered queue is not the whole picture
       renderQueue();
       renderAgentsOnline();
     })
@@ -221,6 +269,31 @@ function loadQueue() {
     });
   return state.queueLoading;
 }
+
+function isMyTeam(team) {
+  return !!team && state.myTeams.some(function (t) {
+    return sameId(t.id, team.id);
+  });
+}
+
+// The filter's fixed choices, then one per team of mine (rebuilt only when my teams change).
+function renderQueueFilter() {
+  var select = el.queueFilter;
+  var wanted = state.myTeams.map(function (t) { return String(t.id); }).join(",");
+  if (select.getAttribute("data-teams") === wanted) return;
+  select.setAttribute("data-teams", wanted);
+  while (select.options.length > 3) select.remove(3);
+  state.myTeams.forEach(function (t) {
+    select.appendChild(h("option", { value: String(t.id), text: "Team: " + str(t.name) }));
+  });
+  select.value = state.queueFilter;
+  if (select.value !== state.queueFilter) select.value = "";
+}
+
+el.queueFilter.addEventListener("change", function () {
+  state.queueFilter = el.queueFilter.value;
+  loadQueue();
+});
 
 function loadQueueSoon() {
   clearTimeout(state.queueDebounce);
@@ -289,6 +362,13 @@ function buildCard(item) {
   var top = h("span", { className: "card__top" }, [
     h("span", { className: "badge badge--" + priority, text: priority }),
     item.reason ? h("span", { className: "card__reason", text: str(item.reason) }) : null,
+    item.team && typeof item.team === "object"
+      ? h("span", {
+          className: "card__team" + (isMyTeam(item.team) ? " card__team--mine" : ""),
+          "data-testid": "inbox-card-team",
+          text: str(item.team.name) + (isMyTeam(item.team) ? " (your team)" : ""),
+        })
+      : null,
     hasNew ? h("span", { className: "card__new", text: "New activity" }) : null,
   ]);
   var wait = h("span", {
@@ -335,9 +415,13 @@ function renderQueue() {
       ? document.activeElement.getAttribute("data-conversation-id")
       : null;
   clear(el.queue);
+  // My teams' waiting conversations first; the hub's order (priority, then wait) within each part.
   var waiting = state.queue.filter(function (i) {
     return i.state !== "agent";
   });
+  waiting = waiting.filter(function (i) { return isMyTeam(i.team); }).concat(
+    waiting.filter(function (i) { return !isMyTeam(i.team); })
+  );
   var active = state.queue.filter(function (i) {
     return i.state === "agent";
   });
@@ -437,6 +521,9 @@ function openConversation(id) {
     clearTimeout(state.customerTypingTimer);
     el.customerTyping.hidden = true;
     el.reply.value = "";
+    picker.close();
+    closeTransfer(false);
+    el.transferBanner.hidden = true;
     showNotice("");
     el.convEmpty.hidden = true;
     el.convView.hidden = false;
@@ -518,6 +605,7 @@ function renderConversation() {
     .filter(Boolean)
     .join(" · ");
   renderEmailStatus(conv.email);
+  renderTransferBanner(data.transfer);
 
   if (handoff) {
     var claimed = handoff.agent && typeof handoff.agent === "object" ? handoff.agent : null;
@@ -574,6 +662,21 @@ function renderConversation() {
   updateControls();
 }
 
+// A conversation passed to me opens with the note my colleague left, above everything else.
+function renderTransferBanner(transfer) {
+  var t = transfer && typeof transfer === "object" ? transfer : null;
+  var to = t && t.to && typeof t.to === "object" ? t.to : null;
+  if (!t || !isMe(to)) {
+    el.transferBanner.hidden = true;
+    return;
+  }
+  var from = t.from && typeof t.from === "object" ? t.from : {};
+  el.transferBannerTitle.textContent =
+    (str(from.name) || "A colleague") + " passed this conversation to you" + (t.created_at ? " at " + formatTime(t.created_at) : "");
+  el.transferBannerNote.textContent = str(t.note);
+  el.transferBanner.hidden = false;
+}
+
 function earliestSeq() {
   var earliest = Infinity;
   state.seqs.forEach(function (seq) {
@@ -622,6 +725,8 @@ function senderLabel(m) {
       return (m.agent && m.agent.name ? str(m.agent.name) : "Agent") + " (agent)";
     case "system":
       return "System";
+    case "note":
+      return (m.agent && m.agent.name ? str(m.agent.name) : "Agent") + " (private note)";
     default:
       return str(m.sender) || "Unknown";
   }
@@ -640,7 +745,7 @@ function appendMessage(m, bulk) {
   var seq = toSeq(m.seq);
   if (seq !== null && state.seqs.has(seq)) return;
   if (seq !== null) state.seqs.add(seq);
-  var sender = ["customer", "bot", "agent", "system"].indexOf(m.sender) >= 0 ? m.sender : "system";
+  var sender = ["customer", "bot", "agent", "system", "note"].indexOf(m.sender) >= 0 ? m.sender : "system";
   var nearBottom = bulk ? false : transcriptNearBottom();
 
   var li = h("li", {
@@ -649,7 +754,11 @@ function appendMessage(m, bulk) {
     "data-sender": sender,
     "data-seq": seq === null ? null : String(seq),
   });
+  var transfer = sender === "note" && m.transfer && typeof m.transfer === "object" ? m.transfer : null;
   var head = h("div", { className: "msg__head" }, [
+    sender === "note"
+      ? h("span", { className: "msg__badge", text: transfer ? "Note · transfer" : "Note" })
+      : null,
     h("span", { className: "msg__who", text: senderLabel({ sender: sender, agent: m.agent }) }),
     m.via === "email" ? h("span", { className: "msg__via", "data-testid": "inbox-by-email", text: "by email" }) : null,
     m.created_at ? h("time", { className: "msg__time", datetime: isoTime(m.created_at), text: formatTime(m.created_at) }) : null,
@@ -701,16 +810,24 @@ function updateControls() {
   el.btnClaim.disabled = state.busy || !claimable;
   el.btnRelease.disabled = state.busy || !ownedByMe;
   el.btnResolve.disabled = state.busy || !ownedByMe;
-  el.reply.disabled = !ownedByMe;
-  el.replySend.disabled = state.busy || !ownedByMe || codePointLength(el.reply.value.trim()) > MAX_REPLY_LENGTH;
+  var noting = state.mode === "note";
+  var canWrite = noting ? loaded : ownedByMe;
+  el.btnTransfer.disabled = state.busy || !ownedByMe;
+  if (!ownedByMe && !el.transferForm.hidden) closeTransfer(false);
+  el.replyForm.classList.toggle("reply--note", noting);
+  el.replyLabel.textContent = noting ? "Private note (agents only; the customer never sees it)" : "Reply to the customer";
+  el.replySend.textContent = noting ? "Add note" : "Send";
+  el.reply.disabled = !canWrite;
+  el.replySend.disabled = state.busy || !canWrite || codePointLength(el.reply.value.trim()) > MAX_REPLY_LENGTH;
 
   var hint;
   if (!loaded) hint = "";
+  else if (noting) hint = "Enter to add the note, Shift+Enter for a new line.";
   else if (ownedByMe) {
     var len = codePointLength(el.reply.value);
     hint = len > MAX_REPLY_LENGTH - 400
       ? len + " / " + MAX_REPLY_LENGTH + " characters" + (len > MAX_REPLY_LENGTH ? " — too long" : "")
-      : "Enter to send, Shift+Enter for a new line.";
+      : "Enter to send, Shift+Enter for a new line, / for saved replies.";
   } else if (convState === "resolved") hint = "This conversation is resolved.";
   else if (convState === "agent" && agent) hint = "Claimed by " + (str(agent.name) || "another agent") + ". Only they can reply.";
   else if (claimable) hint = "Claim this conversation to reply.";
@@ -764,7 +881,57 @@ el.btnResolve.addEventListener("click", function () {
   doAction("resolve");
 });
 
+function sendNote() {
+  var id = state.openId;
+  var text = el.reply.value.trim();
+  if (!id || !text || state.busy) return;
+  if (codePointLength(text) > MAX_REPLY_LENGTH) {
+    showNotice("Your note is too long (max " + MAX_REPLY_LENGTH + " characters).");
+    return;
+  }
+  setBusy(true);
+  api("POST", convPath(id, "notes"), { text: text })
+    .then(function (data) {
+      showNotice("");
+      if (el.reply.value.trim() === text) el.reply.value = "";
+      if (sameId(state.openId, id)) {
+        appendMessage({
+          seq: data.seq,
+          sender: "note",
+          text: text,
+          created_at: new Date().toISOString(),
+          agent: { name: state.me && state.me.name },
+        });
+      }
+    })
+    .catch(function (err) {
+      if (!(err instanceof AuthError)) showNotice(err.message);
+    })
+    .then(function () {
+      setBusy(false);
+      if (state.me && sameId(state.openId, id)) el.reply.focus();
+    });
+}
+
+function setMode(mode) {
+  state.mode = mode === "note" ? "note" : "reply";
+  el.modeNote.checked = state.mode === "note";
+  el.modeReply.checked = state.mode === "reply";
+  updateControls();
+}
+
+el.modeReply.addEventListener("change", function () {
+  setMode("reply");
+});
+el.modeNote.addEventListener("change", function () {
+  setMode("note");
+});
+
 function sendReply() {
+  if (state.mode === "note") {
+    sendNote();
+    return;
+  }
   var id = state.openId;
   var text = el.reply.value.trim();
   if (!id || !text || state.busy) return;
@@ -813,6 +980,7 @@ el.replyForm.addEventListener("submit", function (ev) {
 });
 
 el.reply.addEventListener("keydown", function (ev) {
+  if (picker.handleKey(ev)) return;
   if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
     ev.preventDefault();
     sendReply();
@@ -820,14 +988,87 @@ el.reply.addEventListener("keydown", function (ev) {
 });
 
 el.reply.addEventListener("input", function () {
+  picker.update();
   updateControls();
-  if (!canReply() || !el.reply.value.trim()) return;
+  if (state.mode === "note" || !canReply() || !el.reply.value.trim()) return; // a note is never "typing"
   var now = Date.now();
   if (now - state.lastTypingSent < TYPING_SEND_INTERVAL_MS) return;
   state.lastTypingSent = now;
   api("POST", convPath(state.openId, "typing")).catch(function () {
     /* typing notifications are best-effort */
   });
+});
+
+// ------------------------------------------------------------------ transfer
+
+function closeTransfer(focusButton) {
+  el.transferForm.hidden = true;
+  el.btnTransfer.setAttribute("aria-expanded", "false");
+  el.transferNote.value = "";
+  if (focusButton) el.btnTransfer.focus();
+}
+
+function openTransfer() {
+  if (!canReply()) return;
+  el.transferForm.hidden = false;
+  el.btnTransfer.setAttribute("aria-expanded", "true");
+  clear(el.transferAgent);
+  el.transferAgent.appendChild(h("option", { value: "", text: "Loading…" }));
+  el.transferAgent.focus();
+  api("GET", "/api/agent/agents")
+    .then(function (data) {
+      clear(el.transferAgent);
+      var others = (Array.isArray(data.agents) ? data.agents : []).filter(function (a) {
+        return a && typeof a === "object" && typeof a.id === "number" && !isMe(a);
+      });
+      if (!others.length) el.transferAgent.appendChild(h("option", { value: "", text: "No other agent" }));
+      others.forEach(function (a) {
+        el.transferAgent.appendChild(
+          h("option", { value: String(a.id), text: str(a.name) + (a.online ? " (online)" : " (offline)") })
+        );
+      });
+    })
+    .catch(function (err) {
+      if (!(err instanceof AuthError)) showNotice(err.message);
+    });
+}
+
+el.btnTransfer.addEventListener("click", function () {
+  if (el.transferForm.hidden) openTransfer();
+  else closeTransfer(true);
+});
+el.transferCancel.addEventListener("click", function () {
+  closeTransfer(true);
+});
+el.transferForm.addEventListener("keydown", function (ev) {
+  if (ev.key === "Escape") closeTransfer(true);
+});
+el.transferForm.addEventListener("submit", function (ev) {
+  ev.preventDefault();
+  var id = state.openId;
+  var to = Number(el.transferAgent.value);
+  if (!id || !to || state.busy) {
+    el.transferAgent.focus();
+    return;
+  }
+  setBusy(true);
+  api("POST", convPath(id, "transfer"), { agent_id: to, note: el.transferNote.value.trim() })
+    .then(function () {
+      closeTransfer(false);
+      showNotice("");
+      return true;
+    })
+    .catch(function (err) {
+      if (!(err instanceof AuthError)) showNotice(err.message);
+      return false;
+    })
+    .then(function (ok) {
+      setBusy(false);
+      if (!state.me) return;
+      loadQueue();
+      refreshConversation();
+      if (ok) el.conversation.focus();
+    });
 });
 
 function showCustomerTyping() {
@@ -961,6 +1202,10 @@ function handleFrame(frame) {
       break;
     case "message":
       if (!id) break;
+      if (frame.sender === "customer") {
+        var owned = queueItem(id);
+        if (owned && owned.state === "agent" && isMe(owned.agent)) notifier.customerMessage(id, frame.text);
+      }
       if (sameId(state.openId, id)) {
         if (frame.sender === "customer") hideCustomerTyping();
         appendMessage(frame, false);

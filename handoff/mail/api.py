@@ -14,7 +14,7 @@ from aiohttp import web
 from handoff.app_keys import ADDRESS_CONVERSATION_LIMITER, MAILER, SETTINGS, STORE
 from handoff.client_address import client_address
 from handoff.errors import error_response
-from handoff.gateway import cors, origin_allowed
+from handoff.gateway import conversations_preflight, cors, origin_allowed
 from handoff.mail import inbound, links
 from handoff.store import NotFound
 
@@ -24,15 +24,7 @@ routes = web.RouteTableDef()
 
 @routes.options("/api/conversations/resume")
 async def resume_preflight(request: web.Request) -> web.StreamResponse:
-    if not origin_allowed(request):
-        return error_response(
-            403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS."
-        )
-    response = web.Response(status=204)
-    response.headers["Access-Control-Allow-Methods"] = "POST"
-    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-    response.headers["Access-Control-Max-Age"] = "600"
-    return cors(request, response)
+    return await conversations_preflight(request)
 
 
 @routes.post("/api/conversations/resume")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from handoff import identity
@@ -343,3 +344,12 @@ async def test_only_a_signed_identity_is_verified_and_it_is_never_overwritten(ai
         "verified": False,
     }
     assert customers[unsigned["conversation_id"]]["verified"] is False
+
+
+@pytest.mark.parametrize("path", ["/api/conversations", "/api/conversations/delete", "/api/conversations/resume"])
+async def test_the_widgets_cross_site_posts_are_preflighted_for_allowed_sites_only(hub: TestClient, path: str) -> None:
+    allowed = await hub.options(path, headers={"Origin": "http://shop.example"})
+    assert allowed.status == 204 and allowed.headers["Access-Control-Allow-Origin"] == "http://shop.example"
+    assert allowed.headers["Access-Control-Allow-Methods"] == "POST"
+    refused = await hub.options(path, headers={"Origin": "http://evil.example"})
+    assert refused.status == 403 and "HUB_ALLOWED_ORIGINS" in (await refused.json())["error"]["message"]

@@ -1168,24 +1168,13 @@
     }
     deletion.busy = true;
     ui.deleteButton.disabled = true;
-    fetch(HUB + "/api/conversations/delete", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ token: token }),
-      credentials: "omit",
-      cache: "no-store",
-    })
-      .then(function (response) {
-        return response.json().then(function (body) {
-          return { ok: response.ok, body: body };
-        });
-      })
+    postToHub("/api/conversations/delete", { token: token })
       .then(function (result) {
-        if (result.ok) {
+        if (result.res.ok) {
           if (store.token === token) resetConversation(false);
           showError(DELETED_TEXT, true);
         } else {
-          var error = result.body && result.body.error;
+          var error = result.data && result.data.error;
           showError(error && typeof error.message === "string" ? error.message : DELETE_FAILED_TEXT);
         }
       })
@@ -1481,6 +1470,33 @@
     }, delay);
   }
 
+  /** POST JSON to the hub without cookies; resolves to { res, data } (data null when the answer
+   *  is not JSON), rejects when the network fails. */
+  function postToHub(path, body) {
+    var request;
+    try {
+      request = fetch(HUB + path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body),
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return request.then(function (res) {
+      return res
+        .json()
+        .catch(function () {
+          return null;
+        })
+        .then(function (data) {
+          return { res: res, data: data };
+        });
+    });
+  }
+
   function createConversation() {
     if (conn.creating) return;
     clearReconnectTimer();
@@ -1490,29 +1506,7 @@
     if (CUSTOMER_NAME) metadata.name = CUSTOMER_NAME;
     if (CUSTOMER_EMAIL) metadata.email = CUSTOMER_EMAIL;
     if (CUSTOMER_EMAIL && CUSTOMER_SIGNATURE) metadata.signature = CUSTOMER_SIGNATURE;
-    var request;
-    try {
-      request = fetch(HUB + "/api/conversations", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ metadata: metadata }),
-        credentials: "omit",
-        cache: "no-store",
-      });
-    } catch (e) {
-      request = Promise.reject(e);
-    }
-    request
-      .then(function (res) {
-        return res
-          .json()
-          .catch(function () {
-            return null;
-          })
-          .then(function (data) {
-            return { res: res, data: data };
-          });
-      })
+    postToHub("/api/conversations", { metadata: metadata })
       .then(function (r) {
         conn.creating = false;
         var data = r.data;
@@ -1867,29 +1861,7 @@
 
   function resumeFromLink(link) {
     setConnection("connecting");
-    var request;
-    try {
-      request = fetch(HUB + "/api/conversations/resume", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ link: link }),
-        credentials: "omit",
-        cache: "no-store",
-      });
-    } catch (e) {
-      request = Promise.reject(e);
-    }
-    request
-      .then(function (res) {
-        return res
-          .json()
-          .catch(function () {
-            return null;
-          })
-          .then(function (data) {
-            return { res: res, data: data };
-          });
-      })
+    postToHub("/api/conversations/resume", { link: link })
       .then(function (r) {
         var data = r.data;
         if (!r.res.ok || !data || !data.token || !data.conversation_id) {

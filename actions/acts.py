@@ -39,6 +39,14 @@ REACH_VERBS = re.compile(
     r"prefer|rather|reach|escalate|hand|pass|discuss|word|deal|is there|are there|available|please|pls|plz)\b",
     re.IGNORECASE,
 )
+#: asking to be put through, not asking what we are: "get me someone real", "I want a person"
+#: ("am I talking to a human?" names a person too, but only asks)
+REACH_REQUEST = re.compile(
+    r"\b(?:(?:get|put|connect|transfer|pass|give|find) me|let me (?:talk|speak|chat)|"
+    r"(?:can|could|may) i (?:talk|speak|chat)|i (?:want|need|wanna|'d like|would like|demand)|"
+    r"(?:i'd|i would) rather)\b",
+    re.IGNORECASE,
+)
 COMPLAINT_WORDS = re.compile(
     r"\b(?:complain\w*|grievances?|ombudsman|formal\w*|escalat\w*|report\w*|on record|rude\w*|"
     r"treated|treatment|mishandl\w*|unprofessional|misconduct|behaviou?r|attitude|dissatisf\w*|"
@@ -82,6 +90,12 @@ NEGATIVE_WORDING = -0.4
 
 def asks_for_a_person(text: str) -> bool:
     return bool(PERSON_NAMED.search(text)) or (bool(PERSON_VAGUE.search(text)) and bool(REACH_VERBS.search(text)))
+
+
+def wants_to_reach_a_person(text: str) -> bool:
+    """A request to be put through to someone ("are you a robot? get me someone real"), not only a
+    question whether this is a person ("am I talking to a human?")."""
+    return asks_for_a_person(text) and bool(REACH_REQUEST.search(text))
 
 
 def is_a_complaint(text: str) -> bool:

@@ -14,7 +14,15 @@ from rasa_sdk.types import DomainDict
 from actions import kb_service
 from actions.acts import is_frustrated
 from actions.conversation import handoff_events, latest_intent, latest_text
-from actions.followup import in_context, is_short, previous_question, refers_back, words
+from actions.followup import (
+    as_follow_up,
+    in_context,
+    is_short,
+    previous_question,
+    refers_back,
+    starts_new_topic,
+    words,
+)
 from actions.sentiment import compound_score
 from actions.slots import Slot
 from knowledge_base.search import Hit, SearchResult, Tier
@@ -96,8 +104,13 @@ async def search_with_context(text: str, previous: str | None) -> tuple[str, Sea
     ways: alone when alone it is answered confidently and the context agrees on the article (a
     direct answer, its own passage), otherwise in context ("when do I get the money back?" after
     a failed transfer is about the transfer). Returns the query to remember and the result."""
+    if previous and starts_new_topic(text):
+        previous = None
     if previous and refers_back(text):
-        return in_context(previous, text), await kb_service.search_in_context(previous, text, k=3)
+        # It leans on the previous question: what it asks about too, unless it says (follow-up docs).
+        return in_context(previous, text), await kb_service.search_in_context(
+            previous, as_follow_up(previous, text), k=3
+        )
     alone = await kb_service.search(text, k=3)
     if not previous or not is_short(text):
         return text, alone
@@ -122,8 +135,9 @@ class ActionAnswerFromKB(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         config = kb_service.settings()
         text = latest_text(tracker)
+        previous = previous_question(tracker)
         try:
-            query, result = await search_with_context(text, previous_question(tracker))
+            query, result = await search_with_context(text, previous)
         except kb_service.KnowledgeBaseUnavailable as exc:
             return [SlotSet(Slot.KB_LAST_QUERY, text[:300])] + kb_unavailable(dispatcher, tracker, exc, issue=text)
         log.info(
@@ -160,9 +174,9 @@ class ActionAnswerFromKB(Action):
             return events + handoff_events(tracker, "frustration")
 
         if result.tier == Tier.ANSWER and best is not None:
-            if query != text:  # a follow-up: quote the winning article's passage closest to it
+            if query != text and previous:  # a follow-up: quote the winning article's passage closest to it
                 try:
-                    best = await kb_service.passage_for(best.article_id, text) or best
+                    best = await kb_service.passage_for(best.article_id, as_follow_up(previous, text)) or best
                 except kb_service.KnowledgeBaseUnavailable as exc:
                     return events + kb_unavailable(dispatcher, tracker, exc, issue=query)
             if latest_intent(tracker) == "frustration":

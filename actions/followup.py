@@ -3,6 +3,12 @@
 A follow-up that is too short or too vague to stand alone is searched together with the question
 before it. A complete question on another topic ("how do I change my PIN?") is searched alone.
 
+An elliptical follow-up keeps the *aspect* of the question before it and changes its object:
+"is there a max amount I can top up with a card?" then "and by bank transfer?" still asks about
+a limit. When the follow-up names no aspect of its own (a fee, a limit, a time), the previous
+question's is carried over in words (`carry_aspect`): the mixed vector alone drifted to the article
+about the new object ("adding money by bank transfer").
+
 The decision has two parts:
 - `refers_back(text)`: the wording itself points at what came before: it opens like a follow-up
   ("and …", "what about …", "same for …") or is a short message built around a pronoun
@@ -29,20 +35,84 @@ FOLLOW_UP_OPENERS = re.compile(
     re.IGNORECASE,
 )
 #: words that point back at something named before
-ANAPHORA = re.compile(r"\b(?:it|its|it's|that|this|those|these|they|them|one|ones|there)\b", re.IGNORECASE)
+ANAPHORA = re.compile(
+    r"\b(?:it|its|it's|that|this|those|these|they|them|one|ones|there|he|him|his|she|her)\b", re.IGNORECASE
+)
+#: openings that say the message is a new topic: never searched in context, whatever follows
+#: ("separately, what does it cost to send money abroad?")
+TOPIC_SHIFT = re.compile(
+    r"^\W*(?:btw|by the way|separately|unrelated|another (?:thing|question)|different (?:topic|question)|"
+    r"new question|separate question|quick (?:one|q|question)|one more thing|on another note|"
+    r"changing (?:the )?subject)\b",
+    re.IGNORECASE,
+)
 WORD = re.compile(r"[\w'’-]+")
 #: at most this many words: a message this short may lean on the previous question, unless its
 #: search alone is confident
 SHORT_WORDS = 10
-#: a pronoun counts as pointing back only in a message of at most this many words
-ANAPHORA_MAX_WORDS = 8
+#: a pronoun counts as pointing back only in a message of at most this many words (a longer
+#: message with "it" is usually complete: "I ordered a card last month and it has not come")
+ANAPHORA_MAX_WORDS = 12
 #: customer turns back at which an earlier question still counts as the context
 CONTEXT_TURNS = 2
 MAX_CONTEXT_CHARS = 300
 
 
+#: what a question asks about, beyond its object: each name → (how customers say it, the words
+#: carried into an elliptical follow-up that does not say it itself)
+ASPECTS: dict[str, tuple[re.Pattern[str], str]] = {
+    "fee": (
+        re.compile(
+            r"\b(?:fees?|charges?|charged|cost(?:s|ing)?|free|price|pay anything|take a cut|commission|"
+            r"(?:more |less )?expensive|cheap(?:er)?)\b",
+            re.IGNORECASE,
+        ),
+        "fees",
+    ),
+    "limit": (
+        re.compile(
+            r"\b(?:limits?|max(?:imum)?|min(?:imum)?|the most|how (?:much|many) can|cap(?:ped)?)\b", re.IGNORECASE
+        ),
+        "limit",
+    ),
+    "time": (
+        re.compile(
+            r"\b(?:how long|how soon|how quickly|when (?:will|would|should|do|does|can|is)|take to (?:arrive|come))\b",
+            re.IGNORECASE,
+        ),
+        "how long",
+    ),
+}
+
+
+def aspects_of(text: str) -> list[str]:
+    """The aspects a question asks about ("fee", "limit", "time"), in `ASPECTS` order."""
+    return [name for name, (said, _carried) in ASPECTS.items() if said.search(text)]
+
+
+def carry_aspect(previous: str, text: str) -> str:
+    """`text` with the previous question's aspects added in words when it names none itself
+    ("and by bank transfer?" after a question about limits → "and by bank transfer? limit")."""
+    if aspects_of(text):
+        return text
+    carried = [ASPECTS[name][1] for name in aspects_of(previous)]
+    return f"{text.strip()} {' '.join(carried)}" if carried else text
+
+
+def as_follow_up(previous: str, text: str) -> str:
+    """The words to search a follow-up by: with the previous question's aspect carried over when the
+    wording refers back (`refers_back`), else the text itself."""
+    return carry_aspect(previous, text) if refers_back(text) else text
+
+
 def words(text: str) -> list[str]:
     return WORD.findall(text)
+
+
+def starts_new_topic(text: str) -> bool:
+    """True when the message says it is about something else ("btw", "separately", "different
+    question"): it is searched alone even if it then uses a pronoun."""
+    return bool(TOPIC_SHIFT.match(text))
 
 
 def refers_back(text: str) -> bool:

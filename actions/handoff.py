@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.acts import anger_words, asks_for_a_person, is_a_complaint
+from actions.acts import anger_words, asks_for_a_person, is_a_complaint, wants_to_reach_a_person
 from actions.answers import ActionAnswerFromKB
 from actions.conversation import HANDOFF_SLOTS, handoff_events, latest_intent, latest_text
 from actions.slots import Slot
@@ -27,11 +27,14 @@ OPENERS = {
 
 
 class ActionStartHandoff(Action):
-    """NLU heard a request for a person or a complaint: hand off when the wording backs it.
+    """NLU heard a request for a person, a complaint or a bot challenge: hand off when the wording
+    backs it.
 
     Reason: a complaint when the message says so, frustration when it is angry, else the
     customer's request. A message with neither a person nor a complaint in it ("none of it looks
-    right to me anymore") is a question: the help center answers it (actions/acts.py).
+    right to me anymore") is a question: the help center answers it (actions/acts.py). A bot
+    challenge is answered ("I'm Kestrel's support bot…") unless it also asks to be put through
+    ("are you a robot? get me someone real").
     """
 
     def name(self) -> str:
@@ -39,7 +42,11 @@ class ActionStartHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         text = latest_text(tracker)
-        code = handoff_reason_of(latest_intent(tracker), text)
+        intent = latest_intent(tracker)
+        if intent == "bot_challenge" and not wants_to_reach_a_person(text):
+            dispatcher.utter_message(response="utter_iamabot")
+            return [SlotSet(Slot.HANDOFF_PENDING, False)]
+        code = handoff_reason_of(intent, text)
         if code is None:
             return await ActionAnswerFromKB().run(dispatcher, tracker, domain)
         dispatcher.utter_message(text=OPENERS[code])

@@ -15,7 +15,9 @@
    frustration, complaints, and emotional-sounding routine questions): recall with the right
    reason, and questions handed off (false alarms).
 6. Follow-ups: data/eval/followup_conversations.jsonl; the share whose follow-up cites the right
-   article ("How long does delivery take?" then "and express?").
+   article ("How long does delivery take?" then "and express?"); then the same for
+   data/eval/followup_conversations_heldout.jsonl, written without sight of the follow-up rules
+   and never tuned on.
 
 It starts its own stack (tests/integration/stack.py) unless --hub-url names a running one.
 Prints tables; writes JSON to var/eval/.
@@ -70,6 +72,8 @@ TOPICS = ROOT / "data" / "eval" / "banking77_topics.json"
 CONVERSATIONS = ROOT / "data" / "eval" / "handoff_conversations.jsonl"
 DIALOGUE_ACTS = ROOT / "data" / "eval" / "dialogue_acts.jsonl"
 FOLLOWUPS = ROOT / "data" / "eval" / "followup_conversations.jsonl"
+#: written later by someone who had not seen how follow-ups are decided, and never tuned on
+FOLLOWUPS_HELD_OUT = ROOT / "data" / "eval" / "followup_conversations_heldout.jsonl"
 #: dialogue_acts.jsonl act → the reason code its handoff must carry (questions must not hand off)
 ACT_REASONS = {"request_human": "customer_request", "frustration": "frustration", "complaint": "complaint"}
 QUIET_SECONDS = 0.6
@@ -775,13 +779,13 @@ async def dialogue_acts(hub_url: str, limit: int | None, concurrency: int) -> di
 # --- 6. follow-up questions ----------------------------------------------------------------------
 
 
-async def follow_ups(hub_url: str, limit: int | None, concurrency: int) -> dict[str, Any]:
-    """data/eval/followup_conversations.jsonl: a question, then a follow-up. Right when the
-    follow-up's reply cites the expected article first and does not hand off."""
-    items = [json.loads(line) for line in FOLLOWUPS.read_text(encoding="utf-8").splitlines() if line.strip()]
+async def follow_ups(hub_url: str, limit: int | None, concurrency: int, path: Path = FOLLOWUPS) -> dict[str, Any]:
+    """`path` (data/eval/followup_conversations*.jsonl): a question, then a follow-up. Right when
+    the follow-up's reply cites the expected article first and does not hand off."""
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if limit is not None:
         items = items[:limit]
-    say(f"\n## Follow-up questions: {len(items)} two-turn conversations ({FOLLOWUPS.relative_to(ROOT)})")
+    say(f"\n## Follow-up questions: {len(items)} two-turn conversations ({path.relative_to(ROOT)})")
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
         async def play_pair(item: dict[str, Any]) -> dict[str, Any]:
@@ -858,6 +862,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 out["dialogue_acts"] = await dialogue_acts(hub_url, args.acts_limit, args.concurrency)
             if args.followups_limit != 0:
                 out["follow_ups"] = await follow_ups(hub_url, args.followups_limit, args.concurrency)
+                out["follow_ups_held_out"] = await follow_ups(
+                    hub_url, args.followups_limit, args.concurrency, FOLLOWUPS_HELD_OUT
+                )
         finally:
             if stack is not None:
                 stack.stop()

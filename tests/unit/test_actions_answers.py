@@ -22,6 +22,7 @@ from actions.settings import ActionSettings
 from knowledge_base.builder import build_index
 from knowledge_base.search import Searcher
 from knowledge_base.settings import KBSettings
+from tests.conftest import write_article
 
 DOMAIN_FILE = Path(__file__).resolve().parents[2] / "bot" / "domain.yml"
 DOMAIN: dict[str, Any] = yaml.safe_load(DOMAIN_FILE.read_text(encoding="utf-8"))
@@ -642,6 +643,17 @@ async def test_a_complete_question_on_another_topic_ignores_the_previous_one(kb:
     assert messages[1]["custom"]["article"]["id"] == "exchange-rates"
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["separately, what does it cost to change currency?", "btw what does it cost to change currency?"],
+)
+async def test_a_message_that_says_it_changes_the_topic_is_searched_alone(kb: KBSettings, text: str) -> None:
+    history, slots = after_a_question("How long does card delivery take?", "card-delivery")
+    events, messages = await run_answer(make_tracker(text, history=history, slots=slots))
+    assert events[0] == SlotSet("kb_last_query", text)
+    assert messages[1]["custom"]["article"]["id"] == "exchange-rates"
+
+
 async def test_frustration_with_a_confident_answer_gets_the_answer_with_an_apology(kb: KBSettings) -> None:
     tracker = make_tracker("I ordered a card weeks ago and it has not arrived. Help please!", intent="frustration")
     events, messages = await run_answer(tracker)
@@ -697,6 +709,9 @@ async def test_a_security_article_that_is_only_a_runner_up_raises_no_alarm(kb: K
         ("top up limits", False, True),
         ("How do I change the PIN on my card?", False, True),
         ("Why was I charged a fee when I exchanged money on Saturday at the airport?", False, False),
+        ("do i have to stop using it when the new one comes?", True, False),
+        ("would it help if i delete him and add him again", True, False),
+        ("I ordered a card three weeks ago and it still has not come through my letterbox", False, False),
     ],
 )
 def test_follow_up_wording(text: str, refers: bool, short: bool) -> None:
@@ -732,3 +747,55 @@ async def test_a_long_follow_up_that_refers_back_is_still_searched_in_context(kb
     events, messages = await run_answer(make_tracker(text, history=history, slots=slots))
     assert events[0] == SlotSet("kb_last_query", f"How long does card delivery take? {text}")
     assert messages[1]["custom"]["article"]["id"] == "card-delivery"
+
+
+@pytest.mark.parametrize(
+    ("previous", "text", "searched"),
+    [
+        ("is there a max amount I can top up with a card", "and by bank transfer?", "and by bank transfer? limit"),
+        ("do you take a cut if I load money from my card", "and by bank transfer?", "and by bank transfer? fees"),
+        (
+            "sending euros to Germany, when will it arrive",
+            "and to another kestrel user?",
+            "and to another kestrel user? how long",
+        ),
+        # the follow-up names its own aspect: nothing is carried
+        ("what does a top-up by card cost", "and how long does it take?", "and how long does it take?"),
+        # nothing to carry
+        ("how do I order a physical card", "and a virtual one?", "and a virtual one?"),
+        # not worded as a follow-up: searched as it is
+        ("what is the fee for transfers", "How do I close my account?", "How do I close my account?"),
+    ],
+)
+def test_an_elliptical_follow_up_keeps_the_aspect_of_the_question_before_it(
+    previous: str, text: str, searched: str
+) -> None:
+    from actions.followup import as_follow_up
+
+    assert as_follow_up(previous, text) == searched
+
+
+@pytest.fixture
+def kb_with_limits(kb_settings: KBSettings, embedder, restore_kb_service) -> KBSettings:
+    """The fixture corpus plus an article about top-up limits, next to the one about topping up by
+    bank transfer: "and by bank transfer?" after a question about limits is about the limit."""
+    write_article(
+        kb_settings.articles_dir,
+        "top-up-limits",
+        "Top-up limits",
+        """
+        You can add at most EUR 10,000 a month to your account, whichever way you add it.
+        """,
+        ["What is the most I can top up?", "Is there a maximum top-up amount?"],
+    )
+    build_index(kb_settings, embedder)
+    kb_service.configure(Searcher(kb_settings, embedder), action_settings(kb_settings))
+    return kb_settings
+
+
+async def test_an_elliptical_follow_up_about_another_object_stays_on_the_aspect(kb_with_limits: KBSettings) -> None:
+    history, slots = after_a_question("is there a max amount i can top up with a card", "top-up-limits")
+    events, messages = await run_answer(make_tracker("and by bank transfer?", history=history, slots=slots))
+    assert events[0] == SlotSet("kb_last_query", "is there a max amount i can top up with a card and by bank transfer?")
+    cited = [m["custom"]["article"]["id"] for m in messages if "article" in m.get("custom", {})]
+    assert cited[0] == "top-up-limits"

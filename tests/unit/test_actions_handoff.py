@@ -132,6 +132,31 @@ async def test_request_human_prefills_the_logged_in_customer() -> None:
     ]
 
 
+@pytest.mark.parametrize("text", ["are you a bot?", "am I talking to a human", "is this a real person or a machine"])
+async def test_a_bot_challenge_is_answered_and_hands_nothing_off(text: str) -> None:
+    events, messages = await run_start(make_tracker(text, "bot_challenge"))
+    assert [m["response"] for m in messages] == ["utter_iamabot"]
+    assert events == [SlotSet("handoff_pending", False)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "are you a robot? get me someone real",
+        "are you a bot? I want a real person",
+        "is this automated, can I speak to a human",
+    ],
+)
+async def test_a_bot_challenge_that_asks_to_be_put_through_hands_off(text: str) -> None:
+    events, messages = await run_start(make_tracker(text, "bot_challenge"))
+    assert messages == [message("Sure, I'll connect you with a person.")]
+    assert events[:3] == [
+        SlotSet("handoff_pending", True),
+        SlotSet("handoff_reason", "customer_request"),
+        SlotSet("handoff_priority", "normal"),
+    ]
+
+
 async def test_request_human_takes_the_issue_from_the_last_question_not_from_the_request() -> None:
     tracker = make_tracker(
         "agent please", "request_human", slots={"kb_last_query": "When will my card arrive?", "kb_last_tier": "answer"}

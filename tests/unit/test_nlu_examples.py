@@ -42,7 +42,11 @@ def test_held_out_phrasings_and_evaluation_turns_are_not_trained_on() -> None:
     # The generator leaves out every customer turn of the evaluation conversations (nlu.yml is
     # written by hand and holds greetings such as "hi" that a scripted conversation may use too).
     generated = nlu_examples("nlu_generated.yml")
-    for name in ("handoff_conversations.jsonl", "followup_conversations.jsonl"):
+    for name in (
+        "handoff_conversations.jsonl",
+        "followup_conversations.jsonl",
+        "followup_conversations_heldout.jsonl",
+    ):
         for line in (ROOT / "data" / "eval" / name).read_text().splitlines():
             turns = [t for t in json.loads(line)["turns"] if isinstance(t, str)]
             assert not [t for t in turns if " ".join(t.lower().split()) in generated], name

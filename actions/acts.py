@@ -35,7 +35,7 @@ PERSON_VAGUE = re.compile(
     r"\b(?:person|persn|someone|somebody|anyone|anybody|people|team|member|colleagues?)\b", re.IGNORECASE
 )
 REACH_VERBS = re.compile(
-    r"\b(?:talk|speak|speek|chat|call|ring|phone|contact|connect|transfer|put|get|give|need|want|wanna|"
+    r"\b(?:talk|speak|speek|chat|call|ring|phone|contact|connect|transfer|put|get|give|find|need|want|wanna|"
     r"prefer|rather|reach|escalate|hand|pass|discuss|word|deal|is there|are there|available|please|pls|plz)\b",
     re.IGNORECASE,
 )

@@ -53,6 +53,7 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 import aiohttp
 import yaml
 
+from knowledge_base.articles import article_files, parse_article
 from knowledge_base.eval.evaluate import default_data_dir
 from scripts.nlu_examples import is_training_act
 from tests.integration.customer import Customer
@@ -781,8 +782,13 @@ async def dialogue_acts(hub_url: str, limit: int | None, concurrency: int) -> di
 
 async def follow_ups(hub_url: str, limit: int | None, concurrency: int, path: Path = FOLLOWUPS) -> dict[str, Any]:
     """`path` (data/eval/followup_conversations*.jsonl): a question, then a follow-up. Right when
-    the follow-up's reply cites the expected article first and does not hand off."""
+    the follow-up's reply cites the expected article first and does not hand off, or hands off
+    where the expected article needs a person (the definition of the BANKING77 measure)."""
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    needs_person = {
+        article.id: article.needs_person
+        for article in (parse_article(file) for file in article_files(ROOT / "data" / "articles"))
+    }
     if limit is not None:
         items = items[:limit]
     say(f"\n## Follow-up questions: {len(items)} two-turn conversations ({path.relative_to(ROOT)})")
@@ -803,7 +809,11 @@ async def follow_ups(hub_url: str, limit: int | None, concurrency: int, path: Pa
                 "second_kind": second.kind,
                 "second_cited": second.cited,
                 "first_right": first.kind != "handoff" and first.cited[:1] == [expected_first],
-                "right": second.kind != "handoff" and second.cited[:1] == [expected_second],
+                "right": (
+                    second.kind == "handoff"
+                    if needs_person.get(expected_second, False)
+                    else second.kind != "handoff" and second.cited[:1] == [expected_second]
+                ),
             }
 
         rows = await bounded(items, concurrency, play_pair, "conversations")

@@ -144,6 +144,7 @@ async def test_a_bot_challenge_is_answered_and_hands_nothing_off(text: str) -> N
     [
         "are you a robot? get me someone real",
         "are you a bot? I want a real person",
+        "are you a bot? find me someone real",
         "is this automated, can I speak to a human",
     ],
 )

@@ -17,7 +17,9 @@ from handoff import (
     metrics,
     pages,
     replies_api,
+    search_api,
     studio,
+    suggestions_api,
     teams_api,
 )
 from handoff.app_keys import (
@@ -148,6 +150,7 @@ def create_app(
     app.router.add_routes(inbox_api.routes)
     app.router.add_routes(replies_api.routes)
     app.router.add_routes(teams_api.routes)
+    app.router.add_routes(search_api.routes)
     app.router.add_routes(pages.routes)
     app[pages.ARTICLE_PATHS] = pages.ArticlePaths()
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()
@@ -155,6 +158,7 @@ def create_app(
     app.router.add_routes(mail_api.routes)
     app[LIVE_SEARCH] = LiveSearch(lambda: app[articles_api.REBUILDS].kb_settings)
     studio.setup(app)
+    app.router.add_routes(suggestions_api.routes)  # after studio.setup: it uses the studio's catalog
     app.router.add_routes(help_center.routes)
     metrics.setup(app)
     privacy_api.setup(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -14,6 +15,7 @@ from handoff.app_keys import FANOUT, RELAY, SETTINGS, STORE
 from handoff.client_address import client_address
 from handoff.errors import error_response
 from handoff.privacy.service import Actor
+from handoff.sla import SlaTargets, sla_status
 from handoff.store import Agent, Conflict, NotFound, NotYours, StoredMessage, StoreError, hash_token
 
 log = logging.getLogger(__name__)
@@ -114,13 +116,20 @@ async def queue(request: web.Request) -> web.StreamResponse:
     elif wanted not in ("", "mine"):
         return error_response(400, "malformed", "?team is mine, none or a team's id.")
     teams = [team for team in await store.teams() if team.id in mine]
+    targets, now = request.app[SETTINGS].sla_targets, time.time()
     return web.json_response(
         {
-            "items": [item.to_json() for item in items],
+            "items": [_with_sla(item.to_json(), targets, now) for item in items],
             "agents_online": request.app[FANOUT].agents_online(),
             "my_teams": [{"id": team.id, "name": team.name} for team in teams],
         }
     )
+
+
+def _with_sla(item: dict[str, Any], targets: SlaTargets, now: float) -> dict[str, Any]:
+    """A queue item with where it stands against its first-response target (`sla`, or null)."""
+    status = sla_status(targets, item["priority"], item["queued_at"], item["first_response_at"], now)
+    return {**item, "sla": status.to_json() if status else None}
 
 
 @routes.get("/api/agent/conversations/{conversation_id}")

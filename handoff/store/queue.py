@@ -227,6 +227,7 @@ class QueueStore(ConversationStore):
                 email=_email_markers(r),
                 team_id=r.team_id,
                 team_name=r.team_name,
+                first_response_at=r.first_response_at,
             )
             for r in rows
         ]

@@ -239,6 +239,7 @@ class QueueItem:
     email: EmailMarkers = field(default_factory=EmailMarkers)
     team_id: int | None = None  # the team it was routed to; None: the general queue
     team_name: str | None = None
+    first_response_at: float | None = None  # the first agent reply (the SLA's clock stops)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -249,6 +250,7 @@ class QueueItem:
             "reason": self.reason,
             "priority": self.priority,
             "queued_at": self.queued_at,
+            "first_response_at": self.first_response_at,
             "wait_seconds": self.wait_seconds,
             "headline": self.headline,
             "agent": {"id": self.agent_id, "name": self.agent_name} if self.agent_id else None,

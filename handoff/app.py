@@ -11,6 +11,7 @@ from aiohttp import WSCloseCode, web
 from handoff import (
     agent_sessions,
     articles_api,
+    assignment,
     gateway,
     help_center,
     inbox_api,
@@ -83,6 +84,16 @@ async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     await rasa.close()
 
 
+async def _assignment_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Auto-assignment (HUB_AUTO_ASSIGN), after the relay it claims through."""
+    if not app[SETTINGS].auto_assign:
+        yield
+        return
+    assigner = assignment.Assigner(app[SETTINGS], app[STORE], app[FANOUT], app[RELAY])
+    async with assignment.running(app, assigner):
+        yield
+
+
 async def _inbound_smtp_ctx(app: web.Application) -> AsyncIterator[None]:
     """The embedded SMTP receiver for replies (HUB_INBOUND_SMTP_PORT), after the relay it delivers to."""
     settings = app[SETTINGS]
@@ -140,6 +151,7 @@ def create_app(
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_mail_ctx)
     app.cleanup_ctx.append(_rasa_ctx)
+    app.cleanup_ctx.append(_assignment_ctx)
     app.cleanup_ctx.append(_inbound_smtp_ctx)
     app.cleanup_ctx.append(agent_sessions.watch_sessions)
     app[agent_sessions.LOGIN_GUARD] = agent_sessions.LoginGuard.create(

@@ -607,7 +607,8 @@ def openapi_document() -> dict[str, Any]:
             f"{conv}/transfer": {
                 "post": {
                     **_op(
-                        "Pass a conversation you own to another agent, with a note they see first (audited)",
+                        "Pass a conversation you own to another agent ({agent_id}), or back to a team's queue "
+                        "({team_id}), with a note its next owner sees first (audited)",
                         {
                             "200": "transferred",
                             "400": "no agent_id, or yourself",
@@ -618,8 +619,11 @@ def openapi_document() -> dict[str, Any]:
                         },
                         {
                             "type": "object",
-                            "required": ["agent_id"],
-                            "properties": {"agent_id": {"type": "integer"}, "note": {"type": "string"}},
+                            "properties": {
+                                "agent_id": {"type": "integer"},
+                                "team_id": {"type": "integer"},
+                                "note": {"type": "string"},
+                            },
                         },
                     ),
                     "parameters": [CONVERSATION_PATH],

@@ -38,7 +38,7 @@ def _not_negative(name: str, value: int) -> int:
 
 def _seconds(name: str, value: float) -> float:
     if value < 0:
-        raise SettingsError(f"{name} is {value}; use a number of seconds, or 0 for no target")
+        raise SettingsError(f"{name} is {value}; use a number of seconds (0 turns it off)")
     return value
 
 
@@ -130,6 +130,11 @@ class HubSettings:
     sla_high_seconds: float = SlaTargets.high
     sla_normal_seconds: float = SlaTargets.normal
     sla_low_seconds: float = SlaTargets.low
+    # --- auto-assignment (handoff/assignment.py): off unless asked for; claiming by hand always works
+    auto_assign: bool = False
+    agent_capacity: int = 3  # open conversations at once, for agents without their own
+    claim_timeout_seconds: float = 300.0  # an unanswered claim this old goes back to the queue; 0: never
+    offline_grace_seconds: float = 60.0  # an agent without an inbox open this long is offline (a reload is not)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -217,6 +222,14 @@ class HubSettings:
                 "HUB_SLA_NORMAL_SECONDS", read.number("HUB_SLA_NORMAL_SECONDS", d.sla_normal_seconds)
             ),
             sla_low_seconds=_seconds("HUB_SLA_LOW_SECONDS", read.number("HUB_SLA_LOW_SECONDS", d.sla_low_seconds)),
+            auto_assign=read.boolean("HUB_AUTO_ASSIGN", d.auto_assign),
+            agent_capacity=max(1, read.integer("HUB_AGENT_CAPACITY", d.agent_capacity)),
+            claim_timeout_seconds=_seconds(
+                "HUB_CLAIM_TIMEOUT_SECONDS", read.number("HUB_CLAIM_TIMEOUT_SECONDS", d.claim_timeout_seconds)
+            ),
+            offline_grace_seconds=_seconds(
+                "HUB_OFFLINE_GRACE_SECONDS", read.number("HUB_OFFLINE_GRACE_SECONDS", d.offline_grace_seconds)
+            ),
         )
         try:
             routing.parse_routes(settings.team_routes)  # a typo fails at start

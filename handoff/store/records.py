@@ -169,6 +169,7 @@ class Agent:
     password_hash: str = field(repr=False)
     role: str = "agent"
     disabled: bool = False
+    capacity: int | None = None  # open conversations at once under auto-assignment; None: the setting
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email, "role": self.role}
@@ -179,7 +180,7 @@ class Agent:
 
 
 def _agent(row: Any) -> Agent:
-    return Agent(row.id, row.email, row.name, row.password_hash, row.role, row.disabled_at is not None)
+    return Agent(row.id, row.email, row.name, row.password_hash, row.role, row.disabled_at is not None, row.capacity)
 
 
 def _checked_role(role: str) -> str:
@@ -240,6 +241,7 @@ class QueueItem:
     team_id: int | None = None  # the team it was routed to; None: the general queue
     team_name: str | None = None
     first_response_at: float | None = None  # the first agent reply (the SLA's clock stops)
+    claimed_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -61,6 +61,8 @@ agents = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("role", sa.String(16), nullable=False, server_default="agent"),  # migration 4
     sa.Column("disabled_at", sa.Float),  # migration 4: a disabled agent cannot sign in
+    # migration 0011_desk_sla: open conversations at once under auto-assignment; NULL: HUB_AGENT_CAPACITY
+    sa.Column("capacity", sa.Integer),
 )
 
 agent_sessions = sa.Table(

@@ -348,7 +348,7 @@ def test_reply_suggestions_and_an_article_from_the_picker_go_into_the_reply(stac
     uma.keyboard.press("Enter")
     reply = uma.get_by_test_id("inbox-reply")
     expect(reply).to_be_focused()
-    passage = suggestions.first.locator(".suggestion__passage").inner_text().rstrip("…")
+    passage = (suggestions.first.locator(".suggestion__passage").text_content() or "").rstrip("…")
     link = suggestions.first.locator("a").get_attribute("href")
     value = reply.input_value()
     assert value.startswith(passage[:60]) and value.endswith(link), (value, link)
@@ -366,4 +366,38 @@ def test_reply_suggestions_and_an_article_from_the_picker_go_into_the_reply(stac
     expect(uma.locator('[data-testid="inbox-message"][data-sender="agent"]').last).to_contain_text(
         "/help/card-delivery-time", timeout=10_000
     )
+    assert errors == []
+
+
+def test_transfer_to_a_team_from_the_picker(stack, browser: Browser) -> None:
+    add_agent(stack, "desk-ned@kestrel.example", "Ned", PASSWORD)
+    add_agent(stack, "desk-ola@kestrel.example", "Ola", PASSWORD)
+    made = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "supportbot-agent"), "team", "Payments", "desk-ola@kestrel.example"],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    conversation_id = queued_conversation(stack, None, time.time())
+    errors: list[str] = []
+    ned = signed_in(browser, stack.hub_url, "desk-ned@kestrel.example", errors)
+    ola = signed_in(browser, stack.hub_url, "desk-ola@kestrel.example", errors)
+    ned.locator(f'[data-testid="inbox-card"][data-conversation-id="{conversation_id}"]').click(timeout=30_000)
+    ned.get_by_test_id("inbox-claim").click()
+    ned.get_by_test_id("inbox-transfer-open").click()
+    ned.get_by_test_id("inbox-transfer-agent").select_option(label="Team: Payments")
+    ned.get_by_test_id("inbox-transfer-note").fill("Refund asked twice; card checked.")
+    ned.get_by_test_id("inbox-transfer-send").click()
+    expect(ned.get_by_test_id("inbox-reply")).to_be_disabled()
+
+    card = ola.locator(f'[data-testid="inbox-card"][data-conversation-id="{conversation_id}"]')
+    expect(card.get_by_test_id("inbox-card-team")).to_have_text("Payments (your team)", timeout=30_000)
+    expect(card).to_contain_text("Unclaimed")
+    card.click()
+    ola.get_by_test_id("inbox-claim").click()
+    banner = ola.get_by_test_id("inbox-transfer-banner")
+    expect(banner).to_contain_text("Ned passed this conversation to the Payments team", timeout=10_000)
+    expect(banner).to_contain_text("Refund asked twice; card checked.")
     assert errors == []

@@ -750,13 +750,17 @@ function renderConversation() {
 function renderTransferBanner(transfer) {
   var t = transfer && typeof transfer === "object" ? transfer : null;
   var to = t && t.to && typeof t.to === "object" ? t.to : null;
-  if (!t || !isMe(to)) {
+  var team = t && t.team && typeof t.team === "object" ? t.team : null;
+  // to me by name, or to a team and now mine (the hub sends a team's note only to its owner)
+  if (!t || !(isMe(to) || (team && canReply()))) {
     el.transferBanner.hidden = true;
     return;
   }
   var from = t.from && typeof t.from === "object" ? t.from : {};
   el.transferBannerTitle.textContent =
-    (str(from.name) || "A colleague") + " passed this conversation to you" + (t.created_at ? " at " + formatTime(t.created_at) : "");
+    (str(from.name) || "A colleague") +
+    (team ? " passed this conversation to the " + str(team.name) + " team" : " passed this conversation to you") +
+    (t.created_at ? " at " + formatTime(t.created_at) : "");
   el.transferBannerNote.textContent = str(t.note);
   el.transferBanner.hidden = false;
 }
@@ -1100,18 +1104,29 @@ function openTransfer() {
   clear(el.transferAgent);
   el.transferAgent.appendChild(h("option", { value: "", text: "Loading…" }));
   el.transferAgent.focus();
-  api("GET", "/api/agent/agents")
-    .then(function (data) {
+  Promise.all([api("GET", "/api/agent/agents"), api("GET", "/api/agent/teams")])
+    .then(function (answers) {
       clear(el.transferAgent);
-      var others = (Array.isArray(data.agents) ? data.agents : []).filter(function (a) {
+      var others = (Array.isArray(answers[0].agents) ? answers[0].agents : []).filter(function (a) {
         return a && typeof a === "object" && typeof a.id === "number" && !isMe(a);
       });
-      if (!others.length) el.transferAgent.appendChild(h("option", { value: "", text: "No other agent" }));
+      var teams = (Array.isArray(answers[1].teams) ? answers[1].teams : []).filter(function (t) {
+        return t && typeof t === "object" && typeof t.id === "number";
+      });
+      if (!others.length && !teams.length) el.transferAgent.appendChild(h("option", { value: "", text: "No other agent" }));
+      var people = h("optgroup", { label: "Colleagues" });
       others.forEach(function (a) {
-        el.transferAgent.appendChild(
+        people.appendChild(
           h("option", { value: String(a.id), text: str(a.name) + (a.online ? " (online)" : " (offline)") })
         );
       });
+      if (others.length) el.transferAgent.appendChild(people);
+      // A team: back to the queue, in that team's (its next owner reads the note first).
+      var groups = h("optgroup", { label: "Teams (back to their queue)" });
+      teams.forEach(function (t) {
+        groups.appendChild(h("option", { value: "team:" + t.id, text: "Team: " + str(t.name) }));
+      });
+      if (teams.length) el.transferAgent.appendChild(groups);
     })
     .catch(function (err) {
       if (!(err instanceof AuthError)) showNotice(err.message);
@@ -1131,13 +1146,17 @@ el.transferForm.addEventListener("keydown", function (ev) {
 el.transferForm.addEventListener("submit", function (ev) {
   ev.preventDefault();
   var id = state.openId;
-  var to = Number(el.transferAgent.value);
+  var choice = el.transferAgent.value;
+  var toTeam = choice.indexOf("team:") === 0;
+  var to = Number(toTeam ? choice.slice(5) : choice);
   if (!id || !to || state.busy) {
     el.transferAgent.focus();
     return;
   }
   setBusy(true);
-  api("POST", convPath(id, "transfer"), { agent_id: to, note: el.transferNote.value.trim() })
+  var body = toTeam ? { team_id: to } : { agent_id: to };
+  body.note = el.transferNote.value.trim();
+  api("POST", convPath(id, "transfer"), body)
     .then(function () {
       closeTransfer(false);
       showNotice("");

@@ -10,13 +10,15 @@ letter or a digit, as FTS5 splits) with a GIN index; retention's empty text make
 it empty, erasure deletes it with its row.
 
 The SLA (first-response targets per priority) needs no column: it is computed from
-`handoffs.queued_at` and `first_response_at`. Idempotent, like every revision here.
+`handoffs.queued_at` and `first_response_at`. Auto-assignment adds `agents.capacity` (open
+conversations at once; NULL: the setting's default). Idempotent, like every revision here.
 """
 
 from __future__ import annotations
 
 from alembic import op
 
+from handoff.store.migrate import existing_columns
 from handoff.store.search import FTS_TABLE, SEARCHED_SENDERS
 
 revision = "0011_desk_sla"
@@ -57,9 +59,8 @@ def _sqlite() -> None:
         f"INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text); END"
     )
     # Not 'rebuild': that would index every sender's rows, which the delete trigger never removes.
-    op.execute(
-        f"INSERT INTO {FTS_TABLE}(rowid, text) SELECT id, text FROM messages WHERE sender IN ({_SENDERS}) AND text != ''"
-    )
+    # Every row of those senders, empty ones too, exactly as the insert trigger adds them.
+    op.execute(f"INSERT INTO {FTS_TABLE}(rowid, text) SELECT id, text FROM messages WHERE sender IN ({_SENDERS})")
 
 
 def _postgresql() -> None:
@@ -76,3 +77,5 @@ def upgrade() -> None:
     else:
         _postgresql()
     op.execute("CREATE INDEX IF NOT EXISTS ix_conversations_created ON conversations (created_at)")
+    if "capacity" not in existing_columns(op.get_bind(), "agents"):
+        op.execute("ALTER TABLE agents ADD COLUMN capacity INTEGER")

@@ -698,7 +698,7 @@ def openapi_document() -> dict[str, Any]:
                     **_op(
                         "Search conversations: q is words of what customers and agents wrote (the last a "
                         "prefix), a customer's name, an email or the start of one; state, reason, team (an "
-                        "id or none), from/to (YYYY-MM-DD, UTC: the day it started), limit (50, at most 100)",
+                        "id or none), from/to (YYYY-MM-DD, UTC: the day it started), limit (25, at most 100)",
                         {"200": "results, newest first", "400": "a malformed parameter", "401": "not signed in"},
                     ),
                     "parameters": [

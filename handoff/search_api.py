@@ -14,6 +14,7 @@ from handoff.errors import error_response
 from handoff.metrics.figures import BadPeriod, midnight, parse_day
 from handoff.ownership import State
 from handoff.store import SearchQuery
+from handoff.store.search import DEFAULT_RESULTS
 
 routes = web.RouteTableDef()
 MAX_QUERY = 200
@@ -22,9 +23,9 @@ _REASON = re.compile(r"^[a-z_]{1,40}$")
 STATES = tuple(state.value for state in State)
 
 
-def search_query(query: dict[str, str] | web.Request) -> SearchQuery | str:
+def search_query(request: web.Request) -> SearchQuery | str:
     """The SearchQuery a request's query string asks for, or what is wrong with it."""
-    params = query.query if isinstance(query, web.Request) else query
+    params = request.query
     text = params.get("q", "").strip()
     if len(text) > MAX_QUERY:
         return f"A search is up to {MAX_QUERY} characters."
@@ -60,7 +61,7 @@ def search_query(query: dict[str, str] | web.Request) -> SearchQuery | str:
         general_queue=general,
         started_from=midnight(first) if first else None,
         started_before=before,
-        limit=int(raw_limit) if raw_limit else 50,
+        limit=int(raw_limit) if raw_limit else DEFAULT_RESULTS,
     )
 
 
@@ -68,7 +69,7 @@ def search_query(query: dict[str, str] | web.Request) -> SearchQuery | str:
 @auth.agent_required
 async def search(request: web.Request) -> web.StreamResponse:
     """`?q=` words, an email or a name; `state`, `reason`, `team` (an id or none), `from`/`to`
-    (YYYY-MM-DD, UTC: the day the conversation started), `limit` (50)."""
+    (YYYY-MM-DD, UTC: the day the conversation started), `limit` (25, at most 100)."""
     query = search_query(request)
     if isinstance(query, str):
         return error_response(400, "malformed", query)

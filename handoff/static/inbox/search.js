@@ -128,7 +128,7 @@ ConversationSearch.prototype.run = function () {
   api("GET", "/api/agent/search?" + this.params().toString())
     .then(function (data) {
       if (token !== search.token) return;
-      search.render(Array.isArray(data.results) ? data.results : [], Number(data.limit) || 50);
+      search.render(Array.isArray(data.results) ? data.results : [], Number(data.limit) || 25);
     })
     .catch(function (err) {
       if (err instanceof AuthError || token !== search.token) return;

@@ -46,6 +46,7 @@ bench: prepare ## benchmarks (about 15 minutes): the knowledge base, then end to
 	@$(VENV)/python scripts/bench_sign_in.py
 	@$(VENV)/python scripts/bench_retention.py
 	@$(VENV)/python scripts/bench_studio.py
+	@$(VENV)/python scripts/bench_search.py
 
 eval: prepare ## the bot's answers and handoffs through a real stack (about 4 minutes); JSON in var/eval/
 	@$(VENV)/python scripts/eval_bot.py $(EVAL_ARGS)

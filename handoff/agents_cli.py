@@ -5,6 +5,7 @@
     supportbot-agent disable EMAIL / enable EMAIL                 lock an agent out, or let them back
     supportbot-agent team NAME [EMAIL ...]                        create a team, or set its members
     supportbot-agent teams                                        every team and its members
+    supportbot-agent capacity EMAIL N|default                     open conversations auto-assignment gives them at once
 
 A password reset and `disable` end every session of that agent; the running hub closes their
 open inbox within HUB_AGENT_SESSION_CHECK_SECONDS.
@@ -70,6 +71,12 @@ async def _team(store: Store, name: str, emails: list[str]) -> None:
     print(f"team {team.name} (id {team.id}) has {len(team.member_ids)} member(s)")
 
 
+async def _capacity(store: Store, email: str, capacity: int | None) -> None:
+    agent = await store.set_agent_capacity(email, capacity)
+    what = f"{agent.capacity} open conversation(s)" if agent.capacity else "the default (HUB_AGENT_CAPACITY)"
+    print(f"agent {agent.email} is given up to {what} at once by auto-assignment")
+
+
 async def _teams(store: Store) -> None:
     names = {agent.id: agent.email for agent, _ in await store.agents()}
     teams = await store.teams()
@@ -114,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     team.add_argument("name")
     team.add_argument("emails", nargs="*", metavar="EMAIL")
     sub.add_parser("teams", help="every team and its members")
+    capacity = sub.add_parser("capacity", help="open conversations auto-assignment gives an agent at once")
+    capacity.add_argument("email")
+    capacity.add_argument("capacity", help="1 to 100, or 'default' for HUB_AGENT_CAPACITY")
     return parser
 
 
@@ -140,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         work = functools.partial(_team, name=args.name.strip(), emails=[e.lower() for e in args.emails])
     elif args.command == "teams":
         work = _teams
+    elif args.command == "capacity":
+        raw = args.capacity.strip().lower()
+        if raw != "default" and not (raw.isascii() and raw.isdigit() and 1 <= int(raw[:4]) <= 100):
+            print("error: the capacity is 1 to 100, or 'default'", file=sys.stderr)
+            return 2
+        work = functools.partial(_capacity, email=args.email.lower(), capacity=None if raw == "default" else int(raw))
     else:
         work = functools.partial(_set_disabled, email=args.email, disabled=args.command == "disable")
     try:

@@ -11,13 +11,16 @@ from aiohttp import WSCloseCode, web
 from handoff import (
     agent_sessions,
     articles_api,
+    assignment,
     gateway,
     help_center,
     inbox_api,
     metrics,
     pages,
     replies_api,
+    search_api,
     studio,
+    suggestions_api,
     teams_api,
 )
 from handoff.app_keys import (
@@ -81,6 +84,16 @@ async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     await rasa.close()
 
 
+async def _assignment_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Auto-assignment (HUB_AUTO_ASSIGN), after the relay it claims through."""
+    if not app[SETTINGS].auto_assign:
+        yield
+        return
+    assigner = assignment.Assigner(app[SETTINGS], app[STORE], app[FANOUT], app[RELAY])
+    async with assignment.running(app, assigner):
+        yield
+
+
 async def _inbound_smtp_ctx(app: web.Application) -> AsyncIterator[None]:
     """The embedded SMTP receiver for replies (HUB_INBOUND_SMTP_PORT), after the relay it delivers to."""
     settings = app[SETTINGS]
@@ -138,6 +151,7 @@ def create_app(
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_mail_ctx)
     app.cleanup_ctx.append(_rasa_ctx)
+    app.cleanup_ctx.append(_assignment_ctx)
     app.cleanup_ctx.append(_inbound_smtp_ctx)
     app.cleanup_ctx.append(agent_sessions.watch_sessions)
     app[agent_sessions.LOGIN_GUARD] = agent_sessions.LoginGuard.create(
@@ -148,6 +162,7 @@ def create_app(
     app.router.add_routes(inbox_api.routes)
     app.router.add_routes(replies_api.routes)
     app.router.add_routes(teams_api.routes)
+    app.router.add_routes(search_api.routes)
     app.router.add_routes(pages.routes)
     app[pages.ARTICLE_PATHS] = pages.ArticlePaths()
     app[articles_api.REBUILDS] = rebuilds or articles_api.IndexRebuilds()
@@ -155,6 +170,7 @@ def create_app(
     app.router.add_routes(mail_api.routes)
     app[LIVE_SEARCH] = LiveSearch(lambda: app[articles_api.REBUILDS].kb_settings)
     studio.setup(app)
+    app.router.add_routes(suggestions_api.routes)  # after studio.setup: it uses the studio's catalog
     app.router.add_routes(help_center.routes)
     metrics.setup(app)
     privacy_api.setup(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -14,6 +15,7 @@ from handoff.app_keys import FANOUT, RELAY, SETTINGS, STORE
 from handoff.client_address import client_address
 from handoff.errors import error_response
 from handoff.privacy.service import Actor
+from handoff.sla import SlaTargets, sla_status
 from handoff.store import Agent, Conflict, NotFound, NotYours, StoredMessage, StoreError, hash_token
 
 log = logging.getLogger(__name__)
@@ -114,13 +116,20 @@ async def queue(request: web.Request) -> web.StreamResponse:
     elif wanted not in ("", "mine"):
         return error_response(400, "malformed", "?team is mine, none or a team's id.")
     teams = [team for team in await store.teams() if team.id in mine]
+    targets, now = request.app[SETTINGS].sla_targets, time.time()
     return web.json_response(
         {
-            "items": [item.to_json() for item in items],
+            "items": [_with_sla(item.to_json(), targets, now) for item in items],
             "agents_online": request.app[FANOUT].agents_online(),
             "my_teams": [{"id": team.id, "name": team.name} for team in teams],
         }
     )
+
+
+def _with_sla(item: dict[str, Any], targets: SlaTargets, now: float) -> dict[str, Any]:
+    """A queue item with where it stands against its first-response target (`sla`, or null)."""
+    status = sla_status(targets, item["priority"], item["queued_at"], item["first_response_at"], now)
+    return {**item, "sla": status.to_json() if status else None}
 
 
 @routes.get("/api/agent/conversations/{conversation_id}")
@@ -169,9 +178,18 @@ async def _transfer_for(request: web.Request, owner_id: int | None) -> dict[str,
         return None
     note = await request.app[STORE].latest_transfer_note(request.match_info["conversation_id"])
     transfer = (note.payload or {}).get("transfer") if note else None
-    if note is None or not isinstance(transfer, dict) or (transfer.get("to") or {}).get("id") != owner_id:
+    if note is None or not isinstance(transfer, dict):
         return None
-    return {"from": transfer.get("from"), "to": transfer.get("to"), "note": note.text, "created_at": note.created_at}
+    # to an agent: that agent; to a team: whoever of it claimed the conversation since
+    if (transfer.get("to") or {}).get("id") != owner_id and not isinstance(transfer.get("team"), dict):
+        return None
+    return {
+        "from": transfer.get("from"),
+        "to": transfer.get("to"),
+        "team": transfer.get("team"),
+        "note": note.text,
+        "created_at": note.created_at,
+    }
 
 
 def _transcript_page(messages: list[StoredMessage]) -> dict[str, Any]:
@@ -282,14 +300,20 @@ async def note(request: web.Request) -> web.StreamResponse:
 @routes.post("/api/agent/conversations/{conversation_id}/transfer")
 @auth.agent_required
 async def transfer(request: web.Request) -> web.StreamResponse:
-    """Pass a conversation I own to another active agent, with a note they see first (audited)."""
+    """Pass a conversation I own to another active agent, or to a team's queue, with a note the
+    next owner sees first (audited)."""
     body = await _json_body(request)
     to_id = body.get("agent_id") if body else None
-    if not isinstance(to_id, int) or isinstance(to_id, bool):
-        return error_response(400, "malformed", 'Send {"agent_id": N, "note": "..."} (note optional).')
+    team_id = body.get("team_id") if body else None
     note_text = _text_of(body, "note", request.app[SETTINGS].max_message_chars, required=False)
     if isinstance(note_text, web.Response):
         return note_text
+    if isinstance(team_id, int) and not isinstance(team_id, bool) and to_id is None:
+        return await _transfer_to_team(request, team_id, note_text)
+    if not isinstance(to_id, int) or isinstance(to_id, bool):
+        return error_response(
+            400, "malformed", 'Send {"agent_id": N, "note": "..."} or {"team_id": N, "note": "..."} (note optional).'
+        )
     store, me, conversation_id = request.app[STORE], _agent(request), request.match_info["conversation_id"]
     to = await store.agent_by_id(to_id) if -(2**31) <= to_id < 2**31 else None
     if to is None or to.disabled:
@@ -304,6 +328,22 @@ async def transfer(request: web.Request) -> web.StreamResponse:
     actor = Actor.of_agent(me)
     await store.audit(actor.label, "transfer", conversation_id, {"to_agent_id": to.id}, agent_id=actor.agent_id)
     log.info("agent %s transferred conversation %s to agent %s", me.id, conversation_id, to.id)
+    return web.json_response({"ok": True})
+
+
+async def _transfer_to_team(request: web.Request, team_id: int, note: str) -> web.StreamResponse:
+    store, me, conversation_id = request.app[STORE], _agent(request), request.match_info["conversation_id"]
+    team = next((t for t in await store.teams() if t.id == team_id), None)
+    if team is None:
+        return error_response(404, "not_found", "No team has that id (GET /api/agent/teams lists them).")
+    try:
+        await store.get_conversation(conversation_id)
+        await request.app[RELAY].transfer_to_team(conversation_id, me, team, note)
+    except StoreError as exc:
+        return _store_error(exc)
+    actor = Actor.of_agent(me)
+    await store.audit(actor.label, "transfer", conversation_id, {"to_team_id": team.id}, agent_id=actor.agent_id)
+    log.info("agent %s transferred conversation %s to team %s", me.id, conversation_id, team.id)
     return web.json_response({"ok": True})
 
 

@@ -607,7 +607,8 @@ def openapi_document() -> dict[str, Any]:
             f"{conv}/transfer": {
                 "post": {
                     **_op(
-                        "Pass a conversation you own to another agent, with a note they see first (audited)",
+                        "Pass a conversation you own to another agent ({agent_id}), or back to a team's queue "
+                        "({team_id}), with a note its next owner sees first (audited)",
                         {
                             "200": "transferred",
                             "400": "no agent_id, or yourself",
@@ -618,8 +619,11 @@ def openapi_document() -> dict[str, Any]:
                         },
                         {
                             "type": "object",
-                            "required": ["agent_id"],
-                            "properties": {"agent_id": {"type": "integer"}, "note": {"type": "string"}},
+                            "properties": {
+                                "agent_id": {"type": "integer"},
+                                "team_id": {"type": "integer"},
+                                "note": {"type": "string"},
+                            },
                         },
                     ),
                     "parameters": [CONVERSATION_PATH],
@@ -662,6 +666,46 @@ def openapi_document() -> dict[str, Any]:
                     ),
                     "parameters": [REPLY_PATH],
                 },
+            },
+            f"{conv}/suggestions": {
+                "get": {
+                    **_op(
+                        "Up to three help-center passages for the customer's last messages (the bot's search "
+                        "on the live index), each with its article's link; status ok, nothing_to_search or "
+                        "no_index",
+                        {"200": "the suggestions", "401": "not signed in", "404": "no such conversation"},
+                    ),
+                    "parameters": [CONVERSATION_PATH],
+                }
+            },
+            "/api/agent/articles": {
+                "get": {
+                    **_op(
+                        "Help-center articles whose id, title, category or tags hold every word of q (up to "
+                        "8), with their link and first passage: what 'insert the article' puts in a reply",
+                        {"200": "the articles", "400": "no q, or too long", "401": "not signed in"},
+                    ),
+                    "parameters": [{"name": "q", "in": "query", "required": True, "schema": {"type": "string"}}],
+                }
+            },
+            "/api/agent/teams": {
+                "get": _op(
+                    "Every team's id and name (the search's team filter)", {"200": "the teams", "401": "not signed in"}
+                )
+            },
+            "/api/agent/search": {
+                "get": {
+                    **_op(
+                        "Search conversations: q is words of what customers and agents wrote (the last a "
+                        "prefix), a customer's name, an email or the start of one; state, reason, team (an "
+                        "id or none), from/to (YYYY-MM-DD, UTC: the day it started), limit (25, at most 100)",
+                        {"200": "results, newest first", "400": "a malformed parameter", "401": "not signed in"},
+                    ),
+                    "parameters": [
+                        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+                        for name in ("q", "state", "reason", "team", "from", "to", "limit")
+                    ],
+                }
             },
             "/api/agent/agents": {
                 "get": _op(

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -22,7 +22,7 @@ from handoff.ownership import State, bot_owns
 from handoff.privacy.intake import hidden_notice, take_in
 from handoff.rasa_client import BotTurn, BotUnavailable, RasaClient
 from handoff.settings import HubSettings
-from handoff.store import Agent, Conversation, NotFound, Store, StoredMessage
+from handoff.store import Agent, Conversation, NotFound, Store, StoredMessage, Team
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ class Relay:
         self.clock = clock
         self.hours = business_hours.parse(settings.business_hours, settings.time_zone, settings.holidays)
         self.team_routes = routing.parse_routes(settings.team_routes)
+        #: called with the conversation's id after a handoff enters the queue (auto-assignment)
+        self.after_queued: list[Callable[[str], Awaitable[int | None]]] = []
 
     # --- customer side ------------------------------------------------------------------------
 
@@ -228,6 +230,11 @@ class Relay:
         if self.mailer is not None:
             await self._mail(self.mailer.handoff_queued(queued, agents_online), conversation_id)
         await self.queue_changed(conversation_id)
+        await self._queued(conversation_id)
+
+    async def _queued(self, conversation_id: str) -> None:
+        for hook in self.after_queued:
+            await hook(conversation_id)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -311,6 +318,25 @@ class Relay:
         )
         await self.system_message(conversation_id, f"{agent.name} passed your conversation to {to.name}.")
         await self.queue_changed(conversation_id)
+
+    async def transfer_to_team(self, conversation_id: str, agent: Agent, team: Team, note: str) -> None:
+        """Pass a conversation this agent owns to a team's queue, with a note its next owner sees
+        first; the customer is told it waits for that team."""
+        await self.store.transfer_to_team(conversation_id, agent.id, team.id)
+        await self.add_note(
+            conversation_id,
+            agent,
+            note or f"{agent.name} passed this conversation to the {team.name} team.",
+            payload={
+                "transfer": {"from": {"id": agent.id, "name": agent.name}, "team": {"id": team.id, "name": team.name}}
+            },
+        )
+        await self.system_message(
+            conversation_id,
+            f"{agent.name} passed your conversation to our {team.name} team; the next available person will join shortly.",
+        )
+        await self.queue_changed(conversation_id)
+        await self._queued(conversation_id)
 
     async def _mail(self, step: Any, conversation_id: str) -> None:
         """A mail step (it only adds a row to the outbox): its failure is logged, never the caller's."""

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from handoff import business_hours, routing
 from handoff.mail.sender import SmtpServer
+from handoff.sla import SlaTargets
 from knowledge_base.environment import PROJECT_ROOT, Environment, SettingsError
 
 __all__ = ["HubSettings", "Secret", "SettingsError", "sqlite_url"]
@@ -32,6 +33,12 @@ def sqlite_url(path: Path) -> str:
 def _not_negative(name: str, value: int) -> int:
     if value < 0:
         raise SettingsError(f"{name} is {value}; use a number of days, or 0 to keep everything")
+    return value
+
+
+def _seconds(name: str, value: float) -> float:
+    if value < 0:
+        raise SettingsError(f"{name} is {value}; use a number of seconds (0 turns it off)")
     return value
 
 
@@ -119,6 +126,15 @@ class HubSettings:
     always_open_reasons: tuple[str, ...] = ("sensitive_topic",)
     # --- teams (README, "How an agent works the inbox"): reason:CODE=Team or category:NAME=Team
     team_routes: tuple[str, ...] = ()
+    # --- first-response targets per priority, in seconds; 0: none (handoff/sla.py)
+    sla_high_seconds: float = SlaTargets.high
+    sla_normal_seconds: float = SlaTargets.normal
+    sla_low_seconds: float = SlaTargets.low
+    # --- auto-assignment (handoff/assignment.py): off unless asked for; claiming by hand always works
+    auto_assign: bool = False
+    agent_capacity: int = 3  # open conversations at once, for agents without their own
+    claim_timeout_seconds: float = 300.0  # an unanswered claim this old goes back to the queue; 0: never
+    offline_grace_seconds: float = 60.0  # an agent without an inbox open this long is offline (a reload is not)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -201,6 +217,19 @@ class HubSettings:
                 if reason != "none"
             ),
             team_routes=read.items("HUB_TEAM_ROUTES", ""),
+            sla_high_seconds=_seconds("HUB_SLA_HIGH_SECONDS", read.number("HUB_SLA_HIGH_SECONDS", d.sla_high_seconds)),
+            sla_normal_seconds=_seconds(
+                "HUB_SLA_NORMAL_SECONDS", read.number("HUB_SLA_NORMAL_SECONDS", d.sla_normal_seconds)
+            ),
+            sla_low_seconds=_seconds("HUB_SLA_LOW_SECONDS", read.number("HUB_SLA_LOW_SECONDS", d.sla_low_seconds)),
+            auto_assign=read.boolean("HUB_AUTO_ASSIGN", d.auto_assign),
+            agent_capacity=max(1, read.integer("HUB_AGENT_CAPACITY", d.agent_capacity)),
+            claim_timeout_seconds=_seconds(
+                "HUB_CLAIM_TIMEOUT_SECONDS", read.number("HUB_CLAIM_TIMEOUT_SECONDS", d.claim_timeout_seconds)
+            ),
+            offline_grace_seconds=_seconds(
+                "HUB_OFFLINE_GRACE_SECONDS", read.number("HUB_OFFLINE_GRACE_SECONDS", d.offline_grace_seconds)
+            ),
         )
         try:
             routing.parse_routes(settings.team_routes)  # a typo fails at start
@@ -210,6 +239,10 @@ class HubSettings:
         if settings.smtp_url:
             SmtpServer.from_url(str(settings.smtp_url))  # the same
         return settings
+
+    @property
+    def sla_targets(self) -> SlaTargets:
+        return SlaTargets(self.sla_high_seconds, self.sla_normal_seconds, self.sla_low_seconds)
 
     @property
     def max_frame_bytes(self) -> int:

@@ -1,5 +1,6 @@
-"""Teams over HTTP, for admins (`/api/admin/teams`): create, list, set members, delete. Handoffs
-are routed to teams by `HUB_TEAM_ROUTES` (handoff/routing.py); every agent reads the queue."""
+"""Teams over HTTP, for admins (`/api/admin/teams`): create, list, set members, delete; and their
+names for every agent (`/api/agent/teams`). Handoffs are routed to teams by `HUB_TEAM_ROUTES`
+(handoff/routing.py); every agent reads the queue."""
 
 from __future__ import annotations
 
@@ -35,6 +36,14 @@ async def _body(request: web.Request) -> dict[str, object] | None:
 @auth.role_required("admin")
 async def list_teams(request: web.Request) -> web.StreamResponse:
     return web.json_response({"teams": [team.to_json() for team in await request.app[STORE].teams()]})
+
+
+@routes.get("/api/agent/teams")
+@auth.agent_required
+async def team_names(request: web.Request) -> web.StreamResponse:
+    """Every team's id and name, for every agent (the search's team filter)."""
+    teams = await request.app[STORE].teams()
+    return web.json_response({"teams": [{"id": team.id, "name": team.name} for team in teams]})
 
 
 @routes.post("/api/admin/teams")

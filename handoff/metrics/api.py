@@ -40,7 +40,8 @@ def period_of(request: web.Request) -> metrics.Period:
 async def period_report(request: web.Request, period: metrics.Period, gaps: bool = False) -> dict[str, Any]:
     now = time.time()
     rows = await metrics.load(request.app[STORE], period, now)
-    report = metrics.report(rows, request.app[SETTINGS].fcr_window_hours, now)
+    settings = request.app[SETTINGS]
+    report = metrics.report(rows, settings.fcr_window_hours, now, settings.sla_targets)
     if gaps:
         report["gaps"] = await request.app[GAPS].clusters(metrics.unanswered_questions(rows))
     return report

@@ -23,7 +23,14 @@ routes = web.RouteTableDef()
 
 WIDTH, HEIGHT = 640, 230
 LEFT, RIGHT, TOP, BOTTOM = 44, 10, 14, 40
-COLORS = {"bot": "#0b5e4f", "person": "#d97706", "bar": "#1d4ed8", "csat": "#0b5e4f"}
+COLORS = {
+    "bot": "#0b5e4f",
+    "person": "#d97706",
+    "bar": "#1d4ed8",
+    "csat": "#0b5e4f",
+    "met": "#0b5e4f",
+    "breached": "#b42318",
+}
 
 
 def e(value: Any) -> str:
@@ -252,8 +259,52 @@ def _tiles(r: dict[str, Any]) -> str:
             f"({fcr['window_hours']:g} h window)",
             "kpi-fcr",
         ),
+        _tile(
+            "First-response SLA",
+            fmt_rate(r["sla"]["rate"]),
+            f"{r['sla']['met']} met · {r['sla']['breached']} breached · {r['sla']['running']} still running",
+            "kpi-sla",
+        ),
     ]
     return '<section class="tiles" aria-label="Key figures">' + "".join(tiles) + "</section>"
+
+
+def _sla_section(r: dict[str, Any]) -> str:
+    """SLA attainment per day (a chart of met and breached) and per team (a table)."""
+    sla = r["sla"]
+    targets = ", ".join(
+        f"{priority} {fmt_duration(seconds) if seconds else 'none'}"
+        for priority, seconds in sla["targets_seconds"].items()
+    )
+    chart = column_chart(
+        "chart-sla",
+        "First replies within the target, per day",
+        [row["date"][5:] for row in sla["daily"]],
+        [
+            ("met", COLORS["met"], [float(row["met"]) for row in sla["daily"]]),
+            ("breached", COLORS["breached"], [float(row["breached"]) for row in sla["daily"]]),
+        ],
+        "No handoffs with a target in this period.",
+        label_every=max(1, math.ceil(len(sla["daily"]) / 16)),
+        width=1200,
+    )
+    rows = "".join(
+        f'<tr><th scope="row">{e(t["team"])}</th><td class="num">{t["met"]}</td><td class="num">{t["breached"]}</td>'
+        f'<td class="num">{t["running"]}</td><td class="num">{e(fmt_rate(t["rate"]))}</td></tr>'
+        for t in sla["by_team"]
+    )
+    table = (
+        '<table data-testid="table-sla-teams"><caption>SLA attainment per team</caption>'
+        '<thead><tr><th scope="col">Team</th><th scope="col">Met</th><th scope="col">Breached</th>'
+        f'<th scope="col">Running</th><th scope="col">Attainment</th></tr></thead><tbody>{rows}</tbody></table>'
+        if rows
+        else '<p class="muted">No handoffs with a target in this period.</p>'
+    )
+    return (
+        f'<section class="card" id="sla"><h2>First-response SLA</h2><p class="muted">Targets: {e(targets)}. '
+        "Attainment is met over met and breached; a handoff still within its target is running.</p>"
+        f"<figure>{chart}</figure>{table}</section>"
+    )
 
 
 def _charts(r: dict[str, Any]) -> str:
@@ -383,6 +434,7 @@ def render(report: dict[str, Any], agent_name: str) -> str:
         + downloads
         + _tiles(report)
         + _charts(report)
+        + _sla_section(report)
         + f'<section class="card"><h2>Article helpfulness</h2>{_articles_table(report)}</section>'
         + f'<section class="card" id="gaps"><h2>Content gaps</h2>{_gaps_section(report, query)}</section>'
     )

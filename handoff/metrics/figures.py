@@ -24,6 +24,10 @@ Definitions (README, "Metrics"):
 - article helpfulness: "Did that help?" yes/no per article.
 - unanswered questions: knowledge-base questions with tier "none" or whose article was marked
   not helpful in the same conversation; clustered by meaning on request (content gaps).
+- SLA attainment: handoffs whose first agent reply came within their priority's target
+  (handoff/sla.py), over those met or breached; handoffs still within their target with no reply
+  yet ("running") are left out; for the period, per day and per team (the team the handoff was
+  routed to; "General queue" for none).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from handoff.sla import BREACHED, MET, RUNNING, SlaTargets, sla_status
 from handoff.store import Store
 
 DEFAULT_DAYS = 30
@@ -93,12 +98,12 @@ class Period:
 
     @property
     def start(self) -> float:
-        return _midnight(self.first)
+        return midnight(self.first)
 
     @property
     def end(self) -> float:
         """The first instant after the period."""
-        return _midnight(self.last + timedelta(days=1))
+        return midnight(self.last + timedelta(days=1))
 
     def days(self) -> list[date]:
         return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
@@ -112,7 +117,7 @@ class Period:
         }
 
 
-def _midnight(day: date) -> float:
+def midnight(day: date) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
@@ -124,7 +129,7 @@ def today_utc() -> date:
     return datetime.now(tz=UTC).date()
 
 
-def _parse_day(value: str, name: str) -> date:
+def parse_day(value: str, name: str) -> date:
     value = value.strip()
     if not DAY.match(value):
         raise BadPeriod(f"'{name}' must be a date written YYYY-MM-DD (UTC), for example 2026-01-31.")
@@ -138,8 +143,8 @@ def parse_period(raw_from: str | None, raw_to: str | None, today: date | None = 
     """`from`/`to` as given in a query string (either may be missing or empty): by default the last
     30 days up to today (UTC); a lone `from` runs to today, a lone `to` covers the 30 days before it."""
     today = today or today_utc()
-    last = _parse_day(raw_to, "to") if raw_to and raw_to.strip() else None
-    first = _parse_day(raw_from, "from") if raw_from and raw_from.strip() else None
+    last = parse_day(raw_to, "to") if raw_to and raw_to.strip() else None
+    first = parse_day(raw_from, "from") if raw_from and raw_from.strip() else None
     if last is None:
         last = max(today, first) if first else today
     if first is None:
@@ -382,8 +387,41 @@ def daily_row(day: date, f: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def report(rows: Rows, window_hours: float, now: float) -> dict[str, Any]:
-    """The whole period's figures, with one flat row per day (every day of the period, zeros included)."""
+#: the team of handoffs routed to none
+GENERAL_QUEUE = "General queue"
+
+
+def _attainment(states: Counter[str]) -> dict[str, Any]:
+    met, breached = states[MET], states[BREACHED]
+    return {"met": met, "breached": breached, "running": states[RUNNING], "rate": _rate(met, met + breached)}
+
+
+def sla_attainment(rows: Rows, targets: SlaTargets, now: float) -> dict[str, Any]:
+    """First-response SLA of the handoffs of the period's conversations: overall, per day (the
+    day the conversation started, like every daily figure) and per team, teams by name."""
+    overall: Counter[str] = Counter()
+    daily: dict[date, Counter[str]] = {day: Counter() for day in rows.period.days()}
+    teams: dict[str, Counter[str]] = defaultdict(Counter)
+    for handoff in rows.handoffs:
+        if not rows.in_period(handoff):
+            continue
+        status = sla_status(targets, handoff["priority"], handoff["queued_at"], handoff["first_response_at"], now)
+        if status is None:  # no target for its priority
+            continue
+        overall[status.state] += 1
+        daily[day_of(handoff["conversation_created_at"])][status.state] += 1
+        teams[handoff["team_name"] or GENERAL_QUEUE][status.state] += 1
+    return {
+        "targets_seconds": {"high": targets.high, "normal": targets.normal, "low": targets.low},
+        **_attainment(overall),
+        "daily": [{"date": day.isoformat(), **_attainment(states)} for day, states in daily.items()],
+        "by_team": [{"team": team, **_attainment(teams[team])} for team in sorted(teams)],
+    }
+
+
+def report(rows: Rows, window_hours: float, now: float, sla: SlaTargets | None = None) -> dict[str, Any]:
+    """The whole period's figures, with one flat row per day (every day of the period, zeros
+    included) and the first-response SLA's attainment (`sla`, by day and by team)."""
     days = {day: Slice([], [], [], [], []) for day in rows.period.days()}
     whole = Slice([], [], [], [], [])
     for name, key, source in (
@@ -400,7 +438,12 @@ def report(rows: Rows, window_hours: float, now: float) -> dict[str, Any]:
     returns = Returns(rows.handoffs)
     overall = figures(whole, returns, window_hours, now)
     daily = [daily_row(day, figures(part, returns, window_hours, now)) for day, part in days.items()]
-    return {"period": rows.period.to_json(), **overall, "daily": daily}
+    return {
+        "period": rows.period.to_json(),
+        **overall,
+        "daily": daily,
+        "sla": sla_attainment(rows, sla or SlaTargets(), now),
+    }
 
 
 # --- content gaps -----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The hub's store: conversations, messages, handoffs, agents, ratings (SQLite or PostgreSQL).
 
 One module per aggregate (`conversations`, `queue`, `feedback`, `mail`, `agents`, `metrics_queries`,
-`privacy`, `audit`, `revisions`, `replies`, `teams`) on
+`privacy`, `audit`, `revisions`, `replies`, `teams`, `search`) on
 one `db`, joined into `Store`; what it returns are frozen dataclasses (`records`). Every ownership
 change is one transaction with a conditional UPDATE whose row count is checked, so two agents
 never claim the same conversation and the bot never answers while a person owns it. The schema
@@ -32,6 +32,7 @@ from handoff.store.records import (
 )
 from handoff.store.replies import SHORTCUT, ReplyStore, SavedReply
 from handoff.store.revisions import EditConflict, Revision, RevisionStore, Suggestion
+from handoff.store.search import SearchHit, SearchQuery, SearchStore
 from handoff.store.teams import Team, TeamStore
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
     "RatingRefused",
     "Revision",
     "SavedReply",
+    "SearchHit",
+    "SearchQuery",
     "Store",
     "StoreError",
     "StoredMessage",
@@ -65,6 +68,15 @@ __all__ = [
 
 
 class Store(
-    FeedbackStore, MailStore, AgentStore, MetricsQueries, PrivacyStore, AuditStore, RevisionStore, ReplyStore, TeamStore
+    FeedbackStore,
+    MailStore,
+    AgentStore,
+    MetricsQueries,
+    PrivacyStore,
+    AuditStore,
+    RevisionStore,
+    ReplyStore,
+    TeamStore,
+    SearchStore,
 ):
     """Every aggregate on one database: `store = await Store.open(url)`."""

@@ -69,7 +69,27 @@ class AgentStore(Database):
             )
             if disabled:
                 await conn.execute(T.agent_sessions.delete().where(T.agent_sessions.c.agent_id == existing.id))
-        return Agent(existing.id, existing.email, existing.name, existing.password_hash, existing.role, disabled)
+        return Agent(
+            existing.id,
+            existing.email,
+            existing.name,
+            existing.password_hash,
+            existing.role,
+            disabled,
+            existing.capacity,
+        )
+
+    async def set_agent_capacity(self, email: str, capacity: int | None) -> Agent:
+        """How many open conversations auto-assignment gives this agent at once (None: the
+        setting's default); NotFound for an unknown email."""
+        existing = await self.agent_by_email(email)
+        if existing is None:
+            raise NotFound(f"no agent has the email {email}")
+        async with self.write() as conn:
+            await conn.execute(T.agents.update().where(T.agents.c.id == existing.id).values(capacity=capacity))
+        updated = await self.agent_by_id(existing.id)
+        assert updated is not None
+        return updated
 
     async def agents(self) -> list[tuple[Agent, int]]:
         """Every agent, by email, with how many live sessions they have."""

@@ -54,10 +54,13 @@ class MetricsQueries(Database):
                 h.c.first_response_at,
                 h.c.resolved_at,
                 h.c.fcr_returned,
+                h.c.priority,
+                h.c.team_id,
+                T.teams.c.name.label("team_name"),
                 c.c.created_at.label("conversation_created_at"),
                 c.c.customer_email,
             )
-            .select_from(h.join(c, c.c.id == h.c.conversation_id))
+            .select_from(h.join(c, c.c.id == h.c.conversation_id).outerjoin(T.teams, T.teams.c.id == h.c.team_id))
             .where(sa.or_(started, sa.and_(h.c.queued_at >= start, h.c.queued_at < returns_until)))
             .order_by(h.c.queued_at, h.c.id),
             "ratings": sa.select(T.ratings.c.score, T.ratings.c.ces, c.c.created_at.label("conversation_created_at"))

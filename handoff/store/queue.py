@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from handoff.ownership import OPEN_HANDOFF, PRIORITY_RANK, State
 from handoff.store import schema as T
 from handoff.store.conversations import ConversationStore
-from handoff.store.errors import AlreadyClaimed, Conflict, NotYours
+from handoff.store.errors import AlreadyClaimed, Conflict, NotFound, NotYours
 from handoff.store.records import (
     Handoff,
     QueueItem,
@@ -149,6 +149,36 @@ class QueueStore(ConversationStore):
             row = (await conn.execute(sa.select(T.handoffs).where(T.handoffs.c.id == handoff_id))).first()
         return _handoff(row)
 
+    async def transfer_to_team(self, conversation_id: str, agent_id: int, team_id: int) -> Handoff:
+        """The claimed handoff goes back to the queue, in `team_id`'s queue (the agent must own it):
+        any of that team's members claims it (or auto-assignment gives it to one). Its queue time
+        stays, so it keeps its place and its first-response clock."""
+        async with self.write() as conn:
+            if (await conn.execute(sa.select(T.teams.c.id).where(T.teams.c.id == team_id))).first() is None:
+                raise NotFound(f"team {team_id} does not exist")
+            handoff_id = await self._move_claimed_handoff(
+                conn,
+                conversation_id,
+                agent_id,
+                {"status": "queued", "agent_id": None, "claimed_at": None, "team_id": team_id},
+            )
+            await self._transition_or_conflict(conn, conversation_id, State.QUEUED)
+            row = (await conn.execute(sa.select(T.handoffs).where(T.handoffs.c.id == handoff_id))).first()
+        return _handoff(row)
+
+    async def agent_loads(self) -> dict[int, tuple[int, float | None]]:
+        """Per agent who ever claimed: (conversations claimed now, when they last claimed one), for
+        auto-assignment's free capacity and longest idle."""
+        h = T.handoffs
+        open_now = sa.func.sum(sa.case((h.c.status == "claimed", 1), else_=0))
+        async with self.read() as conn:
+            rows = await conn.execute(
+                sa.select(h.c.agent_id, open_now.label("open"), sa.func.max(h.c.claimed_at).label("last"))
+                .where(h.c.agent_id.is_not(None))
+                .group_by(h.c.agent_id)
+            )
+            return {int(r.agent_id): (int(r.open or 0), r.last) for r in rows}
+
     async def _move_claimed_handoff(
         self, conn: AsyncConnection, conversation_id: str, agent_id: int, values: dict[str, Any]
     ) -> int:
@@ -227,6 +257,8 @@ class QueueStore(ConversationStore):
                 email=_email_markers(r),
                 team_id=r.team_id,
                 team_name=r.team_name,
+                first_response_at=r.first_response_at,
+                claimed_at=r.claimed_at,
             )
             for r in rows
         ]

@@ -169,6 +169,7 @@ class Agent:
     password_hash: str = field(repr=False)
     role: str = "agent"
     disabled: bool = False
+    capacity: int | None = None  # open conversations at once under auto-assignment; None: the setting
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email, "role": self.role}
@@ -179,7 +180,7 @@ class Agent:
 
 
 def _agent(row: Any) -> Agent:
-    return Agent(row.id, row.email, row.name, row.password_hash, row.role, row.disabled_at is not None)
+    return Agent(row.id, row.email, row.name, row.password_hash, row.role, row.disabled_at is not None, row.capacity)
 
 
 def _checked_role(role: str) -> str:
@@ -239,6 +240,8 @@ class QueueItem:
     email: EmailMarkers = field(default_factory=EmailMarkers)
     team_id: int | None = None  # the team it was routed to; None: the general queue
     team_name: str | None = None
+    first_response_at: float | None = None  # the first agent reply (the SLA's clock stops)
+    claimed_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -249,6 +252,7 @@ class QueueItem:
             "reason": self.reason,
             "priority": self.priority,
             "queued_at": self.queued_at,
+            "first_response_at": self.first_response_at,
             "wait_seconds": self.wait_seconds,
             "headline": self.headline,
             "agent": {"id": self.agent_id, "name": self.agent_name} if self.agent_id else None,

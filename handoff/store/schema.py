@@ -61,6 +61,8 @@ agents = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("role", sa.String(16), nullable=False, server_default="agent"),  # migration 4
     sa.Column("disabled_at", sa.Float),  # migration 4: a disabled agent cannot sign in
+    # migration 0011_desk_sla: open conversations at once under auto-assignment; NULL: HUB_AGENT_CAPACITY
+    sa.Column("capacity", sa.Integer),
 )
 
 agent_sessions = sa.Table(
@@ -204,6 +206,9 @@ sa.Index("ix_kb_queries_conversation", kb_queries.c.conversation_id)
 sa.Index("ix_ratings_conversation", ratings.c.conversation_id)
 sa.Index("ix_article_feedback_conversation", article_feedback.c.conversation_id)
 sa.Index("ix_conversations_email", sa.func.lower(conversations.c.customer_email))
+# migration 0011_desk_sla: the desk's search filters by the day a conversation started, newest first
+# (its full-text index is dialect-specific: that revision and handoff/store/search.py)
+sa.Index("ix_conversations_created", conversations.c.created_at)
 #: migration 0007_email: email waiting to go out, sent, or given up on (handoff/mail/outbox.py)
 mail_outbox = sa.Table(
     "mail_outbox",

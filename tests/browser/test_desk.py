@@ -179,7 +179,7 @@ def test_a_private_note_a_saved_reply_and_a_transfer_with_a_note(stack, browser:
     assert errors == []
 
 
-def queued_conversation(stack, team_id: int | None, queued_at: float) -> str:
+def queued_conversation(stack, team_id: int | None, queued_at: float, priority: str = "normal") -> str:
     """A conversation waiting in the queue (as the relay leaves one), in `team_id`'s queue."""
     request = urllib.request.Request(
         f"{stack.hub_url}/api/conversations", data=b"{}", method="POST", headers={"Content-Type": "application/json"}
@@ -189,8 +189,15 @@ def queued_conversation(stack, team_id: int | None, queued_at: float) -> str:
     with sqlite3.connect(stack.workdir / "hub.sqlite3", timeout=30) as db:
         db.execute(
             "INSERT INTO handoffs (conversation_id, status, reason, priority, priority_rank, headline, summary, "
-            "details, queued_at, team_id) VALUES (?, 'queued', 'customer_request', 'normal', 1, ?, '', '{}', ?, ?)",
-            (conversation_id, f"headline {conversation_id[:6]}", queued_at, team_id),
+            "details, queued_at, team_id) VALUES (?, 'queued', 'customer_request', ?, ?, ?, '', '{}', ?, ?)",
+            (
+                conversation_id,
+                priority,
+                {"high": 0, "normal": 1, "low": 2}[priority],
+                f"headline {conversation_id[:6]}",
+                queued_at,
+                team_id,
+            ),
         )
         db.execute("UPDATE conversations SET state = 'queued' WHERE id = ?", (conversation_id,))
     return conversation_id
@@ -227,4 +234,170 @@ def test_my_teams_conversations_come_first_and_the_queue_filters_by_team(stack, 
     sam.get_by_test_id("inbox-queue-filter").select_option(label="Team: Security")
     expect(security_card).to_be_visible()
     expect(sam.locator(f'[data-testid="inbox-card"][data-conversation-id="{general}"]')).to_have_count(0)
+    assert errors == []
+
+
+def customer_message(stack, conversation_id: str, text: str) -> None:
+    """A customer's message stored as the relay stores one (the store's triggers index it)."""
+    with sqlite3.connect(stack.workdir / "hub.sqlite3", timeout=30) as db:
+        seq = db.execute(
+            "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq", (conversation_id,)
+        )
+        number = seq.fetchone()[0]
+        db.execute(
+            "INSERT INTO messages (conversation_id, seq, sender, text, created_at) VALUES (?, ?, 'customer', ?, ?)",
+            (conversation_id, number, text, time.time()),
+        )
+
+
+def test_search_finds_a_conversation_by_its_reference_from_the_keyboard(stack, browser: Browser) -> None:
+    add_agent(stack, "desk-ida@kestrel.example", "Ida", PASSWORD)
+    wanted = queued_conversation(stack, None, time.time() - 60)
+    customer_message(stack, wanted, "My transfer TX-55501234 never arrived <img src=x onerror=alert(1)>")
+    other = queued_conversation(stack, None, time.time())
+    customer_message(stack, other, "Where is my refund?")
+    errors: list[str] = []
+    ida = signed_in(browser, stack.hub_url, "desk-ida@kestrel.example", errors)
+    expect(ida.locator(f'[data-testid="inbox-card"][data-conversation-id="{other}"]')).to_be_visible(timeout=30_000)
+
+    box = ida.get_by_test_id("inbox-search")
+    box.focus()
+    box.press_sequentially("tx-5550")  # a reference as typed, its last part a prefix
+    results = ida.get_by_test_id("inbox-search-result")
+    expect(results).to_have_count(1, timeout=10_000)
+    expect(results.first).to_have_attribute("data-conversation-id", wanted)
+    expect(results.first).to_have_attribute("data-matched", "message")
+    expect(results.first).to_contain_text("TX-55501234")
+    expect(ida.get_by_test_id("inbox-search-results")).to_contain_text("1 conversation found")
+    expect(ida.get_by_test_id("inbox-queue")).to_be_hidden()  # the results replace the queue meanwhile
+    assert ida.locator('[data-testid="inbox-search-result"] img').count() == 0  # text, never HTML
+
+    # keyboard only: Tab from the box past the Filters and Clear search buttons to the result, Enter opens it
+    box.press("Tab")
+    expect(ida.get_by_test_id("inbox-search-filters-toggle")).to_be_focused()
+    ida.keyboard.press("Tab")
+    expect(ida.get_by_test_id("inbox-search-clear")).to_be_focused()
+    ida.keyboard.press("Tab")
+    expect(results.first).to_be_focused()
+    ida.keyboard.press("Enter")
+    expect(ida.locator("#conv-meta")).to_contain_text(wanted, timeout=10_000)
+    expect(ida.get_by_test_id("inbox-transcript")).to_contain_text("TX-55501234")
+
+    # a filter narrows it: the conversation is waiting, not resolved
+    ida.get_by_test_id("inbox-search-filters-toggle").click()
+    ida.get_by_test_id("inbox-search-state").select_option("resolved")
+    expect(ida.get_by_test_id("inbox-search-results")).to_contain_text("No conversation matches")
+    ida.get_by_test_id("inbox-search-state").select_option("queued")
+    expect(results).to_have_count(1)
+
+    # Escape in the box clears the search and brings the queue back
+    box.focus()
+    box.press("Escape")
+    expect(box).to_have_value("")
+    expect(ida.get_by_test_id("inbox-search-results")).to_be_hidden()
+    expect(ida.get_by_test_id("inbox-queue")).to_be_visible()
+    assert errors == []
+
+
+def test_each_card_counts_down_to_its_first_reply_target_and_turns_red_when_breached(stack, browser: Browser) -> None:
+    """The stack's default targets: high priority 5 minutes, normal 30."""
+    add_agent(stack, "desk-max@kestrel.example", "Max", PASSWORD)
+    breached = queued_conversation(stack, None, time.time() - 900, "high")
+    about_to = queued_conversation(stack, None, time.time() - 290, "high")
+    calm = queued_conversation(stack, None, time.time(), "normal")
+    errors: list[str] = []
+    page = signed_in(browser, stack.hub_url, "desk-max@kestrel.example", errors)
+
+    def sla(conversation_id: str):
+        return page.locator(f'[data-testid="inbox-card"][data-conversation-id="{conversation_id}"]').get_by_test_id(
+            "inbox-card-sla"
+        )
+
+    expect(sla(breached)).to_have_attribute("data-sla", "breached", timeout=30_000)
+    expect(sla(breached)).to_contain_text("SLA breached: first reply overdue by 1")
+    assert sla(breached).evaluate("n => getComputedStyle(n).color") == "rgb(180, 35, 24)"  # the danger red
+    expect(sla(calm)).to_have_attribute("data-sla", "running")
+    expect(sla(calm)).to_contain_text(re.compile(r"First reply due in (29m|30m)"))
+    # live: ten seconds later the card that was about to breach says so, and screen readers hear it
+    expect(sla(about_to)).to_have_attribute("data-sla", "breached", timeout=30_000)
+    expect(page.get_by_test_id("inbox-announcement")).to_contain_text("First-reply target breached", timeout=5_000)
+    assert errors == []
+
+
+def test_reply_suggestions_and_an_article_from_the_picker_go_into_the_reply(stack, browser: Browser) -> None:
+    add_agent(stack, "desk-uma@kestrel.example", "Uma", PASSWORD)
+    conversation_id = queued_conversation(stack, None, time.time())
+    customer_message(stack, conversation_id, "I ordered my card two weeks ago and it still hasn't arrived")
+    errors: list[str] = []
+    uma = signed_in(browser, stack.hub_url, "desk-uma@kestrel.example", errors)
+    uma.locator(f'[data-testid="inbox-card"][data-conversation-id="{conversation_id}"]').click(timeout=30_000)
+
+    # beside the reply box, the help center's passages for what the customer wrote
+    suggestions = uma.get_by_test_id("inbox-suggestion")
+    expect(suggestions.first).to_be_visible(timeout=60_000)  # the hub loads the embedding model first
+    assert 1 <= suggestions.count() <= 3
+    ids = suggestions.evaluate_all("items => items.map(i => i.getAttribute('data-article-id'))")
+    assert "card-not-arrived" in ids or "card-delivery-time" in ids, ids
+    insert = uma.get_by_test_id("inbox-suggestion-insert").first
+    expect(insert).to_be_disabled()  # not mine yet: nothing to write into
+    uma.get_by_test_id("inbox-claim").click()
+    expect(insert).to_be_enabled(timeout=10_000)
+    label = insert.get_attribute("aria-label") or ""
+    assert label.startswith("Insert “") and label.endswith("” into the reply"), label
+    insert.focus()
+    uma.keyboard.press("Enter")
+    reply = uma.get_by_test_id("inbox-reply")
+    expect(reply).to_be_focused()
+    passage = (suggestions.first.locator(".suggestion__passage").text_content() or "").rstrip("…")
+    link = suggestions.first.locator("a").get_attribute("href")
+    value = reply.input_value()
+    assert value.startswith(passage[:60]) and value.endswith(link), (value, link)
+
+    # any article from the saved-replies picker: /delivery lists it, Enter inserts its first passage and link
+    reply.fill("")
+    reply.press_sequentially("/delivery")
+    article = uma.get_by_test_id("inbox-picker-article").filter(has_text="How long does card delivery take?")
+    expect(article).to_be_visible(timeout=10_000)
+    while reply.get_attribute("aria-activedescendant") != article.get_attribute("id"):
+        reply.press("ArrowDown")
+    reply.press("Enter")
+    expect(reply).to_have_value(re.compile(r"\S.*\n" + re.escape(stack.hub_url) + r"/help/card-delivery-time$", re.S))
+    reply.press("Enter")  # sent to the customer as it stands
+    expect(uma.locator('[data-testid="inbox-message"][data-sender="agent"]').last).to_contain_text(
+        "/help/card-delivery-time", timeout=10_000
+    )
+    assert errors == []
+
+
+def test_transfer_to_a_team_from_the_picker(stack, browser: Browser) -> None:
+    add_agent(stack, "desk-ned@kestrel.example", "Ned", PASSWORD)
+    add_agent(stack, "desk-ola@kestrel.example", "Ola", PASSWORD)
+    made = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "supportbot-agent"), "team", "Payments", "desk-ola@kestrel.example"],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    conversation_id = queued_conversation(stack, None, time.time())
+    errors: list[str] = []
+    ned = signed_in(browser, stack.hub_url, "desk-ned@kestrel.example", errors)
+    ola = signed_in(browser, stack.hub_url, "desk-ola@kestrel.example", errors)
+    ned.locator(f'[data-testid="inbox-card"][data-conversation-id="{conversation_id}"]').click(timeout=30_000)
+    ned.get_by_test_id("inbox-claim").click()
+    ned.get_by_test_id("inbox-transfer-open").click()
+    ned.get_by_test_id("inbox-transfer-agent").select_option(label="Team: Payments")
+    ned.get_by_test_id("inbox-transfer-note").fill("Refund asked twice; card checked.")
+    ned.get_by_test_id("inbox-transfer-send").click()
+    expect(ned.get_by_test_id("inbox-reply")).to_be_disabled()
+
+    card = ola.locator(f'[data-testid="inbox-card"][data-conversation-id="{conversation_id}"]')
+    expect(card.get_by_test_id("inbox-card-team")).to_have_text("Payments (your team)", timeout=30_000)
+    expect(card).to_contain_text("Unclaimed")
+    card.click()
+    ola.get_by_test_id("inbox-claim").click()
+    banner = ola.get_by_test_id("inbox-transfer-banner")
+    expect(banner).to_contain_text("Ned passed this conversation to the Payments team", timeout=10_000)
+    expect(banner).to_contain_text("Refund asked twice; card checked.")
     assert errors == []

@@ -178,3 +178,33 @@ def test_the_studio_bench_measures_the_list_and_the_search(tmp_path: Path) -> No
     assert result["articles"] == 60
     assert {"studio_list", "studio_list_search", "help_search"} <= set(result)
     assert result["help_search"]["n"] == 3 and "help_search" in done.stdout
+
+
+def test_the_search_bench_seeds_both_stores_and_times_every_search(tmp_path: Path) -> None:
+    """`scripts/bench_search.py` on 300 conversations per store (no timing is asserted)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "scripts/bench_search.py",
+            "--conversations",
+            "300",
+            "--requests",
+            "2",
+            "--output",
+            str(tmp_path / "search.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "search.json").read_text())
+    assert set(result["stores"]) == {"sqlite", "postgresql"}
+    for store in result["stores"].values():
+        searches = store["searches"]
+        assert len(searches) == 9 and all(row["n"] == 2 for row in searches.values())
+        # what the bench looks for is there: one customer by email and by reference
+        assert searches["customer email"]["results"] == 1 and searches["transaction reference"]["results"] == 1
+    assert "| customer email |" in done.stdout

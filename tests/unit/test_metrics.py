@@ -294,6 +294,22 @@ EXPECTED = {
     ],
 }
 
+# First-response SLA with the default targets (all normal priority: 30 min): c4, c5 and c7's first
+# handoff replied within it; c6 (resolved without a reply), c7's second and c9 (still queued) did not.
+EXPECTED["sla"] = {
+    "targets_seconds": {"high": 300.0, "normal": 1800.0, "low": 14400.0},
+    "met": 3,
+    "breached": 3,
+    "running": 0,
+    "rate": 0.5,
+    "daily": [
+        {"date": "2026-03-01", "met": 2, "breached": 0, "running": 0, "rate": 1.0},
+        {"date": "2026-03-02", "met": 1, "breached": 2, "running": 0, "rate": 0.3333},
+        {"date": "2026-03-03", "met": 0, "breached": 1, "running": 0, "rate": 0.0},
+    ],
+    "by_team": [{"team": "General queue", "met": 3, "breached": 3, "running": 0, "rate": 0.5}],
+}
+
 CSV_ROWS = [
     (
         "date,opened,conversations,contained,containment_rate,handed_off,handoff_rate,handoffs,"
@@ -495,7 +511,7 @@ async def test_dashboard_renders_charts_tables_and_escapes_questions(hub: TestCl
     assert response.status == 200 and response.content_type == "text/html"
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     page = await response.text()
-    for chart in ("chart-conversations", "chart-handoff-reasons", "chart-csat", "chart-time-to-claim"):
+    for chart in ("chart-conversations", "chart-handoff-reasons", "chart-csat", "chart-time-to-claim", "chart-sla"):
         assert f'<svg class="chart" data-testid="{chart}"' in page
     assert "<script" not in page.lower()
     assert 'href="/api/metrics.csv?from=2026-03-01&amp;to=2026-03-03"' in page
@@ -514,10 +530,11 @@ async def test_dashboard_renders_charts_tables_and_escapes_questions(hub: TestCl
         "kpi-csat": "3.80 / 5",
         "kpi-ces": "3.33 / 5",
         "kpi-fcr": "50.0 %",
+        "kpi-sla": "50.0 %",
     }
     assert (
-        page.count('<rect class="bar"') == 6 + 5 + 4 + 3
-    )  # stacked days (2 parts each), reasons, CSAT scores, claim buckets
+        page.count('<rect class="bar"') == 6 + 5 + 4 + 3 + 4
+    )  # stacked days (2 parts each), reasons, CSAT scores, claim buckets, SLA days (met 2/1/0, breached 0/2/1)
     assert '<a href="/help/exchange-rates">exchange-rates</a></td><td class="num">1</td><td class="num">1</td>' in page
     assert "6 questions found no answer" in page and 'data-testid="gaps-link"' in page
     clustered = await (await hub.get("/dashboard?from=2026-03-01&to=2026-03-03&gaps=1")).text()

@@ -26,6 +26,8 @@ import {
 import { ApiError, AuthError, api, convPath, setUnauthorizedHandler } from "./api.js";
 import { Notifier } from "./notify.js";
 import { ReplyPicker } from "./replies.js";
+import { ConversationSearch } from "./search.js";
+import { Suggestions } from "./suggestions.js";
 
 
 var MAX_REPLY_LENGTH = 4000; // until the hub says otherwise (limits in /api/agent/me and the sign-in reply)
@@ -80,6 +82,7 @@ var state = {
   // Teams: mine (from the queue's answer) and the queue filter ("", "mine", "none" or a team's id)
   myTeams: [],
   queueFilter: "",
+  suggestionsTimer: null,
 };
 
 // Saved replies: /shortcut in the reply box (replies.js); {customer_name} and {agent_name} filled on insert.
@@ -102,6 +105,42 @@ function customerName() {
   var item = queueItem(state.openId);
   return str(signed.name) || str(meta.name) || str(item && item.customer && item.customer.name);
 }
+
+// Put text into the reply box at the caret (a suggestion, an article), then back to typing.
+function insertIntoReply(text) {
+  var box = el.reply;
+  if (box.disabled) return;
+  var start = box.selectionStart, end = box.selectionEnd, value = box.value;
+  var before = value.slice(0, start), after = value.slice(end);
+  var glue = before && !/\s$/.test(before) ? "\n" : "";
+  box.value = before + glue + text + after;
+  var caret = (before + glue + text).length;
+  box.focus();
+  box.setSelectionRange(caret, caret);
+  updateControls();
+}
+
+// Reply suggestions (suggestions.js): help-center passages for the customer's last messages.
+var suggestions = new Suggestions(insertIntoReply);
+var SUGGESTIONS_AFTER_MS = 1500;
+
+function loadSuggestionsSoon(id) {
+  clearTimeout(state.suggestionsTimer);
+  state.suggestionsTimer = setTimeout(function () {
+    if (state.me && sameId(state.openId, id)) suggestions.load(id);
+  }, SUGGESTIONS_AFTER_MS);
+}
+
+// Search (search.js): its results replace the queue (and its filter) while a search is on.
+var search = new ConversationSearch(
+  function (id) {
+    openConversation(id);
+  },
+  function (searching) {
+    el.queue.hidden = searching;
+    el.queueFilter.parentNode.hidden = searching;
+  }
+);
 
 // Notifications (notify.js): a new handoff for my teams or the general queue; a customer's message
 // in a conversation I own while the tab is hidden.
@@ -151,6 +190,9 @@ function signedOut() {
   clearTimeout(state.customerTypingTimer);
   state.queue = [];
   state.myTeams = [];
+  search.clear();
+  clearTimeout(state.suggestionsTimer);
+  suggestions.reset();
   notifier.reset();
   state.agentsOnline = null;
   state.openId = null;
@@ -377,6 +419,7 @@ function buildCard(item) {
     "data-label": item.state === "agent" ? "Open" : "Waiting",
   });
   updateWaitNode(wait);
+  var sla = slaNode(item);
 
   card.appendChild(top);
   card.appendChild(h("span", { className: "card__headline", text: str(item.headline) || "(no headline)" }));
@@ -392,6 +435,7 @@ function buildCard(item) {
   }
   var marker = emailMarker(item.email, "card__email");
   if (marker) card.appendChild(marker);
+  if (sla) card.appendChild(sla);
   card.appendChild(
     h("span", { className: "card__bottom" }, [
       wait,
@@ -466,10 +510,47 @@ function updateWaitNode(node) {
   node.textContent = label + " " + formatDuration(base + elapsed);
 }
 
+// The first-response target (handoff/sla.py): time left until the first reply is due, counted
+// down live; red, and said in words, once breached. `seconds_left` is the hub's at fetch time, so
+// the agent's own clock does not matter.
+function slaNode(item) {
+  var sla = item.sla && typeof item.sla === "object" ? item.sla : null;
+  if (!sla || typeof sla.seconds_left !== "number" || !isFinite(sla.seconds_left)) return null;
+  var node = h("span", {
+    className: "card__sla",
+    "data-testid": "inbox-card-sla",
+    "data-sla-left": String(sla.seconds_left),
+    "data-sla-replied": sla.responded_at ? "true" : "false",
+    "data-headline": str(item.headline),
+  });
+  updateSlaNode(node, false);
+  return node;
+}
+
+function updateSlaNode(node, announce) {
+  var left = parseFloat(node.getAttribute("data-sla-left"));
+  var replied = node.getAttribute("data-sla-replied") === "true";
+  if (!replied) left -= state.queueFetchedAt ? (Date.now() - state.queueFetchedAt) / 1000 : 0;
+  var breached = left < 0;
+  var was = node.getAttribute("data-sla");
+  var now = replied ? (breached ? "late" : "met") : breached ? "breached" : "running";
+  node.setAttribute("data-sla", now);
+  node.className = "card__sla card__sla--" + now;
+  if (now === "running") node.textContent = "First reply due in " + formatDuration(left);
+  else if (now === "breached") node.textContent = "SLA breached: first reply overdue by " + formatDuration(-left);
+  else if (now === "late") node.textContent = "First reply came after the target";
+  else node.textContent = "First reply within the target";
+  if (announce && was === "running" && now === "breached") {
+    $("notify-live").textContent = "First-reply target breached: " + (node.getAttribute("data-headline") || "a conversation");
+  }
+}
+
 setInterval(function () {
   if (!state.me) return;
   var nodes = el.queue.querySelectorAll(".card__wait");
   for (var i = 0; i < nodes.length; i++) updateWaitNode(nodes[i]);
+  var slas = el.queue.querySelectorAll(".card__sla");
+  for (var j = 0; j < slas.length; j++) updateSlaNode(slas[j], true);
 }, 1000);
 
 setInterval(function () {
@@ -525,6 +606,9 @@ function openConversation(id) {
     closeTransfer(false);
     el.transferBanner.hidden = true;
     showNotice("");
+    clearTimeout(state.suggestionsTimer);
+    suggestions.reset();
+    suggestions.load(id);
     el.convEmpty.hidden = true;
     el.convView.hidden = false;
     el.convTitle.textContent = "Loading…";
@@ -666,13 +750,17 @@ function renderConversation() {
 function renderTransferBanner(transfer) {
   var t = transfer && typeof transfer === "object" ? transfer : null;
   var to = t && t.to && typeof t.to === "object" ? t.to : null;
-  if (!t || !isMe(to)) {
+  var team = t && t.team && typeof t.team === "object" ? t.team : null;
+  // to me by name, or to a team and now mine (the hub sends a team's note only to its owner)
+  if (!t || !(isMe(to) || (team && canReply()))) {
     el.transferBanner.hidden = true;
     return;
   }
   var from = t.from && typeof t.from === "object" ? t.from : {};
   el.transferBannerTitle.textContent =
-    (str(from.name) || "A colleague") + " passed this conversation to you" + (t.created_at ? " at " + formatTime(t.created_at) : "");
+    (str(from.name) || "A colleague") +
+    (team ? " passed this conversation to the " + str(team.name) + " team" : " passed this conversation to you") +
+    (t.created_at ? " at " + formatTime(t.created_at) : "");
   el.transferBannerNote.textContent = str(t.note);
   el.transferBanner.hidden = false;
 }
@@ -818,6 +906,7 @@ function updateControls() {
   el.replyLabel.textContent = noting ? "Private note (agents only; the customer never sees it)" : "Reply to the customer";
   el.replySend.textContent = noting ? "Add note" : "Send";
   el.reply.disabled = !canWrite;
+  suggestions.setEnabled(canWrite);
   el.replySend.disabled = state.busy || !canWrite || codePointLength(el.reply.value.trim()) > MAX_REPLY_LENGTH;
 
   var hint;
@@ -1015,18 +1104,29 @@ function openTransfer() {
   clear(el.transferAgent);
   el.transferAgent.appendChild(h("option", { value: "", text: "Loading…" }));
   el.transferAgent.focus();
-  api("GET", "/api/agent/agents")
-    .then(function (data) {
+  Promise.all([api("GET", "/api/agent/agents"), api("GET", "/api/agent/teams")])
+    .then(function (answers) {
       clear(el.transferAgent);
-      var others = (Array.isArray(data.agents) ? data.agents : []).filter(function (a) {
+      var others = (Array.isArray(answers[0].agents) ? answers[0].agents : []).filter(function (a) {
         return a && typeof a === "object" && typeof a.id === "number" && !isMe(a);
       });
-      if (!others.length) el.transferAgent.appendChild(h("option", { value: "", text: "No other agent" }));
+      var teams = (Array.isArray(answers[1].teams) ? answers[1].teams : []).filter(function (t) {
+        return t && typeof t === "object" && typeof t.id === "number";
+      });
+      if (!others.length && !teams.length) el.transferAgent.appendChild(h("option", { value: "", text: "No other agent" }));
+      var people = h("optgroup", { label: "Colleagues" });
       others.forEach(function (a) {
-        el.transferAgent.appendChild(
+        people.appendChild(
           h("option", { value: String(a.id), text: str(a.name) + (a.online ? " (online)" : " (offline)") })
         );
       });
+      if (others.length) el.transferAgent.appendChild(people);
+      // A team: back to the queue, in that team's (its next owner reads the note first).
+      var groups = h("optgroup", { label: "Teams (back to their queue)" });
+      teams.forEach(function (t) {
+        groups.appendChild(h("option", { value: "team:" + t.id, text: "Team: " + str(t.name) }));
+      });
+      if (teams.length) el.transferAgent.appendChild(groups);
     })
     .catch(function (err) {
       if (!(err instanceof AuthError)) showNotice(err.message);
@@ -1046,13 +1146,17 @@ el.transferForm.addEventListener("keydown", function (ev) {
 el.transferForm.addEventListener("submit", function (ev) {
   ev.preventDefault();
   var id = state.openId;
-  var to = Number(el.transferAgent.value);
+  var choice = el.transferAgent.value;
+  var toTeam = choice.indexOf("team:") === 0;
+  var to = Number(toTeam ? choice.slice(5) : choice);
   if (!id || !to || state.busy) {
     el.transferAgent.focus();
     return;
   }
   setBusy(true);
-  api("POST", convPath(id, "transfer"), { agent_id: to, note: el.transferNote.value.trim() })
+  var body = toTeam ? { team_id: to } : { agent_id: to };
+  body.note = el.transferNote.value.trim();
+  api("POST", convPath(id, "transfer"), body)
     .then(function () {
       closeTransfer(false);
       showNotice("");
@@ -1207,7 +1311,10 @@ function handleFrame(frame) {
         if (owned && owned.state === "agent" && isMe(owned.agent)) notifier.customerMessage(id, frame.text);
       }
       if (sameId(state.openId, id)) {
-        if (frame.sender === "customer") hideCustomerTyping();
+        if (frame.sender === "customer") {
+          hideCustomerTyping();
+          loadSuggestionsSoon(id); // what the customer just wrote may need another article
+        }
         appendMessage(frame, false);
       } else {
         state.newActivity.add(id);

@@ -2,11 +2,17 @@
  * Kestrel Support — agent inbox: saved replies. Typing /shortcut in the reply box opens a list of
  * matching replies (a listbox the textarea controls: ArrowUp/ArrowDown move, Enter or Tab insert,
  * Escape closes); the chosen reply replaces the /shortcut with its body, its variables filled.
+ * Help-center articles whose title matches the words after the slash are listed under the saved
+ * replies ("Article"): choosing one inserts its first passage and its link (GET /api/agent/articles).
  * Replies are text: inserted into the textarea's value, never rendered as HTML.
  */
 
 import { clear, h, str } from "./dom.js";
 import { api } from "./api.js";
+import { articleText } from "./suggestions.js";
+
+var ARTICLES_AFTER_MS = 200;
+var ARTICLE_MIN_CHARS = 2;
 
 // The variables a saved reply may hold, and what fills them on insert.
 export function fillVariables(body, values) {
@@ -27,6 +33,8 @@ export function ReplyPicker(textarea, list, variables, onInsert) {
   this.variables = variables; // () => { customer_name, agent_name }
   this.onInsert = onInsert;
   this.replies = [];
+  this.articles = { query: null, items: [] }; // the articles found for one query
+  this.articleTimer = null;
   this.matches = [];
   this.active = 0;
   this.token = null;
@@ -60,6 +68,7 @@ ReplyPicker.prototype.isOpen = function () {
 };
 
 ReplyPicker.prototype.close = function () {
+  clearTimeout(this.articleTimer);
   this.list.hidden = true;
   this.matches = [];
   this.token = null;
@@ -80,8 +89,37 @@ ReplyPicker.prototype.update = function () {
   this.matches = this.replies.filter(function (r) {
     return r.shortcut.indexOf(query) === 0 || str(r.title).toLowerCase().indexOf(query) >= 0;
   });
+  if (this.articles.query === query) this.matches = this.matches.concat(this.articles.items);
+  else this.findArticles(query);
   this.active = Math.min(this.active, Math.max(0, this.matches.length - 1));
   this.render();
+};
+
+// Help-center articles for the words after the slash (hyphens are spaces: /card-delivery).
+ReplyPicker.prototype.findArticles = function (query) {
+  var picker = this;
+  clearTimeout(this.articleTimer);
+  var words = query.replace(/-/g, " ").trim();
+  if (words.length < ARTICLE_MIN_CHARS) return;
+  this.articleTimer = setTimeout(function () {
+    api("GET", "/api/agent/articles?q=" + encodeURIComponent(words))
+      .then(function (data) {
+        picker.articles = {
+          query: query,
+          items: (Array.isArray(data.articles) ? data.articles : [])
+            .filter(function (a) {
+              return a && typeof a === "object" && typeof a.title === "string";
+            })
+            .map(function (a) {
+              return { article: true, title: a.title, body: articleText(a.passage, a.url) };
+            }),
+        };
+        if (picker.isOpen() && picker.token && picker.token.query === query) picker.update();
+      })
+      .catch(function () {
+        /* saved replies only */
+      });
+  }, ARTICLES_AFTER_MS);
 };
 
 ReplyPicker.prototype.render = function () {
@@ -98,12 +136,12 @@ ReplyPicker.prototype.render = function () {
         role: "option",
         "aria-selected": i === picker.active ? "true" : "false",
         "data-index": String(i),
-        "data-testid": "inbox-saved-reply",
+        "data-testid": r.article ? "inbox-picker-article" : "inbox-saved-reply",
       }, [
-        h("span", { className: "picker__shortcut", text: "/" + r.shortcut }),
+        h("span", { className: "picker__shortcut", text: r.article ? "Article" : "/" + r.shortcut }),
         " ",
         h("span", { className: "picker__title", text: str(r.title) }),
-        h("span", { className: "picker__scope", text: r.shared ? "shared" : "mine" }),
+        h("span", { className: "picker__scope", text: r.article ? "insert the article" : r.shared ? "shared" : "mine" }),
       ])
     );
   });
@@ -136,7 +174,7 @@ ReplyPicker.prototype.insert = function (index) {
   var reply = this.matches[index];
   var token = this.token;
   if (!reply || !token) return;
-  var text = fillVariables(reply.body, this.variables());
+  var text = reply.article ? reply.body : fillVariables(reply.body, this.variables());
   var value = this.textarea.value;
   var end = this.textarea.selectionStart;
   this.textarea.value = value.slice(0, token.start) + text + value.slice(end);

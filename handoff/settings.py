@@ -65,6 +65,12 @@ class HubSettings:
     database_url: Secret = Secret(sqlite_url(PROJECT_ROOT / "var" / "hub.sqlite3"))  # noqa: RUF009 - an immutable str
     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)
     rasa_timeout_seconds: float = 20.0
+    # One Rasa process answers about 15 messages/s here however many it is sent; the overload
+    # bench (README, "Latest figures") compared 2, 4, 8 and no limit at 50 concurrent conversations.
+    rasa_max_in_flight: int = 4
+    # Covers Rasa's model load at start (about 25 to 50 s here) with room to spare.
+    rasa_wait_seconds: float = 90.0
+    rasa_notice_seconds: float = 10.0
     allowed_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
     max_message_chars: int = 4000
     rate_limit_messages: int = 20
@@ -138,6 +144,9 @@ class HubSettings:
             database_url=Secret(database_url),
             rasa_urls=read.items("RASA_URLS", f"http://127.0.0.1:{rasa_port}"),
             rasa_timeout_seconds=read.number("HUB_RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
+            rasa_max_in_flight=max(0, read.integer("HUB_RASA_MAX_IN_FLIGHT", d.rasa_max_in_flight)),
+            rasa_wait_seconds=max(0.0, read.number("HUB_RASA_WAIT_SECONDS", d.rasa_wait_seconds)),
+            rasa_notice_seconds=read.number("HUB_RASA_NOTICE_SECONDS", d.rasa_notice_seconds),
             allowed_origins=read.items(
                 "HUB_ALLOWED_ORIGINS", f"{public_url},http://localhost:{port},http://127.0.0.1:{port}"
             ),

@@ -36,7 +36,7 @@ from handoff.errors import error_response
 ACTIVE_SECONDS = 30 * 60
 #: the reasons the bot and the hub send (handoff/contract.py); anything else is "other"
 KNOWN_REASONS = tuple(REASONS)
-RASA_ERROR_CODES = ("rasa_error", "rasa_timeout", "rasa_unreachable")
+RASA_ERROR_CODES = ("rasa_error", "rasa_timeout", "rasa_unreachable", "rasa_busy")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 routes = web.RouteTableDef()
 

@@ -23,7 +23,7 @@ from handoff.privacy.intake import hidden_notice, take_in
 from handoff.queue_places import QueuePlaces
 from handoff.rasa_client import BotTurn, BotUnavailable, RasaClient
 from handoff.settings import HubSettings
-from handoff.store import Agent, Conversation, NotFound, QueuePlace, Store, StoredMessage
+from handoff.store import Agent, Conversation, KbQuery, NotFound, QueuePlace, Store, StoredMessage, TurnOutcome
 
 log = logging.getLogger(__name__)
 
@@ -145,20 +145,24 @@ class Relay:
             await self._bot_turn(conversation_id, seq)
 
     async def _bot_turn(self, conversation_id: str, seq: int) -> None:
-        """One customer message: to Rasa when the bot owns the conversation, then marked handled.
-        Each is handled once: a turn already handled (a resume racing a live relay) is skipped."""
+        """One customer message: to Rasa when the bot owns the conversation, then marked handled
+        (with the bot's answer, in one transaction). Each is handled once: a turn already handled
+        (a resume racing a live relay) is skipped."""
         async with self._locks.hold(conversation_id):
-            text = await self.store.pending_bot_text(conversation_id, seq)
-            if text is None:
+            pending = await self.store.pending_turn(conversation_id, seq)
+            if pending is None:
                 return
-            conversation = await self.store.get_conversation(conversation_id)
+            text, conversation = pending
             if bot_owns(conversation.state):  # else a person owns it (or it waits for one): not for Rasa
                 if conversation.state == State.RESOLVED and await self.store.set_state(conversation_id, State.BOT):
                     await self.publish_state(conversation_id)
-                await self._ask_bot(conversation, text)
+                if await self._ask_bot(conversation, text, seq):
+                    return
             await self.store.finish_bot_turn(conversation_id, seq)
 
-    async def _ask_bot(self, conversation: Conversation, text: str) -> None:
+    async def _ask_bot(self, conversation: Conversation, text: str, seq: int) -> bool:
+        """Rasa's answer to the customer's message `seq`; True when the turn was marked handled
+        with it."""
         metadata = {
             "customer": {
                 k: v for k, v in (("name", conversation.customer_name), ("email", conversation.customer_email)) if v
@@ -184,8 +188,8 @@ class Relay:
                     summary=f"Bot unavailable [{exc.code}]. The customer's last message is in the transcript.",
                 ),
             )
-            return
-        await self._deliver(conversation.id, turn, question=text)
+            return False
+        return await self._deliver(conversation.id, turn, question=text, finishes=seq)
 
     @contextlib.asynccontextmanager
     async def _waiting_for_bot(self, conversation_id: str) -> AsyncIterator[None]:
@@ -219,27 +223,35 @@ class Relay:
                 await typing
             self._told_to_wait.discard(conversation_id)
 
-    async def _deliver(self, conversation_id: str, turn: BotTurn, question: str | None = None) -> None:
-        for message in turn.messages:
-            stored, _ = await self.store.append_message(conversation_id, "bot", message.text, payload=message.payload())
-            await self.fanout.to_conversation(conversation_id, stored.to_frame())
-            await self.fanout.to_agents(self._agent_frame(stored))
+    async def _deliver(
+        self, conversation_id: str, turn: BotTurn, question: str | None = None, finishes: int | None = None
+    ) -> bool:
+        """Store the bot's answer (and, with `finishes`, mark that customer message's turn handled
+        in the same transaction), then send it. A handoff is queued after, and its turn marked only
+        then (True: the turn was marked here): a crash in between re-asks Rasa rather than lose it."""
+        outcome = TurnOutcome(messages=[(m.text, m.payload()) for m in turn.messages])
         for feedback in turn.feedback:
             if isinstance(feedback.get("article_id"), str) and isinstance(feedback.get("helpful"), bool):
-                await self.store.add_article_feedback(conversation_id, feedback["article_id"], feedback["helpful"])
-        for outcome in turn.kb_results:
-            if question and isinstance(outcome.get("tier"), str):
-                score = outcome.get("score")
+                outcome.feedback.append((feedback["article_id"], feedback["helpful"]))
+        for result in turn.kb_results:
+            if question and isinstance(result.get("tier"), str):
+                score = result.get("score")
                 # Content-gap reports show these questions to editors: no card number or password in them.
-                await self.store.add_kb_query(
-                    conversation_id,
-                    mask_secrets(question),
-                    outcome["tier"],
-                    outcome.get("article_id"),
-                    float(score) if isinstance(score, (int, float)) else None,
+                outcome.kb_queries.append(
+                    KbQuery(
+                        mask_secrets(question),
+                        result["tier"],
+                        result.get("article_id"),
+                        float(score) if isinstance(score, (int, float)) else None,
+                    )
                 )
+        finished_here = finishes if turn.handoff is None else None
+        for stored in await self.store.store_bot_turn(conversation_id, outcome, finishes=finished_here):
+            await self.fanout.to_conversation(conversation_id, stored.to_frame())
+            await self.fanout.to_agents(self._agent_frame(stored))
         if turn.handoff is not None:
             await self.enqueue(conversation_id, turn.handoff)
+        return finished_here is not None
 
     async def team_for(self, payload: contract.HandoffPayload) -> int | None:
         """The team the routing table (and the security rule) sends this handoff to; None when
@@ -376,7 +388,7 @@ class Relay:
         """The bot resets its handoff state; its welcome-back reply reaches the customer."""
         async with self._locks.hold(conversation_id):
             try:
-                turn = await self.rasa.send(conversation_id, RESOLVED_INTENT)
+                turn = await self.rasa.answer(conversation_id, RESOLVED_INTENT)
             except BotUnavailable as exc:
                 log.warning("conversation %s: could not tell the bot it was resolved (%s)", conversation_id, exc.code)
                 code = exc.code
@@ -480,10 +492,10 @@ class Relay:
         customer with a socket here gets their (possibly new) place from `places` (one query for
         all of them, handoff/queue_places.py), the changed one too when it waits."""
         await self.fanout.to_agents(contract.queue_changed_frame())
-        state = (await self.store.get_conversation(changed)).state
-        await self.fanout.to_agents(contract.conversation_state_frame(changed, state.value))
-        if state != State.QUEUED:
-            await self.publish_state(changed)
+        frame = await self.state_frame(changed)
+        await self.fanout.to_agents(contract.conversation_state_frame(changed, frame["state"]))
+        if frame["state"] != State.QUEUED.value:
+            await self.fanout.to_conversation(changed, frame)
         self.places.changed()
 
     async def _publish_places(self) -> None:

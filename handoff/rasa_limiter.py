@@ -1,12 +1,13 @@
 """At most N requests in flight per Rasa process; the rest wait in the hub, first come first served.
 
-One Rasa process answers about 15 messages a second on this machine whatever the number of
-requests it is sent: past a few in flight, more only lengthens every turn until some pass the
-hub's timeout and are handed to a person as `bot_unavailable` (6 to 12 of 100 conversations at
-50 concurrent, before this limit). Waiting here instead costs the same time, keeps Rasa's own
+One Rasa process answers only so many messages a second on this machine whatever the number of
+requests it is sent: past about eight in flight, more only lengthens every turn until some pass
+the hub's timeout and are handed to a person as `bot_unavailable` (6 to 12 of 100 conversations
+at 50 concurrent, without this limit). Waiting here instead costs no throughput, keeps Rasa's own
 queue short (so a sent request is answered well within `HUB_RASA_TIMEOUT_SECONDS`), and lets the
-hub bound the wait itself (`HUB_RASA_WAIT_SECONDS`). `make bench` (the overload part) measures
-the limit; README, "Latest figures".
+hub bound the wait itself (`HUB_RASA_WAIT_SECONDS`). Too few starve Rasa, which overlaps one
+message's NLU with another's action-server call. `make bench` (the overload part, `--in-flight`)
+measures the limit; README, "Latest figures".
 
 This is one hub's limiter, in memory. Several hubs in front of one Rasa would each hold their
 own share, or put a Redis-backed limiter with the same `slot` behind `RasaClient`.

@@ -65,9 +65,10 @@ class HubSettings:
     database_url: Secret = Secret(sqlite_url(PROJECT_ROOT / "var" / "hub.sqlite3"))  # noqa: RUF009 - an immutable str
     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)
     rasa_timeout_seconds: float = 20.0
-    # One Rasa process answers about 15 messages/s here however many it is sent; the overload
-    # bench (README, "Latest figures") compared 2, 4, 8 and no limit at 50 concurrent conversations.
-    rasa_max_in_flight: int = 4
+    # Measured at 50 concurrent conversations on one Rasa process (README, "Latest figures"): 2 and 4
+    # starve Rasa (it overlaps NLU with the action server's work: 4 to 6 msg/s), 16 and no limit let
+    # its own queue grow (p95 over 10 s; no limit handed 6 of 100 to a person); 6 to 12 did best.
+    rasa_max_in_flight: int = 8
     # Covers Rasa's model load at start (about 25 to 50 s here) with room to spare.
     rasa_wait_seconds: float = 90.0
     rasa_notice_seconds: float = 10.0

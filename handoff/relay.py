@@ -436,7 +436,10 @@ class Relay:
         await self.fanout.to_agents(self._agent_frame(stored))
 
     async def state_frame(self, conversation_id: str) -> dict[str, Any]:
-        conversation = await self.store.get_conversation(conversation_id)
+        return await self._state_frame(await self.store.get_conversation(conversation_id))
+
+    async def _state_frame(self, conversation: Conversation) -> dict[str, Any]:
+        conversation_id = conversation.id
         if conversation.state == State.QUEUED:
             place = (await self.store.queue_places([conversation_id])).get(conversation_id)
             if place is not None:
@@ -492,10 +495,10 @@ class Relay:
         customer with a socket here gets their (possibly new) place from `places` (one query for
         all of them, handoff/queue_places.py), the changed one too when it waits."""
         await self.fanout.to_agents(contract.queue_changed_frame())
-        frame = await self.state_frame(changed)
-        await self.fanout.to_agents(contract.conversation_state_frame(changed, frame["state"]))
-        if frame["state"] != State.QUEUED.value:
-            await self.fanout.to_conversation(changed, frame)
+        conversation = await self.store.get_conversation(changed)
+        await self.fanout.to_agents(contract.conversation_state_frame(changed, conversation.state.value))
+        if conversation.state != State.QUEUED:
+            await self.fanout.to_conversation(changed, await self._state_frame(conversation))
         self.places.changed()
 
     async def _publish_places(self) -> None:

@@ -31,6 +31,7 @@ import platform
 import resource
 import secrets
 import sqlite3
+import statistics
 import sys
 import time
 import uuid
@@ -573,6 +574,7 @@ class Bench:
                     f"{hub.summary()['msgs_per_s']:.1f} msg/s; Rasa p50 {ms(rasa.summary()['p50_ms'])} ms, "
                     f"{rasa.summary()['msgs_per_s']:.1f} msg/s"
                 )
+            paired = await self.paired(session, hub_url, rasa_url, self.args.paired) if self.args.paired else None
         rows = []
         for level in levels:
             h, r = level["hub"], level["rasa"]
@@ -645,7 +647,49 @@ class Bench:
                 rows,
             )
         )
-        return {"levels": levels}
+        if paired is not None:
+            say(
+                f"\nHub added, paired (each scripted conversation through the hub and straight to Rasa, one after "
+                f"the other, 1 at a time): p50 {ms(paired['hub_added_p50_ms'])} ms, p95 "
+                f"{ms(paired['hub_added_p95_ms'])} ms over {paired['turns']} turns; hub/Rasa p50 "
+                f"{fmt_ratio(paired['p50_ratio'])} ({ms(paired['hub_p50_ms'])} / {ms(paired['rasa_p50_ms'])} ms)"
+            )
+        return {"levels": levels, "paired": paired}
+
+    async def paired(
+        self, session: aiohttp.ClientSession, hub_url: str, rasa_url: str, conversations: int
+    ) -> dict[str, Any]:
+        """The hub's share of a turn, robust to a machine whose load drifts: each scripted
+        conversation runs through the hub and straight to Rasa back to back (alternating which
+        goes first), and the hub's share is the median of the per-turn differences."""
+        hub_ms: list[float] = []
+        rasa_ms: list[float] = []
+        diffs: list[float] = []
+        for i in range(conversations):
+            order = ("hub", "rasa") if i % 2 == 0 else ("rasa", "hub")
+            got: dict[str, LevelResult] = {}
+            for target in order:
+                if target == "hub":
+                    got["hub"], customers = await self.hub_level(session, hub_url, 1, 1, offset=i)
+                    for customer in customers:
+                        await customer.close()
+                else:
+                    got["rasa"] = await self.rasa_level(session, [rasa_url], 1, 1, offset=i, label=f"paired{i}")
+            if got["hub"].errors or got["rasa"].errors:
+                continue
+            for h, r in zip(got["hub"].samples, got["rasa"].samples, strict=False):
+                hub_ms.append(h.ms)
+                rasa_ms.append(r.ms)
+                diffs.append(h.ms - r.ms)
+        return {
+            "conversations": conversations,
+            "turns": len(diffs),
+            "hub_added_p50_ms": statistics.median(diffs) if diffs else None,
+            "hub_added_p95_ms": pct(diffs, 95),
+            "hub_p50_ms": pct(hub_ms, 50),
+            "rasa_p50_ms": pct(rasa_ms, 50),
+            "p50_ratio": ratio(pct(hub_ms, 50), pct(rasa_ms, 50)),
+        }
 
     # --- turn anatomy --------------------------------------------------------------------------
 
@@ -1364,7 +1408,10 @@ class Bench:
                     anatomy = await self.anatomy(e2e, actions_url, tracker_db, ROOT / "var" / "kb-index")
                     took("anatomy")
                     out["end_to_end"] = {
-                        "levels": [{k: v for k, v in level.items() if not k.startswith("_")} for level in e2e["levels"]]
+                        "levels": [
+                            {k: v for k, v in level.items() if not k.startswith("_")} for level in e2e["levels"]
+                        ],
+                        "paired": e2e["paired"],
                     }
                     out["anatomy"] = anatomy
                 if "overload" in parts:
@@ -1606,6 +1653,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--agents", type=int, default=5, help="agents sharing the relay's conversations (default 5)")
     parser.add_argument("--scale-concurrency", type=int, default=50)
+    parser.add_argument(
+        "--paired",
+        type=int,
+        default=20,
+        help="e2e part: conversations run through the hub and straight to Rasa back to back (default 20; 0: none)",
+    )
     parser.add_argument("--overload-concurrency", type=int, default=50)
     parser.add_argument("--overload-conversations", type=int, default=100)
     parser.add_argument(
@@ -1643,7 +1696,7 @@ def main(argv: list[str] | None = None) -> int:
         args.parts.discard("scale-out")
     if args.quick:
         args.levels, args.idle, args.relay, args.relay_rounds, args.agents = [(1, 1), (2, 2)], 20, 5, 1, 1
-        args.overload_concurrency, args.overload_conversations = 2, 2
+        args.overload_concurrency, args.overload_conversations, args.paired = 2, 2, 2
         args.scripts = 2
         args.parts.discard("scale-out")
     global SCRIPTS

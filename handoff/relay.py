@@ -325,9 +325,13 @@ class Relay:
     # --- agent side ---------------------------------------------------------------------------
 
     async def claim(self, conversation_id: str, agent: Agent) -> None:
-        await self.store.claim(conversation_id, agent.id)
+        handoff = await self.store.claim(conversation_id, agent.id)
         await self.system_message(conversation_id, f"{agent.name} joined the chat.")
-        await self.queue_changed(conversation_id)
+        # The customer's new state is known without reading it back: with this agent, for this reason.
+        now = contract.state_frame(
+            State.AGENT.value, handoff.reason, None, None, self.fanout.agents_online(), agent.name
+        )
+        await self.queue_changed(conversation_id, now)
 
     async def release(self, conversation_id: str, agent: Agent) -> None:
         await self.store.release(conversation_id, agent.id)
@@ -490,15 +494,22 @@ class Relay:
     async def publish_state(self, conversation_id: str) -> None:
         await self.fanout.to_conversation(conversation_id, await self.state_frame(conversation_id))
 
-    async def queue_changed(self, changed: str) -> None:
-        """Tell agents to refresh and the changed conversation its new state; every waiting
-        customer with a socket here gets their (possibly new) place from `places` (one query for
-        all of them, handoff/queue_places.py), the changed one too when it waits."""
+    async def queue_changed(self, changed: str, state: dict[str, Any] | None = None) -> None:
+        """Tell agents to refresh and the changed conversation its new state (`state`, when the
+        caller knows it); every waiting customer with a socket here gets their (possibly new) place
+        from `places` (one query for all of them, handoff/queue_places.py), the changed one too
+        when it waits."""
         await self.fanout.to_agents(contract.queue_changed_frame())
-        conversation = await self.store.get_conversation(changed)
-        await self.fanout.to_agents(contract.conversation_state_frame(changed, conversation.state.value))
-        if conversation.state != State.QUEUED:
-            await self.fanout.to_conversation(changed, await self._state_frame(conversation))
+        if state is None:
+            conversation = await self.store.get_conversation(changed)
+            if conversation.state != State.QUEUED:
+                state = await self._state_frame(conversation)
+            now = conversation.state.value
+        else:
+            now = state["state"]
+        await self.fanout.to_agents(contract.conversation_state_frame(changed, now))
+        if state is not None:
+            await self.fanout.to_conversation(changed, state)
         self.places.changed()
 
     async def _publish_places(self) -> None:

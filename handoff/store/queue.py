@@ -107,9 +107,14 @@ class QueueStore(ConversationStore):
                 raise AlreadyClaimed("someone else has already claimed this conversation, or it is not queued")
             if not await self._transition(conn, conversation_id, State.AGENT):
                 raise Conflict("the conversation is not waiting in the queue")
-        handoff = await self.open_handoff(conversation_id)
-        assert handoff is not None
-        return handoff
+            row = (
+                await conn.execute(
+                    sa.select(T.handoffs).where(
+                        T.handoffs.c.conversation_id == conversation_id, T.handoffs.c.status == "claimed"
+                    )
+                )
+            ).one()
+        return _handoff(row)
 
     async def _owned(self, conn: AsyncConnection, conversation_id: str, agent_id: int) -> int:
         row = (

@@ -120,6 +120,8 @@ async def health(request: web.Request) -> web.StreamResponse:
         {
             "status": "ok",
             "rasa": rasa,
+            # per Rasa process: turns sent and not yet answered, and turns waiting in the hub for a slot
+            "rasa_load": request.app[RASA].limiter.load(),
             "agents_online": request.app[FANOUT].agents_online(),
             "customer_connections": request.app[FANOUT].customer_connections(),
         }
@@ -143,7 +145,9 @@ def create_app(
     app[CLOCK] = clock
     app[RELAY_OBSERVERS] = []
     app[FANOUT] = Fanout()
-    app[RASA] = rasa or RasaClient(settings.rasa_urls, settings.rasa_timeout_seconds)
+    app[RASA] = rasa or RasaClient(
+        settings.rasa_urls, settings.rasa_timeout_seconds, settings.rasa_max_in_flight, settings.rasa_wait_seconds
+    )
     app[RATE_LIMITER] = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds)
     app[ADDRESS_CONVERSATION_LIMITER] = RateLimiter(settings.address_conversations_per_hour, 3600)
     app[ADDRESS_MESSAGE_LIMITER] = RateLimiter(settings.address_messages_per_minute, 60)

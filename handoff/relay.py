@@ -20,14 +20,23 @@ from handoff.fanout import Fanout
 from handoff.mail.outbox import Mailer
 from handoff.ownership import State, bot_owns
 from handoff.privacy.intake import hidden_notice, take_in
+from handoff.queue_places import QueuePlaces
 from handoff.rasa_client import BotTurn, BotUnavailable, RasaClient
 from handoff.settings import HubSettings
-from handoff.store import Agent, Conversation, NotFound, Store, StoredMessage, Team
+from handoff.store import Agent, Conversation, KbQuery, NotFound, QueuePlace, Store, StoredMessage, Team, TurnOutcome
 
 log = logging.getLogger(__name__)
 
 RESOLVED_INTENT = "/handoff_resolved"
 ETA_STEP_SECONDS = 15
+#: the widget hides "typing" after 8 s without another (TYPING_TIMEOUT_MS): repeat it sooner
+TYPING_REFRESH_SECONDS = 5.0
+#: words of the message a customer gets when their turn waits long for Rasa (the bench looks for them)
+WAIT_NOTICE = "taking longer than usual"
+WAIT_NOTICE_TEXT = (
+    f"Sorry, our assistant is {WAIT_NOTICE} to answer. Your message is saved and I'll reply as soon as "
+    "I can; if it takes much longer, a person will take over."
+)
 
 
 class ConversationLocks:
@@ -79,6 +88,8 @@ class Relay:
         self.rasa = rasa
         self.fanout = fanout
         self._locks = ConversationLocks()
+        #: conversations already told, during their current wait, that the bot is slow
+        self._told_to_wait: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.observers = observers if observers is not None else []
         self.mailer = mailer
@@ -88,6 +99,8 @@ class Relay:
         self.team_routes = routing.parse_routes(settings.team_routes)
         #: called with the conversation's id after a handoff enters the queue (auto-assignment)
         self.after_queued: list[Callable[[str], Awaitable[int | None]]] = []
+        #: waiting customers' places, republished after each change to the queue
+        self.places = QueuePlaces(self._publish_places)
 
     # --- customer side ------------------------------------------------------------------------
 
@@ -134,28 +147,32 @@ class Relay:
             await self._bot_turn(conversation_id, seq)
 
     async def _bot_turn(self, conversation_id: str, seq: int) -> None:
-        """One customer message: to Rasa when the bot owns the conversation, then marked handled.
-        Each is handled once: a turn already handled (a resume racing a live relay) is skipped."""
+        """One customer message: to Rasa when the bot owns the conversation, then marked handled
+        (with the bot's answer, in one transaction). Each is handled once: a turn already handled
+        (a resume racing a live relay) is skipped."""
         async with self._locks.hold(conversation_id):
-            text = await self.store.pending_bot_text(conversation_id, seq)
-            if text is None:
+            pending = await self.store.pending_turn(conversation_id, seq)
+            if pending is None:
                 return
-            conversation = await self.store.get_conversation(conversation_id)
+            text, conversation = pending
             if bot_owns(conversation.state):  # else a person owns it (or it waits for one): not for Rasa
                 if conversation.state == State.RESOLVED and await self.store.set_state(conversation_id, State.BOT):
                     await self.publish_state(conversation_id)
-                await self._ask_bot(conversation, text)
+                if await self._ask_bot(conversation, text, seq):
+                    return
             await self.store.finish_bot_turn(conversation_id, seq)
 
-    async def _ask_bot(self, conversation: Conversation, text: str) -> None:
-        await self.fanout.to_conversation(conversation.id, contract.typing_frame("bot"))
+    async def _ask_bot(self, conversation: Conversation, text: str, seq: int) -> bool:
+        """Rasa's answer to the customer's message `seq`; True when the turn was marked handled
+        with it."""
         metadata = {
             "customer": {
                 k: v for k, v in (("name", conversation.customer_name), ("email", conversation.customer_email)) if v
             }
         }
         try:
-            turn = await self.rasa.send(conversation.id, text, metadata)
+            async with self._waiting_for_bot(conversation.id):
+                turn = await self.rasa.answer(conversation.id, text, metadata)
         except BotUnavailable as exc:
             log.warning("conversation %s: bot unavailable (%s)", conversation.id, exc.code)
             code = exc.code
@@ -173,30 +190,70 @@ class Relay:
                     summary=f"Bot unavailable [{exc.code}]. The customer's last message is in the transcript.",
                 ),
             )
-            return
-        await self._deliver(conversation.id, turn, question=text)
+            return False
+        return await self._deliver(conversation.id, turn, question=text, finishes=seq)
 
-    async def _deliver(self, conversation_id: str, turn: BotTurn, question: str | None = None) -> None:
-        for message in turn.messages:
-            stored, _ = await self.store.append_message(conversation_id, "bot", message.text, payload=message.payload())
-            await self.fanout.to_conversation(conversation_id, stored.to_frame())
-            await self.fanout.to_agents(self._agent_frame(stored))
+    @contextlib.asynccontextmanager
+    async def _waiting_for_bot(self, conversation_id: str) -> AsyncIterator[None]:
+        """While a turn waits for Rasa (for a slot, for Rasa to come up, for its answer): "typing"
+        now and again before the widget hides it, and after `HUB_RASA_NOTICE_SECONDS` a plain
+        word that it takes longer than usual (once per wait: several turns waiting together in
+        one conversation say it once)."""
+
+        async def keep_typing() -> None:
+            waited = 0.0
+            while True:
+                await self.fanout.to_conversation(conversation_id, contract.typing_frame("bot"))
+                step = TYPING_REFRESH_SECONDS
+                notice_in = self.settings.rasa_notice_seconds - waited
+                if conversation_id not in self._told_to_wait and 0 < notice_in <= step:
+                    await asyncio.sleep(notice_in)
+                    waited += notice_in
+                    self._told_to_wait.add(conversation_id)
+                    # shielded: the turn ending now must not cut the message's write in half
+                    await asyncio.shield(self.system_message(conversation_id, WAIT_NOTICE_TEXT))
+                    continue
+                await asyncio.sleep(step)
+                waited += step
+
+        typing = asyncio.create_task(keep_typing())
+        try:
+            yield
+        finally:
+            typing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await typing
+            self._told_to_wait.discard(conversation_id)
+
+    async def _deliver(
+        self, conversation_id: str, turn: BotTurn, question: str | None = None, finishes: int | None = None
+    ) -> bool:
+        """Store the bot's answer (and, with `finishes`, mark that customer message's turn handled
+        in the same transaction), then send it. A handoff is queued after, and its turn marked only
+        then (True: the turn was marked here): a crash in between re-asks Rasa rather than lose it."""
+        outcome = TurnOutcome(messages=[(m.text, m.payload()) for m in turn.messages])
         for feedback in turn.feedback:
             if isinstance(feedback.get("article_id"), str) and isinstance(feedback.get("helpful"), bool):
-                await self.store.add_article_feedback(conversation_id, feedback["article_id"], feedback["helpful"])
-        for outcome in turn.kb_results:
-            if question and isinstance(outcome.get("tier"), str):
-                score = outcome.get("score")
+                outcome.feedback.append((feedback["article_id"], feedback["helpful"]))
+        for result in turn.kb_results:
+            if question and isinstance(result.get("tier"), str):
+                score = result.get("score")
                 # Content-gap reports show these questions to editors: no card number or password in them.
-                await self.store.add_kb_query(
-                    conversation_id,
-                    mask_secrets(question),
-                    outcome["tier"],
-                    outcome.get("article_id"),
-                    float(score) if isinstance(score, (int, float)) else None,
+                outcome.kb_queries.append(
+                    KbQuery(
+                        mask_secrets(question),
+                        result["tier"],
+                        result.get("article_id"),
+                        float(score) if isinstance(score, (int, float)) else None,
+                    )
                 )
+        finished_here = finishes if turn.handoff is None else None
+        for stored in await self.store.store_bot_turn(conversation_id, outcome, finishes=finished_here):
+            await self.fanout.to_conversation(conversation_id, stored.to_frame())
+            await self.fanout.to_agents(self._agent_frame(stored))
         if turn.handoff is not None:
             await self.enqueue(conversation_id, turn.handoff)
+        return finished_here is not None
 
     async def team_for(self, payload: contract.HandoffPayload) -> int | None:
         """The team the routing table (and the security rule) sends this handoff to; None when
@@ -275,9 +332,13 @@ class Relay:
     # --- agent side ---------------------------------------------------------------------------
 
     async def claim(self, conversation_id: str, agent: Agent) -> None:
-        await self.store.claim(conversation_id, agent.id)
+        handoff = await self.store.claim(conversation_id, agent.id)
         await self.system_message(conversation_id, f"{agent.name} joined the chat.")
-        await self.queue_changed(conversation_id)
+        # The customer's new state is known without reading it back: with this agent, for this reason.
+        now = contract.state_frame(
+            State.AGENT.value, handoff.reason, None, None, self.fanout.agents_online(), agent.name
+        )
+        await self.queue_changed(conversation_id, now)
 
     async def release(self, conversation_id: str, agent: Agent) -> None:
         await self.store.release(conversation_id, agent.id)
@@ -357,7 +418,7 @@ class Relay:
         """The bot resets its handoff state; its welcome-back reply reaches the customer."""
         async with self._locks.hold(conversation_id):
             try:
-                turn = await self.rasa.send(conversation_id, RESOLVED_INTENT)
+                turn = await self.rasa.answer(conversation_id, RESOLVED_INTENT)
             except BotUnavailable as exc:
                 log.warning("conversation %s: could not tell the bot it was resolved (%s)", conversation_id, exc.code)
                 code = exc.code
@@ -405,14 +466,15 @@ class Relay:
         await self.fanout.to_agents(self._agent_frame(stored))
 
     async def state_frame(self, conversation_id: str) -> dict[str, Any]:
-        conversation = await self.store.get_conversation(conversation_id)
-        handoff = await self.store.latest_handoff(conversation_id)
-        position = eta = opens = None
+        return await self._state_frame(await self.store.get_conversation(conversation_id))
+
+    async def _state_frame(self, conversation: Conversation) -> dict[str, Any]:
+        conversation_id = conversation.id
         if conversation.state == State.QUEUED:
-            reason = handoff.reason if handoff is not None else None
-            position = await self.store.queue_position(conversation_id)
-            eta = await self.eta_seconds(position or 1, reason)
-            opens = self.back_in_words(reason)
+            place = (await self.store.queue_places([conversation_id])).get(conversation_id)
+            if place is not None:
+                return self._queued_frame(place, await self._claim_wait())
+        handoff = await self.store.latest_handoff(conversation_id)
         agent_name = None
         if conversation.state == State.AGENT and handoff is not None and handoff.agent_id is not None:
             agent = await self.store.agent_by_id(handoff.agent_id)
@@ -420,19 +482,33 @@ class Relay:
         return contract.state_frame(
             conversation.state.value,
             handoff.reason if handoff is not None and conversation.state != State.BOT else None,
-            position,
-            eta,
+            None,
+            None,
             self.fanout.agents_online(),
             agent_name,
-            opens,
         )
 
-    async def eta_seconds(self, position: int, reason: str | None = None) -> int | None:
-        """Position × the median time to claim over the last 20 claims (a setting's default
-        before there is any history), shared among the agents online, counted in open hours
-        only (a case that waits for business hours); None when the hours never open again."""
+    def _queued_frame(self, place: QueuePlace, claim_wait: float) -> dict[str, Any]:
+        """A waiting customer's state: place, wait estimate, and when a person is back (after hours)."""
+        return contract.state_frame(
+            State.QUEUED.value,
+            place.reason,
+            place.position,
+            self._eta(place.position, place.reason, claim_wait),
+            self.fanout.agents_online(),
+            None,
+            self.back_in_words(place.reason),
+        )
+
+    async def _claim_wait(self) -> float:
+        """The median time to claim over the last 20 claims (a setting's default before there is any history)."""
         waits = await self.store.recent_claim_waits(20)
-        per_customer = statistics.median(waits) if waits else self.settings.default_eta_seconds
+        return statistics.median(waits) if waits else float(self.settings.default_eta_seconds)
+
+    def _eta(self, position: int, reason: str | None, per_customer: float) -> int | None:
+        """Position × the median time to claim (`per_customer`), shared among the agents online,
+        counted in open hours only (a case that waits for business hours); None when the hours
+        never open again."""
         estimate = per_customer * position / max(1, self.fanout.agents_online())
         if self._waits_for_hours(reason):
             estimate = self.hours.wall_seconds_for(self._now(), estimate)
@@ -444,14 +520,32 @@ class Relay:
     async def publish_state(self, conversation_id: str) -> None:
         await self.fanout.to_conversation(conversation_id, await self.state_frame(conversation_id))
 
-    async def queue_changed(self, changed: str) -> None:
-        """Tell agents to refresh, the changed conversation its new state, and every waiting
-        customer their (possibly new) place in the queue."""
+    async def queue_changed(self, changed: str, state: dict[str, Any] | None = None) -> None:
+        """Tell agents to refresh and the changed conversation its new state (`state`, when the
+        caller knows it); every waiting customer with a socket here gets their (possibly new) place
+        from `places` (one query for all of them, handoff/queue_places.py), the changed one too
+        when it waits."""
         await self.fanout.to_agents(contract.queue_changed_frame())
-        state = (await self.store.get_conversation(changed)).state.value
-        await self.fanout.to_agents(contract.conversation_state_frame(changed, state))
-        for conversation_id in {changed, *await self.store.queued_conversation_ids()}:
-            await self.publish_state(conversation_id)
+        if state is None:
+            conversation = await self.store.get_conversation(changed)
+            if conversation.state != State.QUEUED:
+                state = await self._state_frame(conversation)
+            now = conversation.state.value
+        else:
+            now = state["state"]
+        await self.fanout.to_agents(contract.conversation_state_frame(changed, now))
+        if state is not None:
+            await self.fanout.to_conversation(changed, state)
+        self.places.changed()
+
+    async def _publish_places(self) -> None:
+        """One round of handoff/queue_places.py: every waiting customer with an open socket here."""
+        places = await self.store.queue_places(self.fanout.customer_conversation_ids())
+        if not places:
+            return
+        claim_wait = await self._claim_wait()
+        for conversation_id, place in places.items():
+            await self.fanout.to_conversation(conversation_id, self._queued_frame(place, claim_wait))
 
     def _agent_frame(self, stored: StoredMessage) -> dict[str, Any]:
         return contract.agent_message_frame(stored.conversation_id, stored.to_frame())
@@ -479,6 +573,7 @@ class Relay:
         log.error("relay task failed", exc_info=task.exception())
 
     async def drain(self) -> None:
-        """Wait for background relays (shutdown, tests)."""
+        """Wait for background relays and queue places (shutdown, tests)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.places.settled()

@@ -72,6 +72,14 @@ class HubSettings:
     database_url: Secret = Secret(sqlite_url(PROJECT_ROOT / "var" / "hub.sqlite3"))  # noqa: RUF009 - an immutable str
     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)
     rasa_timeout_seconds: float = 20.0
+    # Measured at 50 concurrent conversations on one Rasa process (README, "Latest figures"): 2 and 4
+    # starve Rasa (it overlaps NLU with the action server's work: 4 to 6 msg/s), 16 and no limit let
+    # its own queue grow (p95 over 10 s; no limit handed 6 of 100 to a person); 6 to 12 did best.
+    rasa_max_in_flight: int = 8
+    # Covers Rasa's model load at start: 25 to 50 s here on a quiet machine, 78 s on a loaded one
+    # (tests/integration/test_rasa_late_start.py).
+    rasa_wait_seconds: float = 120.0
+    rasa_notice_seconds: float = 10.0
     allowed_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
     max_message_chars: int = 4000
     rate_limit_messages: int = 20
@@ -154,6 +162,9 @@ class HubSettings:
             database_url=Secret(database_url),
             rasa_urls=read.items("RASA_URLS", f"http://127.0.0.1:{rasa_port}"),
             rasa_timeout_seconds=read.number("HUB_RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
+            rasa_max_in_flight=max(0, read.integer("HUB_RASA_MAX_IN_FLIGHT", d.rasa_max_in_flight)),
+            rasa_wait_seconds=max(0.0, read.number("HUB_RASA_WAIT_SECONDS", d.rasa_wait_seconds)),
+            rasa_notice_seconds=read.number("HUB_RASA_NOTICE_SECONDS", d.rasa_notice_seconds),
             allowed_origins=read.items(
                 "HUB_ALLOWED_ORIGINS", f"{public_url},http://localhost:{port},http://127.0.0.1:{port}"
             ),

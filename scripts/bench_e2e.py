@@ -31,6 +31,7 @@ import platform
 import resource
 import secrets
 import sqlite3
+import statistics
 import sys
 import time
 import uuid
@@ -49,6 +50,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import aiohttp
 
+from handoff.relay import WAIT_NOTICE
 from tests.integration.customer import Customer
 from tests.integration.stack import Stack
 from tests.integration.stack_runs import (
@@ -75,6 +77,9 @@ QUESTIONS = [
     "Can I use my card abroad?",
 ]
 HELPFUL = {"title": "Yes, thanks", "payload": "/feedback_helpful"}
+#: the parts of a run (--parts): end to end and turn anatomy; bot_unavailable handoffs under
+#: overload; idle connections and the agent relay; the queue drain; two Rasa processes
+PARTS = ("e2e", "overload", "capacity", "drain", "scale-out")
 SECOND_QUESTION_OFFSET = 5
 TURN_TIMEOUT_SECONDS = 60.0
 
@@ -569,6 +574,7 @@ class Bench:
                     f"{hub.summary()['msgs_per_s']:.1f} msg/s; Rasa p50 {ms(rasa.summary()['p50_ms'])} ms, "
                     f"{rasa.summary()['msgs_per_s']:.1f} msg/s"
                 )
+            paired = await self.paired(session, hub_url, rasa_url, self.args.paired) if self.args.paired else None
         rows = []
         for level in levels:
             h, r = level["hub"], level["rasa"]
@@ -641,7 +647,49 @@ class Bench:
                 rows,
             )
         )
-        return {"levels": levels}
+        if paired is not None:
+            say(
+                f"\nHub added, paired (each scripted conversation through the hub and straight to Rasa, one after "
+                f"the other, 1 at a time): p50 {ms(paired['hub_added_p50_ms'])} ms, p95 "
+                f"{ms(paired['hub_added_p95_ms'])} ms over {paired['turns']} turns; hub/Rasa p50 "
+                f"{fmt_ratio(paired['p50_ratio'])} ({ms(paired['hub_p50_ms'])} / {ms(paired['rasa_p50_ms'])} ms)"
+            )
+        return {"levels": levels, "paired": paired}
+
+    async def paired(
+        self, session: aiohttp.ClientSession, hub_url: str, rasa_url: str, conversations: int
+    ) -> dict[str, Any]:
+        """The hub's share of a turn, robust to a machine whose load drifts: each scripted
+        conversation runs through the hub and straight to Rasa back to back (alternating which
+        goes first), and the hub's share is the median of the per-turn differences."""
+        hub_ms: list[float] = []
+        rasa_ms: list[float] = []
+        diffs: list[float] = []
+        for i in range(conversations):
+            order = ("hub", "rasa") if i % 2 == 0 else ("rasa", "hub")
+            got: dict[str, LevelResult] = {}
+            for target in order:
+                if target == "hub":
+                    got["hub"], customers = await self.hub_level(session, hub_url, 1, 1, offset=i)
+                    for customer in customers:
+                        await customer.close()
+                else:
+                    got["rasa"] = await self.rasa_level(session, [rasa_url], 1, 1, offset=i, label=f"paired{i}")
+            if got["hub"].errors or got["rasa"].errors:
+                continue
+            for h, r in zip(got["hub"].samples, got["rasa"].samples, strict=False):
+                hub_ms.append(h.ms)
+                rasa_ms.append(r.ms)
+                diffs.append(h.ms - r.ms)
+        return {
+            "conversations": conversations,
+            "turns": len(diffs),
+            "hub_added_p50_ms": statistics.median(diffs) if diffs else None,
+            "hub_added_p95_ms": pct(diffs, 95),
+            "hub_p50_ms": pct(hub_ms, 50),
+            "rasa_p50_ms": pct(rasa_ms, 50),
+            "p50_ratio": ratio(pct(hub_ms, 50), pct(rasa_ms, 50)),
+        }
 
     # --- turn anatomy --------------------------------------------------------------------------
 
@@ -897,8 +945,10 @@ class Bench:
         agents: int,
         rounds: int,
         rate: float,
+        relay_too: bool = True,
     ) -> dict[str, Any]:
-        say(f"\n## Agent-to-customer relay with {len(tokens)} active conversations ({agents} agents)")
+        """The queue drain (`queue_drain`), then, with `relay_too`, agents' messages to the
+        customers they claimed."""
         password = secrets.token_urlsafe(18)
         emails = [f"bench-agent-{self.run_id}-{k}@kestrel.example" for k in range(agents)]
         await asyncio.gather(
@@ -933,21 +983,7 @@ class Bench:
                 sockets.append(ws)
             owner = {c.conversation_id: agent_sessions[i % agents] for i, c in enumerate(customers)}
 
-            claim_started = time.perf_counter()
-            claim_ms: list[float] = []
-
-            async def claim(customer: TimedCustomer) -> None:
-                async with semaphore:
-                    sent = time.perf_counter()
-                    async with owner[customer.conversation_id].post(
-                        f"{hub_url}/api/agent/conversations/{customer.conversation_id}/claim"
-                    ) as response:
-                        if response.status != 200:
-                            raise RuntimeError(f"claim failed: {response.status} {await response.text()}")
-                    claim_ms.append(1000 * (time.perf_counter() - sent))
-
-            await asyncio.gather(*[claim(c) for c in customers])
-            claim_s = time.perf_counter() - claim_started
+            drained = await self.queue_drain(hub_url, customers, owner)
 
             async def relay_one(
                 customer: TimedCustomer, label: str, relay_ms: list[float], post_ms: list[float], errors: list[str]
@@ -975,7 +1011,7 @@ class Bench:
             paced: dict[str, list[Any]] = {"relay": [], "post": [], "errors": []}
             tasks = []
             started = time.perf_counter()
-            for n in range(rounds * len(customers)):
+            for n in range(rounds * len(customers) if relay_too else 0):
                 due = started + n / rate
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 customer = customers[n % len(customers)]
@@ -995,7 +1031,7 @@ class Bench:
                     await relay_one(customer, "burst", burst["relay"], burst["post"], burst["errors"])
 
             started = time.perf_counter()
-            await asyncio.gather(*[bounded_relay(c) for c in customers])
+            await asyncio.gather(*[bounded_relay(c) for c in (customers if relay_too else [])])
             burst_wall = time.perf_counter() - started
             for ws in sockets:
                 await ws.close()
@@ -1023,10 +1059,11 @@ class Bench:
             "paced_rate_per_s": rate,
             "paced": summary(paced, paced_wall),
             "saturated_50_in_flight": summary(burst, burst_wall),
-            "claim_all_s": round(claim_s, 2),
-            "claim_p50_ms": pct(claim_ms, 50),
-            "claim_p95_ms": pct(claim_ms, 95),
+            "queue_drain": drained,
         }
+        if not relay_too:
+            return out
+        say(f"\n## Agent-to-customer relay with {len(tokens)} active conversations ({agents} agents)")
         rows = []
         for label, run in (
             (f"paced, {rate:g} messages/s", out["paced"]),
@@ -1061,10 +1098,149 @@ class Bench:
         )
         say(
             f"  (relay: POST /api/agent/conversations/{{id}}/messages sent → the customer's WebSocket frame "
-            f"arrived; {agents} agents, each with the inbox WebSocket open. Claiming the {len(tokens)} queued "
-            f"conversations through the API took {claim_s:.1f} s, claim p50 {ms(out['claim_p50_ms'])} ms)"
+            f"arrived; {agents} agents, each with the inbox WebSocket open)"
         )
         return out
+
+    async def queue_drain(
+        self, hub_url: str, customers: list[TimedCustomer], owner: dict[str, aiohttp.ClientSession]
+    ) -> dict[str, Any]:
+        """Every queued conversation claimed through the agent API, 50 claims in flight, while
+        every waiting customer has the widget open (each claim moves everyone behind it up one)."""
+        say(f"\n## Queue drain: {len(customers)} queued conversations claimed through the agent API")
+        semaphore = asyncio.Semaphore(50)
+        claim_ms: list[float] = []
+        frames_before = sum(len(c.frames) for c in customers)
+
+        async def claim(customer: TimedCustomer) -> None:
+            async with semaphore:
+                sent = time.perf_counter()
+                async with owner[customer.conversation_id].post(
+                    f"{hub_url}/api/agent/conversations/{customer.conversation_id}/claim"
+                ) as response:
+                    if response.status != 200:
+                        raise RuntimeError(f"claim failed: {response.status} {await response.text()}")
+                claim_ms.append(1000 * (time.perf_counter() - sent))
+
+        started = time.perf_counter()
+        await asyncio.gather(*[claim(c) for c in customers])
+        # Drained when every customer has been told a person has their conversation.
+        await asyncio.gather(
+            *[c.frame_matching(0, lambda f: f["type"] == "state" and f["state"] == "agent", 120) for c in customers]
+        )
+        drained_s = time.perf_counter() - started
+        place_frames = sum(
+            1 for c in customers for f in c.frames if f["type"] == "state" and f["state"] == "queued"
+        ) - len(customers)  # each customer's first one came with hello
+        out = {
+            "conversations": len(customers),
+            "drained_s": round(drained_s, 2),
+            "claim_p50_ms": pct(claim_ms, 50),
+            "claim_p95_ms": pct(claim_ms, 95),
+            "place_frames": place_frames,
+            "frames_to_customers": sum(len(c.frames) for c in customers) - frames_before,
+        }
+        say(
+            table(
+                [
+                    "queued conversations (widgets open)",
+                    "drained in s",
+                    "claim p50 ms",
+                    "claim p95 ms",
+                    "place updates sent",
+                ],
+                [
+                    [
+                        len(customers),
+                        f"{drained_s:.2f}",
+                        ms(out["claim_p50_ms"]),
+                        ms(out["claim_p95_ms"]),
+                        place_frames,
+                    ]
+                ],
+            )
+        )
+        say(
+            "  (50 claims in flight, spread over the agents; drained: from the first claim until every customer "
+            "has been told a person has their conversation. Aim: under 5 s for 200)"
+        )
+        return out
+
+    # --- overload: bot_unavailable handoffs ----------------------------------------------------
+
+    async def overload(self, hub_url: str, rasa_url: str, stack: Stack | None) -> dict[str, Any]:
+        """`--overload-concurrency` conversations at once on one Rasa process: how many are handed
+        to a person as bot_unavailable (aim 0), once per in-flight limit of `--in-flight` (each a
+        fresh hub with HUB_RASA_MAX_IN_FLIGHT set; default: the hub as configured)."""
+        concurrency, conversations = self.args.overload_concurrency, self.args.overload_conversations
+        say(f"\n## Overload: {concurrency} concurrent conversations ({conversations} in all) on one Rasa process")
+        limits: list[int | None] = list(self.args.in_flight) or [None]
+        if limits != [None] and stack is None:
+            raise SystemExit("--in-flight restarts the hub: leave out --hub-url so the bench starts its own stack")
+        runs = []
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            if not self.calibration:
+                await self.calibrate(session, [rasa_url])
+            for limit in limits:
+                if stack is not None and limit is not None:
+                    stack.stop_hub()
+                    stack.restart_hub({"HUB_RASA_MAX_IN_FLIGHT": str(limit)})
+                    _, warm = await self.hub_level(session, hub_url, 2, 2)
+                    for customer in warm:
+                        await customer.close()
+                result, customers = await self.hub_level(session, hub_url, concurrency, conversations)
+                handed = sum(
+                    1
+                    for c in customers
+                    if any(f["type"] == "state" and f.get("reason") == "bot_unavailable" for f in c.frames)
+                )
+                waited = sum(
+                    1
+                    for c in customers
+                    if any(
+                        f["type"] == "message" and f.get("sender") == "system" and WAIT_NOTICE in f["text"]
+                        for f in c.frames
+                    )
+                )
+                for customer in customers:
+                    await customer.close()
+                summary = result.summary()
+                runs.append({"in_flight": limit, "bot_unavailable": handed, "told_to_wait": waited, **summary})
+        if stack is not None and limits != [None]:
+            stack.stop_hub()
+            stack.restart_hub()
+        rows = [
+            [
+                "as configured" if r["in_flight"] is None else ("unlimited" if r["in_flight"] == 0 else r["in_flight"]),
+                r["bot_unavailable"],
+                r["told_to_wait"],
+                f"{r['msgs_per_s']:.1f}",
+                ms(r["p50_ms"]),
+                ms(r["p95_ms"]),
+                r["errors"] - r["bot_unavailable"],
+            ]
+            for r in runs
+        ]
+        say(
+            table(
+                [
+                    "HUB_RASA_MAX_IN_FLIGHT",
+                    f"bot_unavailable handoffs (of {conversations})",
+                    "told to wait",
+                    "msg/s",
+                    "p50 ms",
+                    "p95 ms",
+                    "other errors",
+                ],
+                rows,
+            )
+        )
+        say(
+            f"  ({concurrency} simulated customers at a time, 3 bot turns each, through the hub to one Rasa process; "
+            "told to wait: got the hub's 'taking longer than usual' message. Aim: 0 handoffs)"
+        )
+        return {"concurrency": concurrency, "conversations": conversations, "runs": runs}
 
     # --- scale-out -----------------------------------------------------------------------------
 
@@ -1203,6 +1379,7 @@ class Bench:
             "machine": machine(),
             "args": {k: v for k, v in vars(args).items()},
         }
+        parts = args.parts
         with scratch_workdir(ROOT / "var" / "bench", "bench-", args.keep) as workdir:
             stack: Stack | None = None
             try:
@@ -1213,43 +1390,64 @@ class Bench:
                     hub_pid = args.hub_pid or pid_listening_on(int(hub_url.rsplit(":", 1)[1]))
                     tracker_db = Path(args.rasa_tracker_db) if args.rasa_tracker_db else None
                     agent_env = dict(os.environ)
-                else:
+                elif parts & {"e2e", "capacity", "overload"}:
                     stack = start_stack(workdir, say)
                     hub_url, rasa_url = stack.hub_url, stack.rasa_url
                     actions_url = f"http://127.0.0.1:{stack.actions_port}/webhook"
                     hub_pid = stack.processes["hub"].pid
                     tracker_db = stack.workdir / "rasa-tracker.sqlite3"
                     agent_env = stack.env()
-                e2e = await self.end_to_end(hub_url, rasa_url)
-                took("end to end")
-                anatomy = await self.anatomy(e2e, actions_url, tracker_db, ROOT / "var" / "kb-index")
-                took("anatomy")
-                out["end_to_end"] = {
-                    "levels": [{k: v for k, v in level.items() if not k.startswith("_")} for level in e2e["levels"]]
-                }
-                out["anatomy"] = anatomy
-
-                # Hub capacity. Own stack: seed the relay's queue straight into the hub's SQLite file
-                # while the hub is stopped, then start a fresh hub process (a clean RSS baseline).
-                if stack is not None:
-                    stack.stop_hub()
-                    tokens = await seed_queue(stack.workdir / "hub.sqlite3", args.relay)
+                elif "drain" in parts:  # the queue drain alone needs only a hub
+                    stack = Stack(workdir / "stack")
+                    stack.workdir.mkdir(parents=True)
                     stack.restart_hub()
-                    hub_pid = stack.processes["hub"].pid
-                    out["idle"] = await self.idle_connections(hub_url, hub_pid, args.idle)
-                else:
-                    out["idle"] = await self.idle_connections(hub_url, hub_pid, args.idle)
-                    tokens = await self.seed_queue_through_bot(hub_url, args.relay)
-                took("idle connections")
-                out["relay"] = await self.relay(
-                    hub_url, tokens, agent_env, args.agents, args.relay_rounds, args.relay_rate
-                )
-                took("relay")
+                    hub_url, agent_env = stack.hub_url, stack.env()
+                if "e2e" in parts:
+                    e2e = await self.end_to_end(hub_url, rasa_url)
+                    took("end to end")
+                    anatomy = await self.anatomy(e2e, actions_url, tracker_db, ROOT / "var" / "kb-index")
+                    took("anatomy")
+                    out["end_to_end"] = {
+                        "levels": [
+                            {k: v for k, v in level.items() if not k.startswith("_")} for level in e2e["levels"]
+                        ],
+                        "paired": e2e["paired"],
+                    }
+                    out["anatomy"] = anatomy
+                if "overload" in parts:
+                    out["overload"] = await self.overload(hub_url, rasa_url, stack)
+                    took("overload")
+
+                if parts & {"capacity", "drain"}:
+                    # Hub capacity. Own stack: seed the relay's queue straight into the hub's SQLite
+                    # file while the hub is stopped, then start a fresh hub process (a clean RSS baseline).
+                    if stack is not None:
+                        stack.stop_hub()
+                        tokens = await seed_queue(stack.workdir / "hub.sqlite3", args.relay)
+                        stack.restart_hub()
+                        hub_pid = stack.processes["hub"].pid
+                        if "capacity" in parts:
+                            out["idle"] = await self.idle_connections(hub_url, hub_pid, args.idle)
+                    else:
+                        if "capacity" in parts:
+                            out["idle"] = await self.idle_connections(hub_url, hub_pid, args.idle)
+                        tokens = await self.seed_queue_through_bot(hub_url, args.relay)
+                    took("idle connections")
+                    out["relay"] = await self.relay(
+                        hub_url,
+                        tokens,
+                        agent_env,
+                        args.agents,
+                        args.relay_rounds,
+                        args.relay_rate,
+                        relay_too="capacity" in parts,
+                    )
+                    took("queue drain and relay")
 
                 if stack is not None:
                     stack.stop()
                     stack = None
-                if args.skip_scale_out:
+                if "scale-out" not in parts:
                     say("\n(scale-out part skipped)")
                 else:
                     out["scale_out"] = await self.scale_out(workdir / "scale-out")
@@ -1455,6 +1653,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--agents", type=int, default=5, help="agents sharing the relay's conversations (default 5)")
     parser.add_argument("--scale-concurrency", type=int, default=50)
+    parser.add_argument(
+        "--paired",
+        type=int,
+        default=20,
+        help="e2e part: conversations run through the hub and straight to Rasa back to back (default 20; 0: none)",
+    )
+    parser.add_argument("--overload-concurrency", type=int, default=50)
+    parser.add_argument("--overload-conversations", type=int, default=100)
+    parser.add_argument(
+        "--in-flight",
+        type=lambda text: [int(n) for n in text.split(",") if n.strip()],
+        default=[],
+        help="overload part: HUB_RASA_MAX_IN_FLIGHT values to compare, e.g. 2,4,8,0 (0: no limit); "
+        "default: the hub as configured",
+    )
     parser.add_argument("--scale-conversations", type=int, default=100)
     parser.add_argument(
         "--scripts",
@@ -1464,6 +1677,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-scale-out", action="store_true", help="skip the PostgreSQL / two-Rasa part")
     parser.add_argument(
+        "--parts",
+        type=lambda text: set(text.split(",")),
+        default=set(PARTS),
+        help=f"which parts, comma-separated: {', '.join(PARTS)} (default all; drain alone starts only a hub)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 1 and 2 conversations, 20 idle connections, no two-Rasa part"
     )
     parser.add_argument(
@@ -1471,9 +1690,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=str(ROOT / "var" / "bench"), help="folder for the JSON (default var/bench)")
     args = parser.parse_args(argv)
+    if args.parts - set(PARTS):
+        parser.error(f"unknown parts {sorted(args.parts - set(PARTS))}; choose from {', '.join(PARTS)}")
+    if args.skip_scale_out:
+        args.parts.discard("scale-out")
     if args.quick:
         args.levels, args.idle, args.relay, args.relay_rounds, args.agents = [(1, 1), (2, 2)], 20, 5, 1, 1
-        args.skip_scale_out, args.scripts = True, 2
+        args.overload_concurrency, args.overload_conversations, args.paired = 2, 2, 2
+        args.scripts = 2
+        args.parts.discard("scale-out")
     global SCRIPTS
     SCRIPTS = args.scripts = max(1, min(args.scripts, len(QUESTIONS)))
     (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from handoff.app_keys import FANOUT, SETTINGS, STORE
+from handoff.app_keys import FANOUT, RASA, SETTINGS, STORE
 from handoff.contract import REASONS
 from handoff.errors import error_response
 
@@ -36,7 +36,7 @@ from handoff.errors import error_response
 ACTIVE_SECONDS = 30 * 60
 #: the reasons the bot and the hub send (handoff/contract.py); anything else is "other"
 KNOWN_REASONS = tuple(REASONS)
-RASA_ERROR_CODES = ("rasa_error", "rasa_timeout", "rasa_unreachable")
+RASA_ERROR_CODES = ("rasa_error", "rasa_timeout", "rasa_unreachable", "rasa_busy")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 routes = web.RouteTableDef()
 
@@ -69,6 +69,15 @@ class HubMetrics:
         )
         self.agents_online = Gauge("supportbot_agents_online", "Agents with the inbox open", registry=r)
         self.customer_connections = Gauge("supportbot_customer_connections", "Open customer WebSockets", registry=r)
+        self.rasa_in_flight = Gauge(
+            "supportbot_rasa_turns_in_flight", "Turns sent to a Rasa process and not yet answered", ["rasa"], registry=r
+        )
+        self.rasa_waiting = Gauge(
+            "supportbot_rasa_turns_waiting",
+            "Turns waiting in the hub for one of a Rasa process's HUB_RASA_MAX_IN_FLIGHT slots",
+            ["rasa"],
+            registry=r,
+        )
         self.handoffs = Counter(
             "supportbot_handoffs", "Conversations handed to the agent queue, by reason", ["reason"], registry=r
         )
@@ -144,4 +153,8 @@ async def metrics_endpoint(request: web.Request) -> web.StreamResponse:
         metrics.active_conversations.labels(state=state).set(live["active_conversations"].get(state, 0))
     metrics.agents_online.set(request.app[FANOUT].agents_online())
     metrics.customer_connections.set(request.app[FANOUT].customer_connections())
+    load = request.app[RASA].limiter.load()
+    for url in request.app[SETTINGS].rasa_urls:
+        metrics.rasa_in_flight.labels(rasa=url).set(load.get(url, {}).get("in_flight", 0))
+        metrics.rasa_waiting.labels(rasa=url).set(load.get(url, {}).get("waiting", 0))
     return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

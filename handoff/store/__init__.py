@@ -1,6 +1,6 @@
 """The hub's store: conversations, messages, handoffs, agents, ratings (SQLite or PostgreSQL).
 
-One module per aggregate (`conversations`, `queue`, `feedback`, `mail`, `agents`, `metrics_queries`,
+One module per aggregate (`conversations`, `queue`, `feedback`, `bot_turns`, `mail`, `agents`, `metrics_queries`,
 `privacy`, `audit`, `revisions`, `replies`, `teams`, `search`) on
 one `db`, joined into `Store`; what it returns are frozen dataclasses (`records`). Every ownership
 change is one transaction with a conditional UPDATE whose row count is checked, so two agents
@@ -13,8 +13,8 @@ from __future__ import annotations
 from handoff.store import schema
 from handoff.store.agents import AgentStore
 from handoff.store.audit import AUDIT_ACTIONS, AuditEntry, AuditStore
+from handoff.store.bot_turns import BotTurnStore, KbQuery, TurnOutcome
 from handoff.store.errors import AlreadyClaimed, Conflict, NotFound, NotYours, RatingRefused, StoreError
-from handoff.store.feedback import FeedbackStore
 from handoff.store.mail import MailStore
 from handoff.store.metrics_queries import MetricsQueries
 from handoff.store.privacy import PrivacyStore
@@ -26,6 +26,7 @@ from handoff.store.records import (
     Handoff,
     OutboxMail,
     QueueItem,
+    QueuePlace,
     Rating,
     StoredMessage,
     hash_token,
@@ -47,10 +48,12 @@ __all__ = [
     "EditConflict",
     "EmailMarkers",
     "Handoff",
+    "KbQuery",
     "NotFound",
     "NotYours",
     "OutboxMail",
     "QueueItem",
+    "QueuePlace",
     "Rating",
     "RatingRefused",
     "Revision",
@@ -62,13 +65,14 @@ __all__ = [
     "StoredMessage",
     "Suggestion",
     "Team",
+    "TurnOutcome",
     "hash_token",
     "schema",
 ]
 
 
 class Store(
-    FeedbackStore,
+    BotTurnStore,
     MailStore,
     AgentStore,
     MetricsQueries,

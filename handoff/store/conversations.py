@@ -102,11 +102,11 @@ class ConversationStore(Database):
     ) -> tuple[StoredMessage, bool]:
         """Store a message under the next sequence number; a repeated client_id returns the
         stored one (False) instead of storing it twice. With `bot_text` the message is a pending
-        bot turn (see `pending_bot_turns`) in the same transaction, so a crash cannot lose it."""
-        if client_id:
-            existing = await self._by_client_id(conversation_id, client_id)
-            if existing is not None:
-                return existing, False
+        bot turn (see `pending_bot_turns`) in the same transaction, so a crash cannot lose it.
+
+        A repeat is found by the unique (conversation, client_id) constraint, not looked up first:
+        repeats are rare (a resend after a dropped connection), and a look-up cost every customer
+        message a round trip before its ack."""
         now = time.time()
         try:
             async with self.write() as conn:
@@ -180,19 +180,6 @@ class ConversationStore(Database):
             if isinstance((note.payload or {}).get("transfer"), dict):
                 return note
         return None
-
-    async def pending_bot_text(self, conversation_id: str, seq: int) -> str | None:
-        """What Rasa should get for this customer message, or None once its turn is handled."""
-        async with self.read() as conn:
-            return (
-                await conn.execute(
-                    sa.select(T.messages.c.bot_text).where(
-                        T.messages.c.conversation_id == conversation_id,
-                        T.messages.c.seq == seq,
-                        T.messages.c.bot_pending.is_(True),
-                    )
-                )
-            ).scalar_one_or_none()
 
     async def finish_bot_turn(self, conversation_id: str, seq: int) -> None:
         async with self.write() as conn:

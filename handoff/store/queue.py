@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from handoff.store.errors import AlreadyClaimed, Conflict, NotFound, NotYours
 from handoff.store.records import (
     Handoff,
     QueueItem,
+    QueuePlace,
     _email_markers,
     _handoff,
     signed_by_the_website,
@@ -105,9 +107,14 @@ class QueueStore(ConversationStore):
                 raise AlreadyClaimed("someone else has already claimed this conversation, or it is not queued")
             if not await self._transition(conn, conversation_id, State.AGENT):
                 raise Conflict("the conversation is not waiting in the queue")
-        handoff = await self.open_handoff(conversation_id)
-        assert handoff is not None
-        return handoff
+            row = (
+                await conn.execute(
+                    sa.select(T.handoffs).where(
+                        T.handoffs.c.conversation_id == conversation_id, T.handoffs.c.status == "claimed"
+                    )
+                )
+            ).one()
+        return _handoff(row)
 
     async def _owned(self, conn: AsyncConnection, conversation_id: str, agent_id: int) -> int:
         row = (
@@ -265,41 +272,28 @@ class QueueStore(ConversationStore):
 
     async def queue_position(self, conversation_id: str) -> int | None:
         """1-based place in the queue, or None when not queued."""
-        async with self.read() as conn:
-            mine = (
-                await conn.execute(
-                    sa.select(T.handoffs.c.priority_rank, T.handoffs.c.queued_at).where(
-                        T.handoffs.c.conversation_id == conversation_id, T.handoffs.c.status == "queued"
-                    )
-                )
-            ).first()
-            if mine is None:
-                return None
-            ahead = (
-                await conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(T.handoffs)
-                    .where(
-                        T.handoffs.c.status == "queued",
-                        sa.or_(
-                            T.handoffs.c.priority_rank < mine.priority_rank,
-                            sa.and_(
-                                T.handoffs.c.priority_rank == mine.priority_rank,
-                                T.handoffs.c.queued_at < mine.queued_at,
-                            ),
-                        ),
-                    )
-                )
-            ).scalar_one()
-        return int(ahead) + 1
+        place = (await self.queue_places([conversation_id])).get(conversation_id)
+        return place.position if place else None
 
-    async def queued_conversation_ids(self) -> list[str]:
-        async with self.read() as conn:
-            return list(
-                (
-                    await conn.execute(sa.select(T.handoffs.c.conversation_id).where(T.handoffs.c.status == "queued"))
-                ).scalars()
+    async def queue_places(self, conversation_ids: Collection[str]) -> dict[str, QueuePlace]:
+        """The place in the queue of each of `conversation_ids` that is waiting, in one query
+        (whatever the queue's length): what a change in the queue tells the customers whose
+        sockets are open. Equal priority and queue time share a place."""
+        if not conversation_ids:
+            return {}
+        ranked = (
+            sa.select(
+                T.handoffs.c.conversation_id,
+                T.handoffs.c.reason,
+                sa.func.rank().over(order_by=(T.handoffs.c.priority_rank, T.handoffs.c.queued_at)).label("position"),
             )
+            .where(T.handoffs.c.status == "queued")
+            .subquery()
+        )
+        query = sa.select(ranked).where(ranked.c.conversation_id.in_(list(conversation_ids)))
+        async with self.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {r.conversation_id: QueuePlace(int(r.position), r.reason) for r in rows}
 
     async def recent_claim_waits(self, limit: int = 20) -> list[float]:
         async with self.read() as conn:

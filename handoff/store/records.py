@@ -221,6 +221,14 @@ def _handoff(row: Any) -> Handoff:
 
 
 @dataclass(frozen=True)
+class QueuePlace:
+    """Where a waiting conversation is in the queue (1-based; equal ones share a place), and why it waits."""
+
+    position: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class QueueItem:
     """An open handoff as the inbox's queue shows it."""
 

@@ -92,7 +92,7 @@ class Stack:
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._spawn("rasa", [str(ROOT / "scripts" / "run_rasa.sh")])
-        self._spawn("actions", [str(ROOT / ".venv" / "bin" / "python"), "-m", "actions.server"])
+        self.start_actions()
         self.start_hub()
         self.wait(
             {
@@ -102,6 +102,9 @@ class Stack:
             }
         )
         return self
+
+    def start_actions(self) -> None:
+        self._spawn("actions", [str(ROOT / ".venv" / "bin" / "python"), "-m", "actions.server"])
 
     def start_hub(self, env: dict[str, str] | None = None) -> None:
         self._spawn("hub", [str(ROOT / ".venv" / "bin" / "python"), "-m", "handoff"], env)
@@ -138,7 +141,7 @@ class Stack:
         for index in range(rasa_processes):
             self.start_rasa(index)
             checks[self.rasa_name(index)] = f"{self.rasa_urls[index]}/"
-        self._spawn("actions", [str(ROOT / ".venv" / "bin" / "python"), "-m", "actions.server"])
+        self.start_actions()
         self.start_hub(self.hub_rasa_env(hub_rasa_processes or rasa_processes))
         self.wait(checks)
         return self

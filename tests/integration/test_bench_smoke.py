@@ -58,6 +58,11 @@ def test_bench_quick_against_the_running_stack(stack, tmp_path: Path) -> None:
     relay = result["relay"]
     assert relay["paced"]["errors"] == 0 and relay["paced"]["messages"] == relay["conversations"] == 5
     assert relay["saturated_50_in_flight"]["messages"] == 5
+    drain = relay["queue_drain"]
+    assert drain["conversations"] == 5 and drain["drained_s"] > 0 and drain["claim_p50_ms"] > 0
+    assert "## Queue drain" in completed.stdout and "## Overload" in completed.stdout
+    (overload,) = result["overload"]["runs"]
+    assert overload["bot_unavailable"] == 0 and overload["errors"] == 0 and overload["turns"] == 6
     assert "scale_out" not in result
 
 

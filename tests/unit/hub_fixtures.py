@@ -35,6 +35,9 @@ def hub_settings(tmp_path: Path, **overrides: Any) -> HubSettings:
         database_url=sqlite_url(tmp_path / "hub.sqlite3"),
         rasa_urls=(f"http://127.0.0.1:{closed_port()}",),
         rasa_timeout_seconds=2.0,
+        # Rasa is down in these tests: hand off at once instead of waiting for it to come up
+        # (tests/unit/test_bot_turns.py waits)
+        rasa_wait_seconds=0.0,
         allowed_origins=("http://shop.example",),
         max_message_chars=100,
         rate_limit_messages=5,

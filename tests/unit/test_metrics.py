@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, make_mocked_request
 
 from handoff.app import create_app
-from handoff.app_keys import RELAY, STORE
+from handoff.app_keys import RELAY, SETTINGS, STORE
 from handoff.auth import hash_password
 from handoff.metrics import figures as metrics
 from handoff.metrics.api import GAPS
@@ -569,6 +569,8 @@ async def test_prometheus_metrics(hub: TestClient) -> None:
         'supportbot_rasa_errors_total{code="rasa_timeout"} 0.0',
         "supportbot_agents_online 0.0",
         "supportbot_customer_connections 0.0",
+        f'supportbot_rasa_turns_in_flight{{rasa="{hub.app[SETTINGS].rasa_urls[0]}"}} 0.0',
+        f'supportbot_rasa_turns_waiting{{rasa="{hub.app[SETTINGS].rasa_urls[0]}"}} 0.0',
     ]:
         assert line in text, line
     assert 'route="/ws"' not in text  # WebSocket sessions are not request latencies

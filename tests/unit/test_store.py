@@ -11,7 +11,18 @@ import pytest
 import sqlalchemy as sa
 
 from handoff.ownership import State
-from handoff.store import AlreadyClaimed, Conflict, NotYours, RatingRefused, Store, StoreError, migrate
+from handoff.store import (
+    AlreadyClaimed,
+    Conflict,
+    KbQuery,
+    NotYours,
+    RatingRefused,
+    Store,
+    StoreError,
+    TurnOutcome,
+    migrate,
+    schema,
+)
 from tests.unit.db_fixtures import database_url, store
 
 
@@ -219,3 +230,35 @@ async def test_a_database_from_before_alembic_is_adopted_and_keeps_its_data(data
             assert await conn.run_sync(migrate.current_revision) == migrate.head()
     finally:
         await upgraded.close()
+
+
+async def test_a_bot_turn_is_stored_and_marked_in_one_transaction(store: Store) -> None:
+    """The turn's pending message with its conversation in one read; the bot's messages (next
+    seqs, in order), the knowledge-base outcome, feedback and the turn's mark in one write."""
+    conversation, _ = await store.create_conversation({"name": "Ana"})
+    question, _ = await store.append_message(conversation.id, "customer", "card?", client_id="c1", bot_text="card?")
+    text, current = await store.pending_turn(conversation.id, question.seq) or ("", None)
+    assert text == "card?" and current is not None and current.customer_name == "Ana"
+    outcome = TurnOutcome(
+        messages=[("Five to seven days.", {"article": {"id": "card-delivery"}}), ("Did that help?", None)],
+        kb_queries=[KbQuery("card?", "answer", "card-delivery", 0.8)],
+        feedback=[("card-delivery", True)],
+    )
+    stored = await store.store_bot_turn(conversation.id, outcome, finishes=question.seq)
+    assert [(m.seq, m.sender, m.text) for m in stored] == [
+        (2, "bot", "Five to seven days."),
+        (3, "bot", "Did that help?"),
+    ]
+    assert [(m.seq, m.payload) for m in await store.messages_after(conversation.id, 1)] == [
+        (2, {"article": {"id": "card-delivery"}}),
+        (3, None),
+    ]
+    assert await store.pending_turn(conversation.id, question.seq) is None
+    assert await store.pending_bot_turns() == {}
+    assert (await store.get_conversation(conversation.id)).last_seq == 3
+    async with store.read() as conn:
+        kb = (await conn.execute(sa.select(schema.kb_queries.c.question, schema.kb_queries.c.tier))).all()
+        feedback = (await conn.execute(sa.select(schema.article_feedback.c.helpful))).scalars().all()
+    assert [tuple(r) for r in kb] == [("card?", "answer")] and list(feedback) == [True]
+    after, _ = await store.append_message(conversation.id, "customer", "thanks", client_id="c2", bot_text="thanks")
+    assert after.seq == 4

@@ -93,7 +93,7 @@ class Relay:
         self.store = store
         self.rasa = rasa
         self.fanout = fanout
-        self._locks = locks or ConversationLocks()
+        self._locks = locks if locks is not None else ConversationLocks()  # (an empty one is falsy: __len__)
         #: conversations whose pending turns a resume is handling (one resume each at a time)
         self._resuming: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()

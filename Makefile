@@ -4,12 +4,15 @@ VENV := .venv/bin
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run prepare setup train index test test-unit test-rasa test-browser bench bench-kb eval eval-kb lint clean
+.PHONY: run run-cluster prepare setup train index test test-unit test-rasa test-browser bench bench-kb eval eval-kb lint clean
 
 run: prepare ## set up, train/index if needed, start everything
 	@$(VENV)/python scripts/demo_agent.py
 	@$(VENV)/python scripts/check_ports.py
 	@$(VENV)/honcho start -f Procfile
+
+run-cluster: prepare ## several hubs behind HAProxy on this machine: hubs ×2, Rasa ×2, PostgreSQL, Redis (README, "Several hubs")
+	@scripts/run_cluster.sh
 
 prepare: ## both environments, the model and the index, in two lanes side by side (skips what is up to date)
 	@scripts/prepare.sh

@@ -42,7 +42,7 @@ export HUB_PORT="$lb_port" HUB_PUBLIC_URL="${HUB_PUBLIC_URL:-http://127.0.0.1:$l
 export HUB_ALLOWED_ORIGINS="${HUB_ALLOWED_ORIGINS:-$HUB_PUBLIC_URL,http://localhost:$lb_port,http://127.0.0.1:$lb_port}"
 export HUB_TRUSTED_PROXIES="${HUB_TRUSTED_PROXIES:-127.0.0.1}"  # HAProxy: per-address limits read X-Forwarded-For
 
-.venv/bin/python scripts/cluster_databases.py "$DATABASE_URL" "postgresql://${RASA_TRACKER_USER:-postgres}@${RASA_TRACKER_HOST:-127.0.0.1}:${RASA_TRACKER_PORT:-5432}/$RASA_TRACKER_DB"
+.venv/bin/python scripts/cluster_databases.py --hub "$DATABASE_URL" --rasa "postgresql://${RASA_TRACKER_USER:-postgres}${RASA_TRACKER_PASSWORD:+:$RASA_TRACKER_PASSWORD}@${RASA_TRACKER_HOST:-127.0.0.1}:${RASA_TRACKER_PORT:-5432}/$RASA_TRACKER_DB"
 .venv/bin/python scripts/demo_agent.py
 for ports in "$lb_port $KESTREL_RASA1_PORT" "$KESTREL_HUB1_PORT $KESTREL_RASA2_PORT" "$KESTREL_HUB2_PORT $KESTREL_RASA2_PORT"; do
   read -r hub rasa <<< "$ports"

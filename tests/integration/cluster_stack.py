@@ -9,6 +9,7 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ class ClusterStack(Stack):
     redis_prefix: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:10]}")
     hub_database: str = ""
     rasa_database: str = ""
+    #: settings of one hub only, by index (e.g. its own RASA_URLS)
+    hub_env: dict[int, dict[str, str]] = field(default_factory=dict)
 
     @property
     def lb_url(self) -> str:
@@ -79,6 +82,19 @@ class ClusterStack(Stack):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.hub_database = asyncio.run(create_pg_database())
         self.rasa_database = asyncio.run(create_pg_database())
+        env = self.env()
+        subprocess.run(  # Rasa's events table made once, as `make run-cluster` does
+            [
+                str(ROOT / ".venv" / "bin" / "python"),
+                str(ROOT / "scripts" / "cluster_databases.py"),
+                "--hub",
+                env["DATABASE_URL"],
+                "--rasa",
+                f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{self.rasa_database}",
+            ],
+            check=True,
+            capture_output=True,
+        )
         while len(self.hub_ports) < self.hubs:
             self.hub_ports.append(free_port())
         while len(self.extra_rasa_ports) < self.rasa_processes - 1:
@@ -92,20 +108,19 @@ class ClusterStack(Stack):
         for index in range(self.hubs):
             self.start_hub_number(index)
         self.wait({self.hub_name(i): f"{self.hub_url_of(i)}/health" for i in range(self.hubs)})
-        self._spawn("haproxy", [haproxy_binary(), "-db", "-f", str(self._haproxy_config())])
-        self.wait({"haproxy": f"{self.lb_url}/health/hub"})
+        self.start_balancer("haproxy", self.lb_port, list(range(self.hubs)))
         return self
 
-    def _haproxy_config(self) -> Path:
-        """deploy/haproxy.cfg with one `server` line per hub of this stack."""
+    def start_balancer(self, name: str, port: int, hubs: list[int]) -> str:
+        """HAProxy (deploy/haproxy.cfg) on `port` in front of the hubs numbered `hubs`; its URL."""
         text = (ROOT / "deploy" / "haproxy.cfg").read_text()
-        servers = "\n".join(
-            f'    server hub{i + 1} "${{KESTREL_HUB{i + 1}}}" check' for i in range(len(self.hub_ports))
-        )
+        servers = "\n".join(f'    server hub{i + 1} "${{KESTREL_HUB{i + 1}}}" check' for i in hubs)
         lines = [line for line in text.splitlines() if not line.strip().startswith("server hub")]
-        path = self.workdir / "haproxy.cfg"
+        path = self.workdir / f"{name}.cfg"
         path.write_text("\n".join(lines) + "\n" + servers + "\n")
-        return path
+        self._spawn(name, [haproxy_binary(), "-db", "-f", str(path)], {"KESTREL_LB_BIND": f"127.0.0.1:{port}"})
+        self.wait({name: f"http://127.0.0.1:{port}/health/hub"})
+        return f"http://127.0.0.1:{port}"
 
     @staticmethod
     def hub_name(index: int) -> str:
@@ -113,9 +128,8 @@ class ClusterStack(Stack):
 
     def start_hub_number(self, index: int) -> None:
         name = self.hub_name(index)
-        self._spawn(
-            name, [str(ROOT / ".venv" / "bin" / "python"), "-m", "handoff"], {"HUB_PORT": str(self.hub_ports[index])}
-        )
+        env = {"HUB_PORT": str(self.hub_ports[index]), **self.hub_env.get(index, {})}
+        self._spawn(name, [str(ROOT / ".venv" / "bin" / "python"), "-m", "handoff"], env)
 
     def kill_hub_number(self, index: int) -> None:
         """kill -9: no shutdown handler runs, its turn locks stay until their lease runs out."""

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -404,3 +405,23 @@ async def _pings(url: str) -> bool:
         return False
     finally:
         await client.aclose()
+
+
+async def test_hubs_starting_at_once_on_a_fresh_database_migrate_it_once(pg_database: str) -> None:
+    """Each hub migrates the store at start; four starting together on a fresh PostgreSQL database
+    take turns (an advisory lock), where before two of them raced to create the same tables."""
+    opener = (
+        "import asyncio, sys\n"
+        "from handoff.store import Store\n"
+        "async def main():\n"
+        "    await (await Store.open(sys.argv[1])).close()\n"
+        "asyncio.run(main())\n"
+    )
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", opener, pg_database, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        for _ in range(4)
+    ]
+    outputs = [(await process.communicate())[0].decode()[-400:] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0, 0], outputs

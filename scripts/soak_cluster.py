@@ -79,6 +79,7 @@ class SoakCustomer:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.arrived = asyncio.Event()
         self.closing = False
+        self.closed_at = float("inf")  # wall clock, as the store's created_at
         self.reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -161,7 +162,7 @@ class SoakCustomer:
         self.figures.turn_seconds.append(time.monotonic() - started)
 
     async def close(self) -> None:
-        self.closing = True
+        self.closing, self.closed_at = True, time.time()
         if self.ws is not None:
             await self.ws.close()
         if self.reader is not None:
@@ -189,7 +190,10 @@ async def customer_life(session: aiohttp.ClientSession, url: str, figures: Figur
         figures.unfinished += 1
     elif await customer.until(lambda f: f.get("sender") == "agent" and f.get("text", "").startswith("2/"), 120):
         await customer.say("thanks, that's all")
-        await customer.until(lambda f: f["type"] == "state" and f["state"] == "resolved", timeout=120)
+        resolved = await customer.until(lambda f: f["type"] == "state" and f["state"] == "resolved", timeout=120)
+        if resolved is not None:  # the bot's welcome back comes after the resolve
+            mark = max(customer.seqs)
+            await customer.until(lambda f: f.get("sender") == "bot" and f.get("seq", 0) > mark, timeout=60)
     await customer.close()
     return customer
 
@@ -259,11 +263,13 @@ async def verify(database_url: str, customers: list[SoakCustomer]) -> dict[str, 
     try:
         for customer in customers:
             rows = await conn.fetch(
-                "SELECT seq, sender, text, client_id FROM messages WHERE conversation_id = $1 AND sender <> 'note' ORDER BY seq",
+                "SELECT seq, sender, text, client_id, created_at FROM messages "
+                "WHERE conversation_id = $1 AND sender <> 'note' ORDER BY seq",
                 customer.conversation_id,
             )
-            stored = {r["seq"] for r in rows}
-            lost += len(stored - set(customer.seqs))  # stored, never reached the customer
+            # stored while the customer was there (a second's grace for the frame on its way), never received
+            stored = {r["seq"] for r in rows if r["created_at"] < customer.closed_at - 1.0}
+            lost += len(stored - set(customer.seqs))
             client_ids = [r["client_id"] for r in rows if r["sender"] == "customer"]
             lost += len(set(customer.sent) - set(client_ids))  # typed, never stored
             duplicated += len(client_ids) - len(set(client_ids))
@@ -301,7 +307,10 @@ async def soak(stack: ClusterStack, args: argparse.Namespace) -> dict[str, Any]:
             if n % 25 == 0:
                 print(f"[soak] {n} conversations started, {time.monotonic() - started:.0f} s", flush=True)
             await asyncio.sleep(spacing)
-        customers = [c for c in await asyncio.gather(*lives, return_exceptions=True) if isinstance(c, SoakCustomer)]
+        outcomes = await asyncio.gather(*lives, return_exceptions=True)
+        customers = [c for c in outcomes if isinstance(c, SoakCustomer)]
+        for failure in [o for o in outcomes if isinstance(o, BaseException)][:3]:
+            print(f"[soak] a customer failed: {failure!r}", flush=True)
     elapsed = time.monotonic() - started
     stop.set()
     await chaos_task

@@ -425,3 +425,18 @@ async def test_hubs_starting_at_once_on_a_fresh_database_migrate_it_once(pg_data
     ]
     outputs = [(await process.communicate())[0].decode()[-400:] for process in processes]
     assert [process.returncode for process in processes] == [0, 0, 0, 0], outputs
+
+
+async def test_a_later_turn_never_overtakes_an_earlier_pending_one(aiohttp_client: Any, tmp_path: Path) -> None:
+    """Turn 1 was stored by another hub that has not sent it yet; this hub's turn 2 takes the
+    conversation's lock first: it answers turn 1, then its own (Rasa is down: turn 1 hands off,
+    and turn 2, with a person's conversation now, is not for Rasa)."""
+    hub = await aiohttp_client(create_app(hub_settings(tmp_path)))
+    store = hub.app[STORE]
+    conversation, _token = await store.create_conversation({})
+    for n in (1, 2):
+        await store.append_message(conversation.id, "customer", f"q{n}", client_id=f"c{n}", bot_text=f"q{n}")
+    await hub.app[RELAY]._bot_turn(conversation.id, 2)
+    assert await store.pending_bot_turns() == {}
+    senders = [m.sender for m in await store.messages_after(conversation.id)]
+    assert senders[:3] == ["customer", "customer", "system"]  # turn 1's answer: the bot is unavailable

@@ -40,7 +40,7 @@ QUESTIONS = [
     "How long does card delivery take?",
     "How do I top up with a bank transfer?",
     "What exchange rate do you use?",
-    "Can I freeze my card in the app?",
+    "How do I order a second card?",
     "Is there a fee for ATM withdrawals?",
     "How do I verify my identity?",
     "How do I change my PIN?",
@@ -58,8 +58,11 @@ def ms(value: float | None) -> str:
     return "–" if value is None else f"{value * 1000:,.0f}"
 
 
-async def conversation(session: aiohttp.ClientSession, url: str, turns: int, samples: list[float]) -> int:
-    """One customer asking `turns` questions one after the other; the turns answered."""
+async def conversation(
+    session: aiohttp.ClientSession, url: str, turns: int, samples: list[float], handoffs: list[str]
+) -> int:
+    """One customer asking `turns` questions one after the other; the turns answered (a turn the
+    hub hands to a person ends the conversation and is counted in `handoffs`)."""
     customer = await Customer(session, url).start()
     answered = 0
     try:
@@ -77,6 +80,7 @@ async def conversation(session: aiohttp.ClientSession, url: str, turns: int, sam
             samples.append(time.perf_counter() - started)
             answered += 1
             if frame["sender"] == "system":  # handed to a person: no more bot turns here
+                handoffs.append(frame["text"][:40])
                 break
     finally:
         await customer.close()
@@ -85,6 +89,7 @@ async def conversation(session: aiohttp.ClientSession, url: str, turns: int, sam
 
 async def load(url: str, concurrency: int, conversations: int, turns: int) -> dict[str, Any]:
     samples: list[float] = []
+    handoffs: list[str] = []
     queue = list(range(conversations))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
@@ -92,7 +97,7 @@ async def load(url: str, concurrency: int, conversations: int, turns: int) -> di
             done = 0
             while queue:
                 queue.pop()
-                done += await conversation(session, url, turns, samples)
+                done += await conversation(session, url, turns, samples, handoffs)
             return done
 
         started = time.perf_counter()
@@ -104,6 +109,7 @@ async def load(url: str, concurrency: int, conversations: int, turns: int) -> di
         "turns_per_second": answered / elapsed,
         "p50_s": statistics.median(samples) if samples else None,
         "p95_s": pct(samples, 0.95),
+        "handed_to_a_person": len(handoffs),
     }
 
 
@@ -173,23 +179,25 @@ def main() -> int:
     print(f"[bench-cluster] starting 3 hubs, 2 Rasa, 2 HAProxy in {workdir}…", flush=True)
     stack = ClusterStack(workdir, hubs=3, rasa_processes=2)
     stack.hub_env = {0: {"RASA_URLS": stack.rasa_url}}  # hub 1: Rasa 1 only (the 1 + 1 shape)
+    stack.balancer_ports = [free_port(), free_port()]
     try:
         stack.start()
         create_agent(stack.env(), *AGENT)
-        single = stack.start_balancer("haproxy-1", free_port(), [0])
-        pair = stack.start_balancer("haproxy-2", free_port(), [1, 2])
+        single = stack.start_balancer("haproxy-1", stack.balancer_ports[0], [0])
+        pair = stack.start_balancer("haproxy-2", stack.balancer_ports[1], [1, 2])
         result = asyncio.run(measure(stack, single, pair, args))
     finally:
         stack.stop()
     rows = [
-        "| concurrent | 1 + 1 turns/s | 1 + 1 p50 / p95 ms | 2 + 2 turns/s | 2 + 2 p50 / p95 ms | 2 + 2 / 1 + 1 |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| concurrent | 1 + 1 turns/s | 1 + 1 p50 / p95 ms | 2 + 2 turns/s | 2 + 2 p50 / p95 ms | 2 + 2 / 1 + 1 | handoffs 1+1 / 2+2 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for level in result["levels"]:
         one, two = level["1+1"], level["2+2"]
         rows.append(
             f"| {level['concurrent']} | {one['turns_per_second']:.1f} | {ms(one['p50_s'])} / {ms(one['p95_s'])} | "
-            f"{two['turns_per_second']:.1f} | {ms(two['p50_s'])} / {ms(two['p95_s'])} | {level['ratio']:.2f}× |"
+            f"{two['turns_per_second']:.1f} | {ms(two['p50_s'])} / {ms(two['p95_s'])} | {level['ratio']:.2f}× | "
+            f"{one['handed_to_a_person']} / {two['handed_to_a_person']} |"
         )
     rows += ["", "| agent's message to the customer's socket | p50 ms | p95 ms |", "| --- | --- | --- |"]
     for where, figures in result["relay"].items():

@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ QUESTIONS = [
     "How long does card delivery take?",
     "How do I top up with a bank transfer?",
     "What exchange rate do you use?",
-    "Can I freeze my card in the app?",
+    "How do I order a second card?",
     "Is there a fee for ATM withdrawals?",
     "How do I verify my identity?",
 ]
@@ -242,6 +243,14 @@ async def agent_life(url: str, email: str, stop: asyncio.Event) -> int:
     return resolved
 
 
+def customer_sockets(hub_url: str) -> int | str:
+    try:
+        with urllib.request.urlopen(f"{hub_url}/health", timeout=5) as response:
+            return int(json.load(response)["customer_connections"])
+    except OSError:
+        return "?"
+
+
 async def chaos(stack: ClusterStack, every: float, stop: asyncio.Event, figures: Figures) -> None:
     index = 0
     while not stop.is_set():
@@ -250,7 +259,8 @@ async def chaos(stack: ClusterStack, every: float, stop: asyncio.Event, figures:
             return
         except TimeoutError:
             pass
-        print(f"[soak] kill -9 hub{index + 1}, then start it again", flush=True)
+        sockets = await asyncio.to_thread(customer_sockets, stack.hub_url_of(index))
+        print(f"[soak] kill -9 hub{index + 1} ({sockets} customer sockets open on it), then start it again", flush=True)
         await asyncio.to_thread(stack.kill_hub_number, index)
         figures.kills += 1
         await asyncio.to_thread(stack.restart_hub_number, index)
@@ -297,7 +307,8 @@ async def soak(stack: ClusterStack, args: argparse.Namespace) -> dict[str, Any]:
         asyncio.create_task(agent_life(stack.lb_url, f"soak{n}@kestrel.example", stop)) for n in range(args.agents)
     ]
     chaos_task = asyncio.create_task(chaos(stack, args.kill_every, stop, figures))
-    spacing = args.minutes * 60 * 0.75 / args.conversations
+    # starts spread so that the last conversation (about a minute long) ends when the time is up
+    spacing = max(0.0, args.minutes * 60 - 60) / args.conversations
     started = time.monotonic()
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:

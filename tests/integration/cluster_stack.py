@@ -38,6 +38,8 @@ class ClusterStack(Stack):
     redis_prefix: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:10]}")
     hub_database: str = ""
     rasa_database: str = ""
+    #: ports of further HAProxy front ends (start_balancer), allowed as origins by the hubs
+    balancer_ports: list[int] = field(default_factory=list)
     #: settings of one hub only, by index (e.g. its own RASA_URLS)
     hub_env: dict[int, dict[str, str]] = field(default_factory=dict)
 
@@ -66,7 +68,10 @@ class ClusterStack(Stack):
                 "RASA_URLS": ",".join(self.rasa_urls[: self.rasa_processes]),
                 "HUB_PUBLIC_URL": self.lb_url,
                 "HUB_ALLOWED_ORIGINS": ",".join(
-                    [self.lb_url, *(f"http://127.0.0.1:{port}" for port in self.hub_ports)]
+                    [
+                        self.lb_url,
+                        *(f"http://127.0.0.1:{port}" for port in self.hub_ports + self.balancer_ports),
+                    ]
                 ),
                 "HUB_TRUSTED_PROXIES": "127.0.0.1",
                 "KESTREL_LB_BIND": f"127.0.0.1:{self.lb_port}",

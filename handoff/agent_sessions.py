@@ -15,11 +15,12 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from handoff import background
 from handoff.app_keys import FANOUT, SETTINGS, STORE
-from handoff.rate_limit import RateLimiter
+from handoff.rate_limit import Limiter, limiter
 from handoff.store import hash_token
 
 log = logging.getLogger(__name__)
@@ -33,31 +34,34 @@ class LoginGuard:
     """Limits on sign-in: attempts per address, failures per account, and how many argon2
     checks run at once (each takes ~50 ms of CPU in a worker thread, never on the event loop)."""
 
-    per_address: RateLimiter
-    per_account: RateLimiter
+    per_address: Limiter
+    per_account: Limiter
     hashing: asyncio.Semaphore
 
     @classmethod
-    def create(cls, attempts_per_address: int, failures_per_account: int) -> LoginGuard:
+    def create(
+        cls, attempts_per_address: int, failures_per_account: int, redis: aioredis.Redis | None = None, prefix: str = ""
+    ) -> LoginGuard:
+        """In this process, or with `redis` shared by every hub (a guess per hub would multiply the limits)."""
         return cls(
-            RateLimiter(attempts_per_address, LOGIN_WINDOW_SECONDS),
-            RateLimiter(failures_per_account, LOGIN_WINDOW_SECONDS),
+            limiter(redis, prefix, "login-address", attempts_per_address, LOGIN_WINDOW_SECONDS),
+            limiter(redis, prefix, "login-account", failures_per_account, LOGIN_WINDOW_SECONDS),
             asyncio.Semaphore(2),
         )
 
-    def refusal(self, address: str, email: str) -> tuple[str, int] | None:
+    async def refusal(self, address: str, email: str) -> tuple[str, int] | None:
         """Why this sign-in may not be tried now, with the seconds to wait; None when it may."""
-        if self.per_address.full(address):
-            return "Too many sign-in attempts from your network.", self.per_address.retry_after(address)
-        if self.per_account.full(email):
-            return ("Too many wrong passwords for this account.", self.per_account.retry_after(email))
+        if await self.per_address.full(address):
+            return "Too many sign-in attempts from your network.", await self.per_address.retry_after(address)
+        if await self.per_account.full(email):
+            return ("Too many wrong passwords for this account.", await self.per_account.retry_after(email))
         return None
 
-    def attempted(self, address: str) -> None:
-        self.per_address.hit(address)
+    async def attempted(self, address: str) -> None:
+        await self.per_address.hit(address)
 
-    def failed(self, email: str) -> None:
-        self.per_account.hit(email)
+    async def failed(self, email: str) -> None:
+        await self.per_account.hit(email)
 
 
 LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)

@@ -12,6 +12,7 @@ from handoff import (
     agent_sessions,
     articles_api,
     assignment,
+    cluster,
     gateway,
     help_center,
     inbox_api,
@@ -37,14 +38,13 @@ from handoff.app_keys import (
     SETTINGS,
     STORE,
 )
-from handoff.fanout import Fanout
 from handoff.kb_access import LIVE_SEARCH, LiveSearch
 from handoff.mail import api as mail_api
 from handoff.mail import outbox, receiver
 from handoff.openapi import openapi_document
 from handoff.privacy import api as privacy_api
 from handoff.rasa_client import RasaClient
-from handoff.rate_limit import RateLimiter
+from handoff.rate_limit import limiter
 from handoff.relay import Relay
 from handoff.security_headers import add_security_headers
 from handoff.settings import HubSettings
@@ -77,7 +77,16 @@ async def _mail_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     rasa = app[RASA]
     await rasa.start()
-    app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT], app[RELAY_OBSERVERS], app[MAILER], app[CLOCK])
+    app[RELAY] = Relay(
+        app[SETTINGS],
+        app[STORE],
+        rasa,
+        app[FANOUT],
+        app[RELAY_OBSERVERS],
+        app[MAILER],
+        app[CLOCK],
+        locks=cluster.conversation_locks(app[SETTINGS], app[cluster.REDIS]),
+    )
     await app[RELAY].resume_bot_turns()  # customer messages a killed hub stored but never answered
     yield
     await app[RELAY].drain()
@@ -114,7 +123,8 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 async def health(request: web.Request) -> web.StreamResponse:
-    """Liveness of the hub and what it depends on (used by `make run` and tests)."""
+    """Liveness of the hub and what it depends on (used by `make run`, HAProxy and tests);
+    `bus`: whether this hub hears the others (null with one hub)."""
     rasa = await request.app[RASA].health()
     return web.json_response(
         {
@@ -124,8 +134,16 @@ async def health(request: web.Request) -> web.StreamResponse:
             "rasa_load": request.app[RASA].limiter.load(),
             "agents_online": request.app[FANOUT].agents_online(),
             "customer_connections": request.app[FANOUT].customer_connections(),
+            "bus": cluster.bus_up(request.app),
         }
     )
+
+
+async def health_of_hub(request: web.Request) -> web.StreamResponse:
+    """The hub alone, for a load balancer's frequent checks (HAProxy: deploy/haproxy.cfg): it
+    answers, and `bus` says whether it hears the other hubs. Unlike /health it asks Rasa nothing,
+    so a slow Rasa never takes every hub out of the balancer."""
+    return web.json_response({"status": "ok", "bus": cluster.bus_up(request.app)})
 
 
 async def openapi(_request: web.Request) -> web.StreamResponse:
@@ -144,22 +162,30 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[RELAY_OBSERVERS] = []
-    app[FANOUT] = Fanout()
+    cluster.setup(app, settings)
+    redis, prefix = app[cluster.REDIS], settings.redis_prefix
+    app[FANOUT] = cluster.fanout(settings, redis, app[cluster.HUB_ID])
     app[RASA] = rasa or RasaClient(
         settings.rasa_urls, settings.rasa_timeout_seconds, settings.rasa_max_in_flight, settings.rasa_wait_seconds
     )
-    app[RATE_LIMITER] = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_seconds)
-    app[ADDRESS_CONVERSATION_LIMITER] = RateLimiter(settings.address_conversations_per_hour, 3600)
-    app[ADDRESS_MESSAGE_LIMITER] = RateLimiter(settings.address_messages_per_minute, 60)
-    app[ADDRESS_SOCKET_LIMITER] = RateLimiter(settings.socket_opens_per_minute, 60)
+    app[RATE_LIMITER] = limiter(
+        redis, prefix, "conversation-messages", settings.rate_limit_messages, settings.rate_limit_window_seconds
+    )
+    app[ADDRESS_CONVERSATION_LIMITER] = limiter(
+        redis, prefix, "address-conversations", settings.address_conversations_per_hour, 3600
+    )
+    app[ADDRESS_MESSAGE_LIMITER] = limiter(redis, prefix, "address-messages", settings.address_messages_per_minute, 60)
+    app[ADDRESS_SOCKET_LIMITER] = limiter(redis, prefix, "address-sockets", settings.socket_opens_per_minute, 60)
+    app.cleanup_ctx.append(cluster.joined)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_mail_ctx)
     app.cleanup_ctx.append(_rasa_ctx)
     app.cleanup_ctx.append(_assignment_ctx)
+    app.cleanup_ctx.append(cluster.sweeping)
     app.cleanup_ctx.append(_inbound_smtp_ctx)
     app.cleanup_ctx.append(agent_sessions.watch_sessions)
     app[agent_sessions.LOGIN_GUARD] = agent_sessions.LoginGuard.create(
-        settings.login_attempts_per_address, settings.login_failures_per_account
+        settings.login_attempts_per_address, settings.login_failures_per_account, redis, prefix
     )
     app.on_shutdown.append(_close_sockets)
     app.router.add_routes(gateway.routes)
@@ -179,6 +205,7 @@ def create_app(
     metrics.setup(app)
     privacy_api.setup(app)
     app.router.add_get("/health", health)
+    app.router.add_get("/health/hub", health_of_hub)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_static("/static/", pages.STATIC_DIR, follow_symlinks=False)
     return app

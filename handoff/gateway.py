@@ -95,7 +95,7 @@ async def create_conversation(request: web.Request) -> web.StreamResponse:
         return error_response(
             403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS."
         )
-    if not request.app[ADDRESS_CONVERSATION_LIMITER].allow(client_address(request)):
+    if not await request.app[ADDRESS_CONVERSATION_LIMITER].allow(client_address(request)):
         return cors(
             request,
             error_response(
@@ -148,7 +148,7 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
         return error_response(
             403, "origin_not_allowed", "This site may not open the chat; add it to HUB_ALLOWED_ORIGINS."
         )
-    if not request.app[ADDRESS_SOCKET_LIMITER].allow(client_address(request)):
+    if not await request.app[ADDRESS_SOCKET_LIMITER].allow(client_address(request)):
         return error_response(429, "rate_limited", "Too many chat connections from your network; please wait a minute.")
     ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=settings.max_frame_bytes)
     await ws.prepare(request)
@@ -158,7 +158,7 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
         return ws
     conversation, after_seq = hello
     fanout, relay, store = request.app[FANOUT], request.app[RELAY], request.app[STORE]
-    if fanout.sockets_of(conversation.id) >= settings.sockets_per_conversation:
+    if await fanout.customer_sockets(conversation.id) >= settings.sockets_per_conversation:
         await ws.send_json(
             error_frame(
                 "too_many_connections", "This conversation is open in too many tabs; close one and reload this page."
@@ -166,9 +166,9 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
         )
         await ws.close(code=4429, message=b"too many connections")
         return ws
-    fanout.add_customer(conversation.id, ws)
-    await _seen(store, conversation.id, opened=True)
     try:
+        await fanout.add_customer(conversation.id, ws)  # before the replay: nothing falls in between
+        await _seen(store, conversation.id, opened=True)
         await ws.send_json(
             contract.ready_frame(
                 conversation.id, conversation.state.value, settings.max_message_chars, settings.ask_ces
@@ -176,6 +176,7 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
         )
         await _replay(ws, store, conversation.id, after_seq)
         await ws.send_json(await relay.state_frame(conversation.id))
+        await relay.resume_turns_of(conversation.id)  # a turn another hub stopped answering (killed)
         async for message in ws:
             if message.type == WSMsgType.TEXT:
                 await _customer_frame(request, ws, conversation, message.data)
@@ -184,7 +185,7 @@ async def customer_socket(request: web.Request) -> web.StreamResponse:
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
-        fanout.remove_customer(conversation.id, ws)
+        await fanout.remove_customer(conversation.id, ws)
         await _seen(store, conversation.id, opened=False)
     return ws
 
@@ -345,9 +346,10 @@ async def _customer_message(
             )
         )
         return
-    if not ctx.request.app[RATE_LIMITER].allow(ctx.conversation.id) or not ctx.request.app[
-        ADDRESS_MESSAGE_LIMITER
-    ].allow(client_address(ctx.request)):
+    app = ctx.request.app
+    if not await app[RATE_LIMITER].allow(ctx.conversation.id) or not await app[ADDRESS_MESSAGE_LIMITER].allow(
+        client_address(ctx.request)
+    ):
         await ws.send_json(
             error_frame("rate_limited", "You're sending messages very quickly; please wait a few seconds.", client_id)
         )

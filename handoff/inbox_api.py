@@ -55,7 +55,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if body is None or not isinstance(body.get("email"), str) or not isinstance(body.get("password"), str):
         return error_response(400, "malformed", 'Send {"email": ..., "password": ...}.')
     email, address, guard = body["email"][:254].strip().lower(), client_address(request), request.app[LOGIN_GUARD]
-    refusal = guard.refusal(address, email)
+    refusal = await guard.refusal(address, email)
     if refusal is not None:
         why, wait = refusal
         log.warning("agent sign-in throttled: %s", why)
@@ -67,10 +67,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    guard.attempted(address)
+    await guard.attempted(address)
     agent = await auth.authenticate(request, email, body["password"][:1024])
     if agent is None:
-        guard.failed(email)
+        await guard.failed(email)
         log.info("agent sign-in refused")
         return error_response(401, "invalid_credentials", "Wrong email or password.")
     if agent.disabled:
@@ -380,9 +380,9 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     settings, fanout = request.app[SETTINGS], request.app[FANOUT]
     ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=64 * 1024)
     await ws.prepare(request)
-    fanout.add_agent(agent.id, hash_token(auth.session_token(request)), ws)
-    await fanout.to_agents(contract.agents_online_frame(fanout.agents_online()))
     try:
+        await fanout.add_agent(agent.id, hash_token(auth.session_token(request)), ws)
+        await fanout.to_agents(contract.agents_online_frame(fanout.agents_online()))
         async for message in ws:
             if message.type == WSMsgType.TEXT:
                 try:
@@ -392,6 +392,6 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 if isinstance(frame, dict) and frame.get("type") == "ping":
                     await ws.send_json(contract.pong_frame())
     finally:
-        fanout.remove_agent(ws)
+        await fanout.remove_agent(ws)
         await fanout.to_agents(contract.agents_online_frame(fanout.agents_online()))
     return ws

@@ -728,6 +728,13 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/openapi.json": {"get": _op("This document", {"200": "OpenAPI 3.1"}, auth=False)},
             "/health": {"get": _op("Liveness of the hub and its Rasa servers", {"200": "ok"}, auth=False)},
+            "/health/hub": {
+                "get": _op(
+                    "Liveness of the hub alone (for load balancers), and whether it hears the other hubs",
+                    {"200": "ok"},
+                    auth=False,
+                )
+            },
             **_content_paths(),
             **_metrics_paths(),
             **_privacy_paths(),

@@ -2,14 +2,20 @@
 
 Keys come from the outside world (addresses, conversation ids, emails), so the buckets of keys
 that have gone quiet are dropped every `PRUNE_EVERY` calls: memory stays bounded by the keys
-active within one window.
+active within one window. With several hubs the same windows live in Redis (`RedisLimiter`), so a
+client cannot multiply its limit by the number of hubs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import secrets
 import time
 from collections import deque
+from typing import Protocol
+
+import redis.asyncio as aioredis
 
 PRUNE_EVERY = 1000
 
@@ -62,3 +68,94 @@ class RateLimiter:
         quiet = [key for key, hits in self._hits.items() if not hits or now - hits[-1] > self.window]
         for key in quiet:
             del self._hits[key]
+
+
+class Limiter(Protocol):
+    """A sliding-window limit as the hub uses it: this process's (`LocalLimiter`) or shared by
+    every hub (`RedisLimiter`)."""
+
+    async def allow(self, key: str) -> bool: ...
+
+    async def full(self, key: str) -> bool: ...
+
+    async def hit(self, key: str) -> None: ...
+
+    async def retry_after(self, key: str) -> int: ...
+
+
+class LocalLimiter:
+    """A `RateLimiter` in this process (one hub)."""
+
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.counts = RateLimiter(limit, window_seconds)
+
+    async def allow(self, key: str) -> bool:
+        return self.counts.allow(key)
+
+    async def full(self, key: str) -> bool:
+        return self.counts.full(key)
+
+    async def hit(self, key: str) -> None:
+        self.counts.hit(key)
+
+    async def retry_after(self, key: str) -> int:
+        return self.counts.retry_after(key)
+
+
+# One round trip per check, atomic: prune the window, count, maybe record a hit. Redis's own clock
+# (TIME, microseconds) is every hub's clock. The key expires with its newest hit.
+_SLIDING_WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window, limit, mode = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+if mode == 'retry' then
+  if n < limit then return 0 end
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, math.ceil((tonumber(oldest[2]) + window - now) / 1000000))
+end
+if mode == 'full' then if n >= limit then return 1 else return 0 end end
+if mode == 'allow' and n >= limit then return 0 end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
+return 1
+"""
+
+
+class RedisLimiter:
+    """The same sliding window in Redis, shared by every hub (`REDIS_URL`). Keys are hashed: an
+    address or an email never sits in Redis as it is."""
+
+    def __init__(self, client: aioredis.Redis, name: str, limit: int, window_seconds: float) -> None:
+        self.name = name
+        self.limit = limit
+        self.window_us = int(window_seconds * 1_000_000)
+        self._script = client.register_script(_SLIDING_WINDOW)
+
+    async def _run(self, key: str, mode: str) -> int:
+        hashed = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return int(
+            await self._script(
+                keys=[f"{self.name}:{hashed}"], args=[self.window_us, self.limit, mode, secrets.token_hex(8)]
+            )
+        )
+
+    async def allow(self, key: str) -> bool:
+        return bool(await self._run(key, "allow"))
+
+    async def full(self, key: str) -> bool:
+        return bool(await self._run(key, "full"))
+
+    async def hit(self, key: str) -> None:
+        await self._run(key, "hit")
+
+    async def retry_after(self, key: str) -> int:
+        return await self._run(key, "retry")
+
+
+def limiter(client: aioredis.Redis | None, prefix: str, name: str, limit: int, window_seconds: float) -> Limiter:
+    """In Redis when the hubs share one (`client`), else in this process."""
+    if client is None:
+        return LocalLimiter(limit, window_seconds)
+    return RedisLimiter(client, f"{prefix}:rate:{name}", limit, window_seconds)

@@ -39,14 +39,24 @@ WAIT_NOTICE_TEXT = (
 )
 
 
+class SharedLocks(Protocol):
+    """A lock per conversation across hub processes (handoff/turn_lock.py)."""
+
+    def hold(self, conversation_id: str) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+
 class ConversationLocks:
     """One lock per conversation, so its turns reach Rasa one at a time and in order. A lock
     lives only while someone holds or waits for it: conversation ids come from the outside
-    world, and a dict of every lock ever made would grow for as long as the hub runs."""
+    world, and a dict of every lock ever made would grow for as long as the hub runs.
 
-    def __init__(self) -> None:
+    With several hubs, `shared` is the lock across them, taken after this process's own (which
+    keeps this hub's turns in order and lets one task per conversation wait on the shared one)."""
+
+    def __init__(self, shared: SharedLocks | None = None) -> None:
         self._locks: dict[str, asyncio.Lock] = {}
         self._users: dict[str, int] = {}
+        self.shared = shared
 
     @contextlib.asynccontextmanager
     async def hold(self, conversation_id: str) -> AsyncIterator[None]:
@@ -54,7 +64,11 @@ class ConversationLocks:
         self._users[conversation_id] = self._users.get(conversation_id, 0) + 1
         try:
             async with lock:
-                yield
+                if self.shared is None:
+                    yield
+                else:
+                    async with self.shared.hold(conversation_id):
+                        yield
         finally:
             self._users[conversation_id] -= 1
             if self._users[conversation_id] == 0:
@@ -82,14 +96,17 @@ class Relay:
         observers: list[RelayObserver] | None = None,
         mailer: Mailer | None = None,
         clock: Callable[[], float] = time.time,
+        locks: ConversationLocks | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.rasa = rasa
         self.fanout = fanout
-        self._locks = ConversationLocks()
+        self._locks = locks if locks is not None else ConversationLocks()  # (an empty one is falsy: __len__)
         #: conversations already told, during their current wait, that the bot is slow
         self._told_to_wait: set[str] = set()
+        #: conversations whose pending turns a resume is handling (one resume each at a time)
+        self._resuming: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.observers = observers if observers is not None else []
         self.mailer = mailer
@@ -132,35 +149,63 @@ class Relay:
             self._spawn(self._bot_turn(conversation.id, stored.seq))
         return stored, created
 
-    async def resume_bot_turns(self) -> int:
-        """At start: hand every pending bot turn to Rasa again, each conversation's in order."""
-        pending = await self.store.pending_bot_turns()
+    async def resume_bot_turns(self, stored_before: float | None = None) -> int:
+        """Hand pending bot turns to Rasa again, each conversation's in order: every one at start
+        (a killed hub's), and with several hubs, from time to time, those stored before
+        `stored_before` (a hub killed mid-turn leaves them; the turn lock makes a live one wait)."""
+        pending = await self.store.pending_bot_turns(stored_before)
         for conversation_id, seqs in pending.items():
-            self._spawn(self._bot_turns(conversation_id, seqs))
+            self._resume(conversation_id, seqs)
         count = sum(map(len, pending.values()))
         if count:
             log.info("resuming %d unanswered customer message(s) in %d conversation(s)", count, len(pending))
         return count
 
+    async def resume_turns_of(self, conversation_id: str) -> None:
+        """The customer (re)connected: their pending turns, if another hub stopped answering them."""
+        if self._locks.shared is None or conversation_id in self._resuming:
+            return  # one hub: what it stored it answers, or resumes at start
+        pending = await self.store.pending_bot_texts(conversation_id)
+        if pending:
+            self._resume(conversation_id, [seq for seq, _text in pending])
+
+    def _resume(self, conversation_id: str, seqs: list[int]) -> None:
+        if conversation_id not in self._resuming:
+            self._resuming.add(conversation_id)
+            self._spawn(self._bot_turns(conversation_id, seqs))
+
     async def _bot_turns(self, conversation_id: str, seqs: list[int]) -> None:
-        for seq in seqs:
-            await self._bot_turn(conversation_id, seq)
+        try:
+            for seq in seqs:
+                await self._bot_turn(conversation_id, seq)
+        finally:
+            self._resuming.discard(conversation_id)
 
     async def _bot_turn(self, conversation_id: str, seq: int) -> None:
-        """One customer message: to Rasa when the bot owns the conversation, then marked handled
-        (with the bot's answer, in one transaction). Each is handled once: a turn already handled
-        (a resume racing a live relay) is skipped."""
+        """One customer message, after any earlier one still pending (with several hubs: another
+        hub's, or one a resume has not reached yet): each to Rasa when the bot owns the
+        conversation, then marked handled (with the bot's answer, in one transaction). Each is
+        handled once: a turn already handled (a resume racing a live relay, or another hub) is
+        skipped. One hub keeps its own turns in order under its own lock, so it looks for earlier
+        ones only when the lock is shared."""
         async with self._locks.hold(conversation_id):
-            pending = await self.store.pending_turn(conversation_id, seq)
-            if pending is None:
+            if self._locks.shared is not None:
+                for earlier, _text in await self.store.pending_bot_texts(conversation_id, up_to=seq - 1):
+                    await self._handle_turn(conversation_id, earlier)
+            await self._handle_turn(conversation_id, seq)
+
+    async def _handle_turn(self, conversation_id: str, seq: int) -> None:
+        """One pending turn, under the conversation's lock."""
+        pending = await self.store.pending_turn(conversation_id, seq)
+        if pending is None:
+            return
+        text, conversation = pending
+        if bot_owns(conversation.state):  # else a person owns it (or it waits for one): not for Rasa
+            if conversation.state == State.RESOLVED and await self.store.set_state(conversation_id, State.BOT):
+                await self.publish_state(conversation_id)
+            if await self._ask_bot(conversation, text, seq):
                 return
-            text, conversation = pending
-            if bot_owns(conversation.state):  # else a person owns it (or it waits for one): not for Rasa
-                if conversation.state == State.RESOLVED and await self.store.set_state(conversation_id, State.BOT):
-                    await self.publish_state(conversation_id)
-                if await self._ask_bot(conversation, text, seq):
-                    return
-            await self.store.finish_bot_turn(conversation_id, seq)
+        await self.store.finish_bot_turn(conversation_id, seq)
 
     async def _ask_bot(self, conversation: Conversation, text: str, seq: int) -> bool:
         """Rasa's answer to the customer's message `seq`; True when the turn was marked handled

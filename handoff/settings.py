@@ -143,6 +143,11 @@ class HubSettings:
     agent_capacity: int = 3  # open conversations at once, for agents without their own
     claim_timeout_seconds: float = 300.0  # an unanswered claim this old goes back to the queue; 0: never
     offline_grace_seconds: float = 60.0  # an agent without an inbox open this long is offline (a reload is not)
+    # --- several hubs (README, "Several hubs"): "" keeps everything in this process
+    redis_url: Secret = Secret("")  # noqa: RUF009 - an immutable str
+    redis_prefix: str = "kestrel"
+    presence_ttl_seconds: float = 15.0
+    turn_lock_lease_seconds: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -241,6 +246,10 @@ class HubSettings:
             offline_grace_seconds=_seconds(
                 "HUB_OFFLINE_GRACE_SECONDS", read.number("HUB_OFFLINE_GRACE_SECONDS", d.offline_grace_seconds)
             ),
+            redis_url=Secret(read.raw("REDIS_URL")),
+            redis_prefix=read.text("HUB_REDIS_PREFIX", d.redis_prefix),
+            presence_ttl_seconds=read.number("HUB_PRESENCE_TTL_SECONDS", d.presence_ttl_seconds),
+            turn_lock_lease_seconds=read.number("HUB_TURN_LOCK_LEASE_SECONDS", d.turn_lock_lease_seconds),
         )
         try:
             routing.parse_routes(settings.team_routes)  # a typo fails at start
@@ -249,6 +258,11 @@ class HubSettings:
         business_hours.parse(settings.business_hours, settings.time_zone, settings.holidays)  # a typo fails at start
         if settings.smtp_url:
             SmtpServer.from_url(str(settings.smtp_url))  # the same
+        if settings.redis_url and settings.database_url.startswith("sqlite"):
+            raise SettingsError(
+                "REDIS_URL is set but DATABASE_URL is SQLite: several hubs share one PostgreSQL "
+                "(DATABASE_URL=postgresql://…), or leave REDIS_URL empty for one hub"
+            )
         return settings
 
     @property

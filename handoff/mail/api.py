@@ -36,7 +36,7 @@ async def resume(request: web.Request) -> web.StreamResponse:
         return error_response(
             403, "origin_not_allowed", "This site may not open conversations; add it to HUB_ALLOWED_ORIGINS."
         )
-    if not request.app[ADDRESS_CONVERSATION_LIMITER].allow(client_address(request)):
+    if not await request.app[ADDRESS_CONVERSATION_LIMITER].allow(client_address(request)):
         return cors(
             request, error_response(429, "rate_limited", "Too many attempts from your network; please try again later.")
         )

@@ -62,7 +62,7 @@ class Mailer:
     async def agent_replied(self, conversation_id: str) -> None:
         """An agent wrote to the customer: if no widget of theirs is open, email them once they
         have been away `HUB_EMAIL_AFTER_SECONDS` (one pending notice per conversation)."""
-        if not self.customer_mail_enabled or self.fanout.sockets_of(conversation_id):
+        if not self.customer_mail_enabled or await self.fanout.customer_sockets(conversation_id):
             return
         conversation = await self.store.get_conversation(conversation_id)
         recipient = email_address(conversation.customer_email)
@@ -181,7 +181,10 @@ class Mailer:
         """The reply notice as it is now, or None when the customer came back since it was added."""
         assert mail.conversation_id is not None
         conversation = await self.store.get_conversation(mail.conversation_id)
-        if self.fanout.sockets_of(conversation.id) or (conversation.customer_seen_at or 0) > mail.created_at:
+        if (
+            await self.fanout.customer_sockets(conversation.id)
+            or (conversation.customer_seen_at or 0) > mail.created_at
+        ):
             return None
         recent = [m for m in await self.store.messages_before(conversation.id, None, 200) if m.sender != "system"]
         seen = conversation.customer_seen_at or 0

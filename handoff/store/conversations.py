@@ -181,6 +181,20 @@ class ConversationStore(Database):
                 return note
         return None
 
+    async def pending_bot_texts(self, conversation_id: str, up_to: int | None = None) -> list[tuple[int, str]]:
+        """The conversation's pending bot turns (up to seq `up_to`), oldest first: (seq, what
+        Rasa should get)."""
+        where = sa.and_(T.messages.c.conversation_id == conversation_id, T.messages.c.bot_pending.is_(True))
+        if up_to is not None:
+            where = sa.and_(where, T.messages.c.seq <= up_to)
+        async with self.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(T.messages.c.seq, T.messages.c.bot_text).where(where).order_by(T.messages.c.seq)
+                )
+            ).all()
+        return [(seq, text) for seq, text in rows if text is not None]
+
     async def finish_bot_turn(self, conversation_id: str, seq: int) -> None:
         async with self.write() as conn:
             await conn.execute(
@@ -189,14 +203,18 @@ class ConversationStore(Database):
                 .values(bot_pending=False)
             )
 
-    async def pending_bot_turns(self) -> dict[str, list[int]]:
+    async def pending_bot_turns(self, stored_before: float | None = None) -> dict[str, list[int]]:
         """Customer messages stored and acked but never handled (the hub stopped before Rasa
-        answered): each conversation's, in order."""
+        answered): each conversation's, in order; only those stored before `stored_before`
+        when given."""
+        where: sa.ColumnElement[bool] = T.messages.c.bot_pending.is_(True)
+        if stored_before is not None:
+            where = sa.and_(where, T.messages.c.created_at < stored_before)
         async with self.read() as conn:
             rows = (
                 await conn.execute(
                     sa.select(T.messages.c.conversation_id, T.messages.c.seq)
-                    .where(T.messages.c.bot_pending.is_(True))
+                    .where(where)
                     .order_by(T.messages.c.conversation_id, T.messages.c.seq)
                 )
             ).all()

@@ -11,12 +11,16 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Self
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from handoff.ownership import State, check_transition
 from handoff.store import migrate
 from handoff.store import schema as T
+
+#: the PostgreSQL advisory lock that migrations run under ("kestrel" in ASCII, as a number)
+MIGRATION_LOCK_KEY = int.from_bytes(b"kestrel", "big")
 
 
 class Database:
@@ -47,6 +51,8 @@ class Database:
             engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         store = cls(engine)
         async with store.write() as conn:
+            if not store.is_sqlite:  # several hubs starting at once: one migrates, the others wait and find it done
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             await conn.run_sync(migrate.upgrade)
         return store
 

@@ -182,30 +182,26 @@ class Relay:
             self._resuming.discard(conversation_id)
 
     async def _bot_turn(self, conversation_id: str, seq: int) -> None:
-        """One customer message, after any earlier one still pending (with several hubs: another
-        hub's, or one a resume has not reached yet): each to Rasa when the bot owns the
-        conversation, then marked handled (with the bot's answer, in one transaction). Each is
-        handled once: a turn already handled (a resume racing a live relay, or another hub) is
-        skipped. One hub keeps its own turns in order under its own lock, so it looks for earlier
-        ones only when the lock is shared."""
+        """One customer message, after any earlier one still pending (another hub's, or one a
+        resume has not reached yet): each to Rasa when the bot owns the conversation, then marked
+        handled (with the bot's answer, in one transaction). Each is handled once: a turn already
+        handled (a resume racing a live relay, or another hub) is skipped. The usual turn costs
+        one read: the first pending turn up to `seq` is `seq` itself."""
         async with self._locks.hold(conversation_id):
-            if self._locks.shared is not None:
-                for earlier, _text in await self.store.pending_bot_texts(conversation_id, up_to=seq - 1):
-                    await self._handle_turn(conversation_id, earlier)
-            await self._handle_turn(conversation_id, seq)
+            while (pending := await self.store.first_pending_turn(conversation_id, up_to=seq)) is not None:
+                turn, text, conversation = pending
+                await self._handle_turn(conversation, turn, text)
+                if turn == seq:
+                    return
 
-    async def _handle_turn(self, conversation_id: str, seq: int) -> None:
+    async def _handle_turn(self, conversation: Conversation, seq: int, text: str) -> None:
         """One pending turn, under the conversation's lock."""
-        pending = await self.store.pending_turn(conversation_id, seq)
-        if pending is None:
-            return
-        text, conversation = pending
         if bot_owns(conversation.state):  # else a person owns it (or it waits for one): not for Rasa
-            if conversation.state == State.RESOLVED and await self.store.set_state(conversation_id, State.BOT):
-                await self.publish_state(conversation_id)
+            if conversation.state == State.RESOLVED and await self.store.set_state(conversation.id, State.BOT):
+                await self.publish_state(conversation.id)
             if await self._ask_bot(conversation, text, seq):
                 return
-        await self.store.finish_bot_turn(conversation_id, seq)
+        await self.store.finish_bot_turn(conversation.id, seq)
 
     async def _ask_bot(self, conversation: Conversation, text: str, seq: int) -> bool:
         """Rasa's answer to the customer's message `seq`; True when the turn was marked handled

@@ -41,21 +41,26 @@ class TurnOutcome:
 
 
 class BotTurnStore(FeedbackStore):
-    async def pending_turn(self, conversation_id: str, seq: int) -> tuple[str, Conversation] | None:
-        """What Rasa should get for this customer message, with its conversation as it is now;
-        None once the turn is handled (or the conversation is gone)."""
+    async def first_pending_turn(self, conversation_id: str, up_to: int) -> tuple[int, str, Conversation] | None:
+        """The conversation's oldest turn not yet handled, at or before customer message `up_to`:
+        its seq, what Rasa should get, and the conversation as it is now (one read); None when
+        every one of them is handled (or the conversation is gone). Usually that is `up_to`
+        itself; with several hubs it may be an earlier one that another hub stored and left."""
         query = (
-            sa.select(T.messages.c.bot_text, T.conversations)
+            sa.select(T.messages.c.seq, T.messages.c.bot_text, T.conversations)
             .select_from(T.messages.join(T.conversations, T.conversations.c.id == T.messages.c.conversation_id))
             .where(
                 T.messages.c.conversation_id == conversation_id,
-                T.messages.c.seq == seq,
+                T.messages.c.seq <= up_to,
                 T.messages.c.bot_pending.is_(True),
+                T.messages.c.bot_text.is_not(None),
             )
+            .order_by(T.messages.c.seq)
+            .limit(1)
         )
         async with self.read() as conn:
             row = (await conn.execute(query)).first()
-        return (row.bot_text, _conversation(row)) if row is not None and row.bot_text is not None else None
+        return (row.seq, row.bot_text, _conversation(row)) if row is not None else None
 
     async def store_bot_turn(
         self, conversation_id: str, outcome: TurnOutcome, finishes: int | None = None

@@ -237,8 +237,8 @@ async def test_a_bot_turn_is_stored_and_marked_in_one_transaction(store: Store) 
     seqs, in order), the knowledge-base outcome, feedback and the turn's mark in one write."""
     conversation, _ = await store.create_conversation({"name": "Ana"})
     question, _ = await store.append_message(conversation.id, "customer", "card?", client_id="c1", bot_text="card?")
-    text, current = await store.pending_turn(conversation.id, question.seq) or ("", None)
-    assert text == "card?" and current is not None and current.customer_name == "Ana"
+    seq, text, current = await store.first_pending_turn(conversation.id, up_to=question.seq) or (0, "", None)
+    assert (seq, text) == (question.seq, "card?") and current is not None and current.customer_name == "Ana"
     outcome = TurnOutcome(
         messages=[("Five to seven days.", {"article": {"id": "card-delivery"}}), ("Did that help?", None)],
         kb_queries=[KbQuery("card?", "answer", "card-delivery", 0.8)],
@@ -253,7 +253,7 @@ async def test_a_bot_turn_is_stored_and_marked_in_one_transaction(store: Store) 
         (2, {"article": {"id": "card-delivery"}}),
         (3, None),
     ]
-    assert await store.pending_turn(conversation.id, question.seq) is None
+    assert await store.first_pending_turn(conversation.id, up_to=question.seq) is None
     assert await store.pending_bot_turns() == {}
     assert (await store.get_conversation(conversation.id)).last_seq == 3
     async with store.read() as conn:

@@ -77,7 +77,7 @@ async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     app[RELAY] = Relay(app[SETTINGS], app[STORE], rasa, app[FANOUT], app[RELAY_OBSERVERS], app[MAILER], app[CLOCK])
     await app[RELAY].resume_bot_turns()  # customer messages a killed hub stored but never answered
     yield
-    await app[RELAY].drain()
+    await app[RELAY].close()
     await rasa.close()
 
 

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 RESOLVED_INTENT = "/handoff_resolved"
 ETA_STEP_SECONDS = 15
+#: how long a stopping hub lets bot turns in progress finish (Relay.close)
+SHUTDOWN_GRACE_SECONDS = 5.0
 #: the widget hides "typing" after 8 s without another (TYPING_TIMEOUT_MS): repeat it sooner
 TYPING_REFRESH_SECONDS = 5.0
 #: words of the message a customer gets when their turn waits long for Rasa (the bench looks for them)
@@ -545,6 +547,17 @@ class Relay:
             log.info("a relay task's conversation is gone: %s", task.exception())
             return
         log.error("relay task failed", exc_info=task.exception())
+
+    async def close(self) -> None:
+        """At shutdown: turns get `SHUTDOWN_GRACE_SECONDS` to finish, then the rest (waiting for a
+        slot, or for a Rasa that is down) are cancelled. They are still pending in the store, so
+        the next start sends them on (`resume_bot_turns`); waiting for them here could hold a
+        stopping hub for `HUB_RASA_WAIT_SECONDS`."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in list(self._tasks):
+            task.cancel()
+        await self.drain()
 
     async def drain(self) -> None:
         """Wait for background relays and queue places (shutdown, tests)."""

@@ -288,3 +288,23 @@ async def test_an_answered_turn_costs_two_commits_and_is_never_asked_again(
     await again.app[RELAY].drain()
     assert len(rasa.received) == 1
     await server.close()
+
+
+async def test_a_hub_stopping_while_turns_wait_for_rasa_keeps_them_for_its_next_start(
+    aiohttp_client: Any, tmp_path: Path, rasa: FakeRasa
+) -> None:
+    """A turn waiting for a Rasa that is down does not hold a stopping hub for the wait bound: it
+    is left pending, and the next start sends it on, once Rasa is there."""
+    port = closed_port()
+    client = await hub_for(aiohttp_client, tmp_path, f"http://127.0.0.1:{port}", rasa_wait_seconds=3600)
+    cid, ws = await customer(client)
+    await ws.send_json({"type": "message", "client_id": "m1", "text": "still there?"})
+    await receive_until(ws, lambda f: f["type"] == "typing")
+    await ws.close()
+    await client.close()  # the app's shutdown: would wait an hour for the turn before Relay.close
+    server = await serve(rasa, port)
+    again = await hub_for(aiohttp_client, tmp_path, f"http://127.0.0.1:{port}")
+    await again.app[RELAY].drain()
+    assert [m["message"] for m in rasa.received] == ["still there?"]
+    assert [m.sender for m in await again.app[STORE].messages_after(cid)] == ["customer", "bot"]
+    await server.close()

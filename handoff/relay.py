@@ -327,8 +327,9 @@ class Relay:
     # --- agent side ---------------------------------------------------------------------------
 
     async def claim(self, conversation_id: str, agent: Agent) -> None:
-        handoff = await self.store.claim(conversation_id, agent.id)
-        await self.system_message(conversation_id, f"{agent.name} joined the chat.")
+        handoff, joined = await self.store.claim_announced(conversation_id, agent.id, f"{agent.name} joined the chat.")
+        if joined is not None:
+            await self._send_message(joined)
         # The customer's new state is known without reading it back: with this agent, for this reason.
         now = contract.state_frame(
             State.AGENT.value, handoff.reason, None, None, self.fanout.agents_online(), agent.name
@@ -438,7 +439,11 @@ class Relay:
 
     async def system_message(self, conversation_id: str, text: str) -> None:
         stored, _ = await self.store.append_message(conversation_id, "system", text)
-        await self.fanout.to_conversation(conversation_id, stored.to_frame())
+        await self._send_message(stored)
+
+    async def _send_message(self, stored: StoredMessage) -> None:
+        """A stored message to the customer's sockets and every agent's."""
+        await self.fanout.to_conversation(stored.conversation_id, stored.to_frame())
         await self.fanout.to_agents(self._agent_frame(stored))
 
     async def state_frame(self, conversation_id: str) -> dict[str, Any]:
@@ -511,7 +516,8 @@ class Relay:
             now = state["state"]
         await self.fanout.to_agents(contract.conversation_state_frame(changed, now))
         if state is not None:
-            await self.fanout.to_conversation(changed, state)
+            async with self.places.between_rounds():
+                await self.fanout.to_conversation(changed, state)
         self.places.changed()
 
     async def _publish_places(self) -> None:

@@ -89,7 +89,7 @@ async def _rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await app[RELAY].resume_bot_turns()  # customer messages a killed hub stored but never answered
     yield
-    await app[RELAY].drain()
+    await app[RELAY].close()
     await rasa.close()
 
 

@@ -15,8 +15,9 @@ tells its own sockets (the queue itself is in the shared database).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,15 @@ class QueuePlaces:
         self._publish = publish
         self._stale = False
         self._task: asyncio.Task[None] | None = None
+        self._round = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def between_rounds(self) -> AsyncIterator[None]:
+        """For a state frame sent outside the rounds (a claimed customer's "agent"): it goes after
+        any round that read the places before the caller's change, so a stale "queued" frame
+        never arrives last."""
+        async with self._round:
+            yield
 
     def changed(self) -> None:
         """The queue changed: publish again (now, or after the round in progress)."""
@@ -40,7 +50,8 @@ class QueuePlaces:
         while self._stale:
             self._stale = False
             try:
-                await self._publish()
+                async with self._round:
+                    await self._publish()
             except Exception:  # a database hiccup: the next change publishes again
                 log.exception("could not publish queue places")
 

@@ -24,8 +24,9 @@ import aiohttp
 from handoff.contract import HandoffPayload
 from handoff.rasa_limiter import InFlightLimiter, SlotTimeout
 
-#: statuses that say Rasa did not take the request (a proxy in front of a Rasa that is down or loading)
-NOT_TAKEN_STATUSES = frozenset({502, 503, 504})
+#: statuses that say Rasa did not take the request: a proxy in front with no Rasa up (HAProxy's 503).
+#: Not 502 or 504: a proxy says those after forwarding, and Rasa may have acted on the message.
+NOT_TAKEN_STATUSES = frozenset({503})
 #: backoff between tries while Rasa cannot be reached: the first wait, doubled up to the last
 RETRY_FIRST_SECONDS = 0.25
 RETRY_MAX_SECONDS = 2.0

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 RESOLVED_INTENT = "/handoff_resolved"
 ETA_STEP_SECONDS = 15
+#: how long a stopping hub lets bot turns in progress finish (Relay.close)
+SHUTDOWN_GRACE_SECONDS = 5.0
 #: the widget hides "typing" after 8 s without another (TYPING_TIMEOUT_MS): repeat it sooner
 TYPING_REFRESH_SECONDS = 5.0
 #: words of the message a customer gets when their turn waits long for Rasa (the bench looks for them)
@@ -373,8 +375,9 @@ class Relay:
     # --- agent side ---------------------------------------------------------------------------
 
     async def claim(self, conversation_id: str, agent: Agent) -> None:
-        handoff = await self.store.claim(conversation_id, agent.id)
-        await self.system_message(conversation_id, f"{agent.name} joined the chat.")
+        handoff, joined = await self.store.claim_announced(conversation_id, agent.id, f"{agent.name} joined the chat.")
+        if joined is not None:
+            await self._send_message(joined)
         # The customer's new state is known without reading it back: with this agent, for this reason.
         now = contract.state_frame(
             State.AGENT.value, handoff.reason, None, None, self.fanout.agents_online(), agent.name
@@ -503,7 +506,11 @@ class Relay:
 
     async def system_message(self, conversation_id: str, text: str) -> None:
         stored, _ = await self.store.append_message(conversation_id, "system", text)
-        await self.fanout.to_conversation(conversation_id, stored.to_frame())
+        await self._send_message(stored)
+
+    async def _send_message(self, stored: StoredMessage) -> None:
+        """A stored message to the customer's sockets and every agent's."""
+        await self.fanout.to_conversation(stored.conversation_id, stored.to_frame())
         await self.fanout.to_agents(self._agent_frame(stored))
 
     async def state_frame(self, conversation_id: str) -> dict[str, Any]:
@@ -576,7 +583,8 @@ class Relay:
             now = state["state"]
         await self.fanout.to_agents(contract.conversation_state_frame(changed, now))
         if state is not None:
-            await self.fanout.to_conversation(changed, state)
+            async with self.places.between_rounds():
+                await self.fanout.to_conversation(changed, state)
         self.places.changed()
 
     async def _publish_places(self) -> None:
@@ -612,6 +620,17 @@ class Relay:
             log.info("a relay task's conversation is gone: %s", task.exception())
             return
         log.error("relay task failed", exc_info=task.exception())
+
+    async def close(self) -> None:
+        """At shutdown: turns get `SHUTDOWN_GRACE_SECONDS` to finish, then the rest (waiting for a
+        slot, or for a Rasa that is down) are cancelled. They are still pending in the store, so
+        the next start sends them on (`resume_bot_turns`); waiting for them here could hold a
+        stopping hub for `HUB_RASA_WAIT_SECONDS`."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in list(self._tasks):
+            task.cancel()
+        await self.drain()
 
     async def drain(self) -> None:
         """Wait for background relays and queue places (shutdown, tests)."""

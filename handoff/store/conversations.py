@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handoff.contract import NOTE_SENDER
 from handoff.ownership import State
@@ -107,45 +108,60 @@ class ConversationStore(Database):
         A repeat is found by the unique (conversation, client_id) constraint, not looked up first:
         repeats are rare (a resend after a dropped connection), and a look-up cost every customer
         message a round trip before its ack."""
-        now = time.time()
         try:
             async with self.write() as conn:
-                seq = (
-                    await conn.execute(
-                        T.conversations.update()
-                        .where(T.conversations.c.id == conversation_id)
-                        .values(last_seq=T.conversations.c.last_seq + 1, updated_at=now)
-                        .returning(T.conversations.c.last_seq)
-                    )
-                ).scalar_one_or_none()
-                if seq is None:
-                    raise NotFound(f"conversation {conversation_id} does not exist")
-                await conn.execute(
-                    T.messages.insert().values(
-                        conversation_id=conversation_id,
-                        seq=seq,
-                        sender=sender,
-                        text=text,
-                        payload=payload,
-                        client_id=client_id,
-                        agent_id=agent_id,
-                        created_at=now,
-                        bot_text=bot_text,
-                        bot_pending=bot_text is not None,
-                    )
-                )
-                agent_name = None
-                if agent_id is not None:
-                    agent_name = (
-                        await conn.execute(sa.select(T.agents.c.name).where(T.agents.c.id == agent_id))
-                    ).scalar_one_or_none()
+                stored = await self._append(conn, conversation_id, sender, text, payload, client_id, agent_id, bot_text)
         except IntegrityError:
             if client_id:
                 existing = await self._by_client_id(conversation_id, client_id)
                 if existing is not None:
                     return existing, False
             raise
-        return StoredMessage(conversation_id, seq, sender, text, payload, client_id, now, agent_name), True
+        return stored, True
+
+    async def _append(
+        self,
+        conn: AsyncConnection,
+        conversation_id: str,
+        sender: str,
+        text: str,
+        payload: dict[str, Any] | None = None,
+        client_id: str | None = None,
+        agent_id: int | None = None,
+        bot_text: str | None = None,
+    ) -> StoredMessage:
+        """`append_message` inside the caller's transaction (a claim stores its "joined" message with it)."""
+        now = time.time()
+        seq = (
+            await conn.execute(
+                T.conversations.update()
+                .where(T.conversations.c.id == conversation_id)
+                .values(last_seq=T.conversations.c.last_seq + 1, updated_at=now)
+                .returning(T.conversations.c.last_seq)
+            )
+        ).scalar_one_or_none()
+        if seq is None:
+            raise NotFound(f"conversation {conversation_id} does not exist")
+        await conn.execute(
+            T.messages.insert().values(
+                conversation_id=conversation_id,
+                seq=seq,
+                sender=sender,
+                text=text,
+                payload=payload,
+                client_id=client_id,
+                agent_id=agent_id,
+                created_at=now,
+                bot_text=bot_text,
+                bot_pending=bot_text is not None,
+            )
+        )
+        agent_name = None
+        if agent_id is not None:
+            agent_name = (
+                await conn.execute(sa.select(T.agents.c.name).where(T.agents.c.id == agent_id))
+            ).scalar_one_or_none()
+        return StoredMessage(conversation_id, seq, sender, text, payload, client_id, now, agent_name)
 
     async def _by_client_id(self, conversation_id: str, client_id: str) -> StoredMessage | None:
         rows = await self._messages(

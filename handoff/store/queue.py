@@ -17,6 +17,7 @@ from handoff.store.records import (
     Handoff,
     QueueItem,
     QueuePlace,
+    StoredMessage,
     _email_markers,
     _handoff,
     signed_by_the_website,
@@ -97,6 +98,13 @@ class QueueStore(ConversationStore):
 
     async def claim(self, conversation_id: str, agent_id: int) -> Handoff:
         """queued → agent. Exactly one of many concurrent claimers wins; the rest get AlreadyClaimed."""
+        return (await self.claim_announced(conversation_id, agent_id, None))[0]
+
+    async def claim_announced(
+        self, conversation_id: str, agent_id: int, announce: str | None
+    ) -> tuple[Handoff, StoredMessage | None]:
+        """`claim`, and the customer's "X joined the chat" stored in the same transaction (one
+        commit per claim fewer: the queue drain's)."""
         async with self.write() as conn:
             result = await conn.execute(
                 T.handoffs.update()
@@ -114,7 +122,8 @@ class QueueStore(ConversationStore):
                     )
                 )
             ).one()
-        return _handoff(row)
+            message = await self._append(conn, conversation_id, "system", announce) if announce else None
+        return _handoff(row), message
 
     async def _owned(self, conn: AsyncConnection, conversation_id: str, agent_id: int) -> int:
         row = (

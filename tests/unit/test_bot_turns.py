@@ -31,6 +31,8 @@ class FakeRasa:
         self.in_flight = 0
         self.peak = 0
         self.release = asyncio.Event()
+        #: answer this many requests first with 503 (a proxy in front while no Rasa is up)
+        self.unavailable = 0
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -43,6 +45,9 @@ class FakeRasa:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
+            if self.unavailable > 0:
+                self.unavailable -= 1
+                return web.Response(status=503, text="No server is available to handle this request.")
             if self.mode == "error":
                 return web.Response(status=500, text="Internal Server Error")
             if self.mode == "not_json":
@@ -287,4 +292,39 @@ async def test_an_answered_turn_costs_two_commits_and_is_never_asked_again(
     again = await hub_for(aiohttp_client, tmp_path, url)
     await again.app[RELAY].drain()
     assert len(rasa.received) == 1
+    await server.close()
+
+
+async def test_a_hub_stopping_while_turns_wait_for_rasa_keeps_them_for_its_next_start(
+    aiohttp_client: Any, tmp_path: Path, rasa: FakeRasa
+) -> None:
+    """A turn waiting for a Rasa that is down does not hold a stopping hub for the wait bound: it
+    is left pending, and the next start sends it on, once Rasa is there."""
+    port = closed_port()
+    client = await hub_for(aiohttp_client, tmp_path, f"http://127.0.0.1:{port}", rasa_wait_seconds=3600)
+    cid, ws = await customer(client)
+    await ws.send_json({"type": "message", "client_id": "m1", "text": "still there?"})
+    await receive_until(ws, lambda f: f["type"] == "typing")
+    await ws.close()
+    await client.close()  # the app's shutdown: would wait an hour for the turn before Relay.close
+    server = await serve(rasa, port)
+    again = await hub_for(aiohttp_client, tmp_path, f"http://127.0.0.1:{port}")
+    await again.app[RELAY].drain()
+    assert [m["message"] for m in rasa.received] == ["still there?"]
+    assert [m.sender for m in await again.app[STORE].messages_after(cid)] == ["customer", "bot"]
+    await server.close()
+
+
+async def test_a_proxy_saying_no_rasa_is_up_is_tried_again(aiohttp_client: Any, tmp_path: Path, rasa: FakeRasa) -> None:
+    """A 503 from a proxy in front of Rasa (HAProxy with no server up) means the message was not
+    taken: it is sent again after a backoff, and answered."""
+    rasa.unavailable = 2
+    server = await serve(rasa)
+    client = await hub_for(aiohttp_client, tmp_path, str(server.make_url("")).rstrip("/"), rasa_wait_seconds=60)
+    cid, ws = await customer(client)
+    await ws.send_json({"type": "message", "client_id": "m1", "text": "hi"})
+    answered = await receive_until(ws, lambda f: bot_answer(f) or queued(f))
+    assert answered[-1]["text"] == "You said: hi"
+    assert len(rasa.received) == 3 and await client.app[STORE].latest_handoff(cid) is None
+    await ws.close()
     await server.close()

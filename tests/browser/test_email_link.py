@@ -69,6 +69,7 @@ def mail_stack(tmp_path: Path) -> Iterator[tuple[str, Inbox, Path]]:
         "HUB_PUBLIC_URL": hub_url,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}",
         "RASA_URLS": f"http://127.0.0.1:{free_port()}",
+        "HUB_RASA_WAIT_SECONDS": "0",  # Rasa stays down: hand off at once, do not wait for it to come up
         "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
         "HUB_LINK_SECRET": "browser-test-link-secret",
         "HUB_EMAIL_AFTER_SECONDS": "0",

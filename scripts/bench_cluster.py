@@ -58,11 +58,17 @@ def ms(value: float | None) -> str:
     return "–" if value is None else f"{value * 1000:,.0f}"
 
 
-async def conversation(
+async def conversation(url: str, turns: int, samples: list[float], handoffs: list[str]) -> int:
+    """One customer asking `turns` questions one after the other; the turns answered (a turn the
+    hub hands to a person ends the conversation and is counted in `handoffs`). Each customer has
+    connections of its own, as browsers do: HAProxy keeps a shared pool's requests on one hub."""
+    async with aiohttp.ClientSession() as session:
+        return await _conversation(session, url, turns, samples, handoffs)
+
+
+async def _conversation(
     session: aiohttp.ClientSession, url: str, turns: int, samples: list[float], handoffs: list[str]
 ) -> int:
-    """One customer asking `turns` questions one after the other; the turns answered (a turn the
-    hub hands to a person ends the conversation and is counted in `handoffs`)."""
     customer = await Customer(session, url).start()
     answered = 0
     try:
@@ -91,18 +97,17 @@ async def load(url: str, concurrency: int, conversations: int, turns: int) -> di
     samples: list[float] = []
     handoffs: list[str] = []
     queue = list(range(conversations))
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
-        async def worker() -> int:
-            done = 0
-            while queue:
-                queue.pop()
-                done += await conversation(session, url, turns, samples, handoffs)
-            return done
+    async def worker() -> int:
+        done = 0
+        while queue:
+            queue.pop()
+            done += await conversation(url, turns, samples, handoffs)
+        return done
 
-        started = time.perf_counter()
-        answered = sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    answered = sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
+    elapsed = time.perf_counter() - started
     return {
         "concurrent": concurrency,
         "turns": answered,

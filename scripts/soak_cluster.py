@@ -179,7 +179,15 @@ async def retry(call: Any, attempts: int = 60) -> Any:
     return await call()
 
 
-async def customer_life(session: aiohttp.ClientSession, url: str, figures: Figures, turns: int) -> SoakCustomer:
+async def customer_life(url: str, figures: Figures, turns: int) -> SoakCustomer:
+    """One customer in a browser of their own: a session (and connections) of its own, so HAProxy
+    spreads them as it spreads browsers (a shared pool would keep them on the hub its
+    connections were opened to)."""
+    async with aiohttp.ClientSession() as session:
+        return await _customer_life(session, url, figures, turns)
+
+
+async def _customer_life(session: aiohttp.ClientSession, url: str, figures: Figures, turns: int) -> SoakCustomer:
     customer = SoakCustomer(session, url, figures)
     await customer.start()
     for question in random.sample(QUESTIONS, turns):
@@ -310,18 +318,16 @@ async def soak(stack: ClusterStack, args: argparse.Namespace) -> dict[str, Any]:
     # starts spread so that the last conversation (about a minute long) ends when the time is up
     spacing = max(0.0, args.minutes * 60 - 60) / args.conversations
     started = time.monotonic()
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        lives = []
-        for n in range(args.conversations):
-            lives.append(asyncio.create_task(customer_life(session, stack.lb_url, figures, args.turns)))
-            if n % 25 == 0:
-                print(f"[soak] {n} conversations started, {time.monotonic() - started:.0f} s", flush=True)
-            await asyncio.sleep(spacing)
-        outcomes = await asyncio.gather(*lives, return_exceptions=True)
-        customers = [c for c in outcomes if isinstance(c, SoakCustomer)]
-        for failure in [o for o in outcomes if isinstance(o, BaseException)][:3]:
-            print(f"[soak] a customer failed: {failure!r}", flush=True)
+    lives = []
+    for n in range(args.conversations):
+        lives.append(asyncio.create_task(customer_life(stack.lb_url, figures, args.turns)))
+        if n % 25 == 0:
+            print(f"[soak] {n} conversations started, {time.monotonic() - started:.0f} s", flush=True)
+        await asyncio.sleep(spacing)
+    outcomes = await asyncio.gather(*lives, return_exceptions=True)
+    customers = [c for c in outcomes if isinstance(c, SoakCustomer)]
+    for failure in [o for o in outcomes if isinstance(o, BaseException)][:3]:
+        print(f"[soak] a customer failed: {failure!r}", flush=True)
     elapsed = time.monotonic() - started
     stop.set()
     await chaos_task

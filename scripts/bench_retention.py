@@ -202,7 +202,12 @@ async def main() -> int:
         seed_seconds = await seed(dsn, args.conversations)
         say(f"  seeded in {seed_seconds:.0f} s")
         with scratch_workdir(ROOT / "var" / "bench", "retention-", args.keep) as workdir:
-            stack = Stack(workdir / "stack", extra_env={"DATABASE_URL": dsn, "HUB_RETENTION_DAYS": "0"})
+            # A customer here asks again as soon as answered: on a quiet machine that is more than
+            # the per-conversation limit (20 in 30 s), which this bench does not measure.
+            stack = Stack(
+                workdir / "stack",
+                extra_env={"DATABASE_URL": dsn, "HUB_RETENTION_DAYS": "0", "HUB_RATE_LIMIT_MESSAGES": "100000"},
+            )
             say("starting the stack (Rasa server, action server, hub on PostgreSQL)…")
             stack.start()
             try:

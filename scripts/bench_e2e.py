@@ -51,6 +51,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import aiohttp
 
 from handoff.relay import WAIT_NOTICE
+from scripts.cluster_databases import EVENTS_DDL
 from tests.integration.customer import Customer
 from tests.integration.stack import Stack
 from tests.integration.stack_runs import (
@@ -1547,19 +1548,6 @@ async def seed_queue(db_path: Path, count: int) -> list[tuple[str, str]]:
 
 
 # --- PostgreSQL for the scale-out part --------------------------------------------------------
-
-EVENTS_DDL = """
-CREATE TABLE IF NOT EXISTS events (
-    id SERIAL PRIMARY KEY,
-    sender_id VARCHAR(255) NOT NULL,
-    type_name VARCHAR(255) NOT NULL,
-    timestamp FLOAT,
-    intent_name VARCHAR(255),
-    action_name VARCHAR(255),
-    data TEXT
-);
-CREATE INDEX IF NOT EXISTS ix_events_sender_id ON events (sender_id);
-"""
 
 
 async def create_tracker_database(name: str) -> None:

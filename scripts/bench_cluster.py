@@ -31,18 +31,13 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.cluster_stack import ClusterStack
+from tests.integration.cluster_stack import CLUSTER_QUESTIONS, ClusterStack
 from tests.integration.customer import Customer
 from tests.integration.stack import free_port
 from tests.integration.stack_runs import create_agent
 
 QUESTIONS = [
-    "How long does card delivery take?",
-    "How do I top up with a bank transfer?",
-    "What exchange rate do you use?",
-    "How do I order a second card?",
-    "Is there a fee for ATM withdrawals?",
-    "How do I verify my identity?",
+    *CLUSTER_QUESTIONS,
     "How do I change my PIN?",
     "Can I get a virtual card?",
 ]

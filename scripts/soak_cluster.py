@@ -38,17 +38,10 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.cluster_stack import ClusterStack
+from tests.integration.cluster_stack import CLUSTER_QUESTIONS, ClusterStack
 from tests.integration.stack_runs import create_agent
 
-QUESTIONS = [
-    "How long does card delivery take?",
-    "How do I top up with a bank transfer?",
-    "What exchange rate do you use?",
-    "How do I order a second card?",
-    "Is there a fee for ATM withdrawals?",
-    "How do I verify my identity?",
-]
+QUESTIONS = CLUSTER_QUESTIONS
 AGENT_PASSWORD = "soak-agent-password"
 RETRY = (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError)
 

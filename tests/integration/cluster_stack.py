@@ -21,6 +21,16 @@ from tests.unit.db_fixtures import PG_ADMIN_DSN, create_pg_database, drop_pg_dat
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
+#: help-center questions the cluster's soak and bench ask (each answered from an article)
+CLUSTER_QUESTIONS = [
+    "How long does card delivery take?",
+    "How do I top up with a bank transfer?",
+    "What exchange rate do you use?",
+    "How do I order a second card?",
+    "Is there a fee for ATM withdrawals?",
+    "How do I verify my identity?",
+]
+
 
 def haproxy_binary() -> str:
     found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")

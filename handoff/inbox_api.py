@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -320,15 +321,14 @@ async def transfer(request: web.Request) -> web.StreamResponse:
         return error_response(404, "not_found", "No active agent has that id (GET /api/agent/agents lists them).")
     if to.id == me.id:
         return error_response(400, "malformed", "Choose another agent: the conversation is already yours.")
-    try:
-        await store.get_conversation(conversation_id)
-        await request.app[RELAY].transfer(conversation_id, me, to, note_text)
-    except StoreError as exc:
-        return _store_error(exc)
-    actor = Actor.of_agent(me)
-    await store.audit(actor.label, "transfer", conversation_id, {"to_agent_id": to.id}, agent_id=actor.agent_id)
-    log.info("agent %s transferred conversation %s to agent %s", me.id, conversation_id, to.id)
-    return web.json_response({"ok": True})
+    return await _audited_transfer(
+        request,
+        me,
+        conversation_id,
+        lambda: request.app[RELAY].transfer(conversation_id, me, to, note_text),
+        {"to_agent_id": to.id},
+        f"agent {to.id}",
+    )
 
 
 async def _transfer_to_team(request: web.Request, team_id: int, note: str) -> web.StreamResponse:
@@ -336,14 +336,35 @@ async def _transfer_to_team(request: web.Request, team_id: int, note: str) -> we
     team = next((t for t in await store.teams() if t.id == team_id), None)
     if team is None:
         return error_response(404, "not_found", "No team has that id (GET /api/agent/teams lists them).")
+    return await _audited_transfer(
+        request,
+        me,
+        conversation_id,
+        lambda: request.app[RELAY].transfer_to_team(conversation_id, me, team, note),
+        {"to_team_id": team.id},
+        f"team {team.id}",
+    )
+
+
+async def _audited_transfer(
+    request: web.Request,
+    me: Agent,
+    conversation_id: str,
+    move: Callable[[], Awaitable[None]],
+    detail: dict[str, Any],
+    to_label: str,
+) -> web.StreamResponse:
+    """Run a transfer (`move`, to an agent or a team) of a conversation that exists, then audit
+    and log it; a store error becomes its JSON error."""
+    store = request.app[STORE]
     try:
         await store.get_conversation(conversation_id)
-        await request.app[RELAY].transfer_to_team(conversation_id, me, team, note)
+        await move()
     except StoreError as exc:
         return _store_error(exc)
     actor = Actor.of_agent(me)
-    await store.audit(actor.label, "transfer", conversation_id, {"to_team_id": team.id}, agent_id=actor.agent_id)
-    log.info("agent %s transferred conversation %s to team %s", me.id, conversation_id, team.id)
+    await store.audit(actor.label, "transfer", conversation_id, detail, agent_id=actor.agent_id)
+    log.info("agent %s transferred conversation %s to %s", me.id, conversation_id, to_label)
     return web.json_response({"ok": True})
 
 
